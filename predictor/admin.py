@@ -1,0 +1,146 @@
+"""The admin: where the auditor reviews the prediction history and the operator rolls back."""
+
+import csv
+
+from django.contrib import admin, messages
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+
+from . import features, services
+from .models import ModelVersion, PredictionRequest
+
+
+class _Echo:
+    """A write-only file-like object, so csv.writer can feed a streaming response row by row."""
+
+    def write(self, value):
+        return value
+
+
+@admin.register(PredictionRequest)
+class PredictionRequestAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "channel",
+        "accepted",
+        "likes",
+        "shares",
+        "views",
+        "model_version",
+        "latency_ms",
+        "client_ip",
+        "user",
+    ]
+    list_filter = ["channel", "accepted", "model_version", "created_at"]
+    search_fields = ["client_ip", "user_agent", "user__username", "batch_id"]
+    date_hierarchy = "created_at"
+    list_select_related = ["model_version", "user"]
+    readonly_fields = [field.name for field in PredictionRequest._meta.fields]
+    actions = ["export_csv"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Export selected records as CSV", permissions=["view"])
+    def export_csv(self, request, queryset):
+        columns = [
+            "id",
+            "created_at",
+            "channel",
+            "accepted",
+            *features.INPUT_NAMES,
+            "views",
+            "model_version",
+            "errors",
+            "raw_input",
+            "latency_ms",
+            "client_ip",
+            "user_agent",
+            "user",
+            "batch_id",
+            "batch_index",
+        ]
+        writer = csv.writer(_Echo())
+
+        def rows():
+            # A byte order mark, so that Excel opens the Chinese headers as UTF-8.
+            yield "\ufeff" + writer.writerow(columns)
+            for record in queryset.select_related("model_version", "user").iterator(
+                chunk_size=2000
+            ):
+                yield writer.writerow(
+                    [
+                        record.pk,
+                        record.created_at.isoformat(),
+                        record.channel,
+                        record.accepted,
+                        *(getattr(record, name) for name in features.INPUT_NAMES),
+                        record.views,
+                        record.model_version.label if record.model_version else "",
+                        record.errors or "",
+                        record.raw_input,
+                        record.latency_ms,
+                        record.client_ip or "",
+                        record.user_agent,
+                        record.user.get_username() if record.user else "",
+                        record.batch_id or "",
+                        record.batch_index if record.batch_index is not None else "",
+                    ]
+                )
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="predictions-{stamp}.csv"'
+        return response
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = [
+        "label",
+        "is_active",
+        "cv_r2",
+        "cv_mae",
+        "cv_rmse",
+        "training_rows",
+        "data_file_name",
+        "created_at",
+        "activated_at",
+    ]
+    list_filter = ["is_active", "algorithm"]
+    readonly_fields = [field.name for field in ModelVersion._meta.fields]
+    actions = ["activate_version"]
+
+    @admin.display(description="version", ordering="number")
+    def label(self, obj):
+        return obj.label
+
+    def has_add_permission(self, request):
+        # Versions come from `manage.py retrain`, which records how they were made.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(
+        description="Activate this version (serve it from now on)", permissions=["change"]
+    )
+    def activate_version(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            return
+        version = queryset.get()
+        try:
+            services.activate(version=version)
+        except services.ModelUnavailable as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        self.message_user(request, f"{version.label} is now active.", messages.SUCCESS)

@@ -1,0 +1,1 @@
+"""The REST API door: DRF parsers, serializers, views and the error envelope."""

@@ -1,0 +1,29 @@
+"""Strict JSON parsing that keeps the start of a malformed body for the audit trail.
+
+DRF reads JSON through `request.body`, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE already bounds it
+(see predictor.api.errors for the 413). Strict mode refuses the `NaN`/`Infinity` literals that
+Python's json module would otherwise accept.
+"""
+
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+BODY_EXCERPT_CHARS = 1000
+
+
+class MalformedJSON(ParseError):
+    def __init__(self, detail: str, *, body_excerpt: str):
+        super().__init__(detail)
+        self.body_excerpt = body_excerpt
+
+
+class StrictJSONParser(JSONParser):
+    strict = True
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except ParseError as error:
+            stream.seek(0)
+            excerpt = stream.read(BODY_EXCERPT_CHARS).decode("utf-8", errors="replace")
+            raise MalformedJSON(str(error.detail), body_excerpt=excerpt) from error

@@ -1,0 +1,116 @@
+"""API serializers. Inputs follow the audit model's fields, which follow predictor.features."""
+
+from collections.abc import Mapping
+
+from django.conf import settings
+from rest_framework import serializers
+
+from .. import features
+from ..models import ModelVersion, PredictionRequest
+
+
+class PredictionBatchSerializer(serializers.ListSerializer):
+    """A JSON list of inputs, predicted in one model call; at most VIEWSITE_BATCH_MAX of them."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", settings.VIEWSITE_BATCH_MAX)
+        kwargs.setdefault("allow_empty", False)
+        super().__init__(*args, **kwargs)
+
+
+class PredictionInputSerializer(serializers.ModelSerializer):
+    """One prediction's input: exactly `likes` and `shares`, whole numbers within bounds."""
+
+    class Meta:
+        model = PredictionRequest
+        fields = features.INPUT_NAMES
+        extra_kwargs = {
+            feature.name: {"required": True, "allow_null": False, "help_text": feature.description}
+            for feature in features.INPUT_FEATURES
+        }
+        list_serializer_class = PredictionBatchSerializer
+
+    def to_internal_value(self, data):
+        # A typo such as "like", or an attempt to set `views` or `id`, is an error, not ignored.
+        unknown = {}
+        if isinstance(data, Mapping):
+            allowed = " and ".join(features.INPUT_NAMES)
+            message = f"Unknown field; only {allowed} are accepted."
+            unknown = {str(key): [message] for key in data if key not in self.fields}
+        try:
+            validated = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if unknown and isinstance(error.detail, dict):
+                error.detail.update(unknown)
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return validated
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    """A prediction as the API returns it."""
+
+    model_version = serializers.CharField(source="model_version.label", read_only=True)
+
+    class Meta:
+        model = PredictionRequest
+        fields = ["id", *features.INPUT_NAMES, "views", "model_version", "created_at"]
+        read_only_fields = fields
+
+
+class AuditRecordSerializer(serializers.ModelSerializer):
+    """An audit record in full, for staff."""
+
+    model_version = serializers.CharField(
+        source="model_version.label", read_only=True, allow_null=True, default=None
+    )
+    user = serializers.CharField(source="user.get_username", read_only=True, default=None)
+
+    class Meta:
+        model = PredictionRequest
+        fields = [
+            "id",
+            "created_at",
+            "channel",
+            "accepted",
+            *features.INPUT_NAMES,
+            "views",
+            "model_version",
+            "errors",
+            "raw_input",
+            "latency_ms",
+            "client_ip",
+            "user_agent",
+            "user",
+            "batch_id",
+            "batch_index",
+        ]
+        read_only_fields = fields
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    version = serializers.CharField(source="label", read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "version",
+            "is_active",
+            "activated_at",
+            "created_at",
+            "algorithm",
+            "features",
+            "parameters",
+            "cv_r2",
+            "cv_mae",
+            "cv_rmse",
+            "cv_folds",
+            "training_rows",
+            "rows_filled",
+            "data_file_name",
+            "data_sha256",
+            "artifact_sha256",
+            "sklearn_version",
+        ]
+        read_only_fields = fields

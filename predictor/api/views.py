@@ -1,0 +1,142 @@
+"""API views: each validates its input, calls the service layer, and shapes the answer."""
+
+import time
+
+from django.db import DatabaseError
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, permissions, status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from .. import services
+from ..models import ModelVersion, PredictionRequest
+from .errors import ServiceUnavailable, as_api_exception
+from .filters import PredictionRequestFilter
+from .parsers import MalformedJSON
+from .serializers import (
+    AuditRecordSerializer,
+    ModelVersionSerializer,
+    PredictionInputSerializer,
+    PredictionSerializer,
+)
+
+NOT_PREDICTED = "Not predicted: other items in this batch are invalid."
+
+
+class AnyoneMayPredictStaffMayRead(permissions.BasePermission):
+    """Predictions are open to all; the history they leave is private to staff."""
+
+    def has_permission(self, request, view):
+        if request.method == "POST":
+            return True
+        return bool(request.user and request.user.is_staff)
+
+
+class PredictionListCreateView(generics.ListCreateAPIView):
+    """POST one input or a list of inputs to predict views; GET the audit history (staff only)."""
+
+    permission_classes = [AnyoneMayPredictStaffMayRead]
+    queryset = PredictionRequest.objects.select_related("model_version", "user")
+    filterset_class = PredictionRequestFilter
+
+    def get_serializer_class(self):
+        if self.request is not None and self.request.method == "POST":
+            return PredictionInputSerializer
+        return AuditRecordSerializer
+
+    def initial(self, request, *args, **kwargs):
+        self.started = time.perf_counter()
+        self.audited = False
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(
+        request=PredictionInputSerializer,
+        responses={
+            201: PredictionSerializer,
+            400: OpenApiResponse(description="Invalid input; `errors` names each field."),
+            413: OpenApiResponse(description="The body is over the size limit."),
+            415: OpenApiResponse(description="The body is not JSON."),
+            503: OpenApiResponse(description="No model can answer, or the database is down."),
+        },
+        description='Send `{"likes": 500, "shares": 300}`, or a list of such objects (a batch, '
+        "predicted in one model call). Every request is audited, accepted or not.",
+    )
+    def post(self, request, *args, **kwargs):
+        payload = request.data
+        batch = isinstance(payload, list)
+        serializer = PredictionInputSerializer(data=payload, many=batch)
+        info = services.RequestInfo.from_request(request, channel="api", started=self.started)
+        # From here on the service audits whatever happens, so handle_exception must not.
+        self.audited = True
+        if not serializer.is_valid():
+            raw_inputs, errors = _refused_items(payload, serializer.errors, batch)
+            services.record_rejection(raw_inputs=raw_inputs, errors=errors, info=info, batch=batch)
+            raise ValidationError(serializer.errors)
+        inputs = serializer.validated_data if batch else [serializer.validated_data]
+        try:
+            records = services.predict(
+                inputs=inputs, raw_inputs=payload if batch else [payload], info=info, batch=batch
+            )
+        except services.ModelUnavailable as error:
+            raise ServiceUnavailable(str(error)) from error
+        output = PredictionSerializer(records, many=True).data
+        return Response(output if batch else output[0], status=status.HTTP_201_CREATED)
+
+    def handle_exception(self, exc):
+        # Refused before validation (bad JSON, oversized body, wrong content type, failed auth):
+        # still one audit row. If even that cannot be written, the answer becomes a 503.
+        if (
+            self.request.method == "POST"
+            and not self.audited
+            and not isinstance(exc, DatabaseError)
+        ):
+            refusal = as_api_exception(exc)
+            if isinstance(refusal, APIException):
+                self.audited = True
+                try:
+                    self._audit_refused_request(refusal)
+                except DatabaseError as error:
+                    exc = error
+        return super().handle_exception(exc)
+
+    def _audit_refused_request(self, exc: APIException) -> None:
+        meta = self.request.META
+        raw = {
+            "content_type": meta.get("CONTENT_TYPE", ""),
+            "content_length": meta.get("CONTENT_LENGTH", ""),
+        }
+        if isinstance(exc, MalformedJSON):
+            raw["body_excerpt"] = exc.body_excerpt
+        info = services.RequestInfo.from_request(self.request, channel="api", started=self.started)
+        services.record_rejection(
+            raw_inputs=[raw], errors=[{"request": [str(exc.detail)]}], info=info
+        )
+
+
+def _refused_items(payload, errors, batch: bool) -> tuple[list, list]:
+    """Pair each refused input with its errors: one audit row per item of a batch."""
+    if not batch:
+        return [payload], [errors]
+    if api_settings.NON_FIELD_ERRORS_KEY in errors:
+        # The list itself was refused (empty, or longer than allowed): one row tells the story
+        # without writing thousands of copies of it.
+        return [{"batch_length": len(payload), "first_items": payload[:3]}], [errors]
+    return payload, [
+        errors.get(index) or {"batch": [NOT_PREDICTED]} for index in range(len(payload))
+    ]
+
+
+class PredictionDetailView(generics.RetrieveAPIView):
+    """One audit record in full (staff only)."""
+
+    queryset = PredictionRequest.objects.select_related("model_version", "user")
+    serializer_class = AuditRecordSerializer
+
+
+class ModelVersionListView(generics.ListAPIView):
+    """The trained model versions with their cross-validated metrics, and which one is active."""
+
+    permission_classes = [permissions.AllowAny]
+    queryset = ModelVersion.objects.all()
+    serializer_class = ModelVersionSerializer

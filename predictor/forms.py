@@ -1,0 +1,27 @@
+"""The browser form: the audit model's likes and shares, with the bounds from predictor.features."""
+
+from django import forms
+
+from . import features
+from .models import PredictionRequest
+
+
+def _bounded_formfield(model_field, **kwargs):
+    feature = features.BY_NAME[model_field.name]
+    return model_field.formfield(
+        min_value=feature.min_value, max_value=feature.max_value, help_text="", **kwargs
+    )
+
+
+class PredictionForm(forms.ModelForm):
+    class Meta:
+        model = PredictionRequest
+        fields = features.INPUT_NAMES
+        formfield_callback = _bounded_formfield
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in features.INPUT_NAMES:
+            # The fields are nullable in the table (refused requests have no values), never here.
+            self.fields[name].required = True
+            self.fields[name].widget.attrs.update({"inputmode": "numeric", "step": 1})

@@ -1,0 +1,31 @@
+"""Serve another model version: how an operator rolls back from the shell (the admin can too)."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from predictor import services
+from predictor.models import ModelVersion
+
+
+class Command(BaseCommand):
+    help = "Activate a stored model version, e.g. `activate v3`. Every worker follows at once."
+
+    def add_arguments(self, parser):
+        parser.add_argument("version", help="The version label (v3) or number (3).")
+
+    def handle(self, *args, version, verbosity, **options):
+        number = version.strip().lower().removeprefix("v")
+        if not number.isdigit():
+            raise CommandError(f"{version!r} is not a version; use a label like v3.")
+        try:
+            model_version = ModelVersion.objects.get(number=int(number))
+        except ModelVersion.DoesNotExist:
+            known = ", ".join(v.label for v in ModelVersion.objects.all()) or "none yet"
+            raise CommandError(
+                f"There is no version {version}. Stored versions: {known}."
+            ) from None
+        try:
+            services.activate(version=model_version)
+        except services.ModelUnavailable as error:
+            raise CommandError(str(error)) from error
+        if verbosity >= 1:
+            self.stdout.write(self.style.SUCCESS(f"{model_version.label} is now active."))

@@ -1,0 +1,217 @@
+"""Settings for viewsite, read from the environment in this one place.
+
+Every variable is listed, with a comment, in ``deploy/viewsite.env.example``. Development gets safe
+defaults (a loudly-named throwaway secret, SQLite under ``var/``); production gets no default for
+anything secret and refuses to start without it.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+# ------------------------------------------------------------------------------------------------
+# Core  https://docs.djangoproject.com/en/5.2/ref/settings/#core-settings
+# ------------------------------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+# Only development may run on the well-known placeholder; anywhere else a missing key is an error.
+_DEVELOPMENT_SECRET_KEY = "django-insecure-DEVELOPMENT-ONLY-never-use-this-key-in-production"
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=_DEVELOPMENT_SECRET_KEY if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is not set. Set it in the environment (see "
+        "deploy/viewsite.env.example), or set DJANGO_DEBUG=true for local development."
+    )
+
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# Where local state lives: the default SQLite database and the model artifacts. Git ignores it.
+VAR_DIR = Path(env.str("VIEWSITE_VAR_DIR", default=str(BASE_DIR / "var")))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "predictor",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "viewsite.urls"
+# A form post refused for a missing or wrong CSRF token is still a prediction request: audit it.
+CSRF_FAILURE_VIEW = "predictor.views.csrf_failure"
+WSGI_APPLICATION = "viewsite.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ------------------------------------------------------------------------------------------------
+# Database  https://docs.djangoproject.com/en/5.2/ref/databases/
+# ------------------------------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'viewsite.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several gunicorn workers write the audit trail at once. WAL lets readers and one writer run
+    # together; IMMEDIATE takes the write lock when a transaction starts, so two writers queue on
+    # the busy timeout instead of failing with "database is locked" when one upgrades its lock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env.float("VIEWSITE_SQLITE_BUSY_TIMEOUT", default=20.0),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    # The test database is a real file beside the development one, never an in-memory stand-in,
+    # so that a live gunicorn started by a test can open it too.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-viewsite.sqlite3")}
+    # SQLite creates the file but not its folder; var/ is git-ignored, so a fresh clone lacks it.
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# ------------------------------------------------------------------------------------------------
+# Auth, i18n
+# ------------------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+# ------------------------------------------------------------------------------------------------
+# Static files and storages  https://docs.djangoproject.com/en/5.2/ref/settings/#storages
+# ------------------------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+
+# Model artifacts go through their own storage alias, so moving them to shared object storage
+# (django-storages) is a settings change. Only `retrain` writes there.
+ARTIFACT_ROOT = Path(env.str("VIEWSITE_ARTIFACT_ROOT", default=str(VAR_DIR / "artifacts")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+    "artifacts": {
+        "BACKEND": "predictor.storage.AtomicFileSystemStorage",
+        "OPTIONS": {"location": str(ARTIFACT_ROOT), "file_permissions_mode": 0o640},
+    },
+}
+
+# ------------------------------------------------------------------------------------------------
+# Request size. The API refuses larger bodies with 413; nginx's client_max_body_size matches it.
+# ------------------------------------------------------------------------------------------------
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
+# ------------------------------------------------------------------------------------------------
+# Django REST framework  https://www.django-rest-framework.org/api-guide/settings/
+# ------------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_PARSER_CLASSES": ["predictor.api.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "predictor.api.errors.exception_handler",
+    # A batch's errors are keyed by the index of each bad item (DRF's format from 3.20 on).
+    "LIST_SERIALIZER_ERRORS_AS_DICT": True,
+    # The number of trusted proxies in front of gunicorn (nginx: 1). The client IP recorded in the
+    # audit trail is read from X-Forwarded-For at that depth, so a client cannot forge it.
+    "NUM_PROXIES": env.int("VIEWSITE_NUM_PROXIES", default=0),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "viewsite API",
+    "DESCRIPTION": (
+        "Predict a WeChat article's views (浏览量) from its likes (点赞数) and shares (转发数)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# ------------------------------------------------------------------------------------------------
+# viewsite
+# ------------------------------------------------------------------------------------------------
+# The sample dataset `retrain` uses when no --data is given.
+VIEWSITE_DEFAULT_DATA = Path(
+    env.str("VIEWSITE_DEFAULT_DATA", default=str(BASE_DIR / "data" / "wechat_articles_sample.csv"))
+)
+# Most predictions one API call may ask for. A batch is one model call and one bulk insert.
+VIEWSITE_BATCH_MAX = env.int("VIEWSITE_BATCH_MAX", default=10_000)
+# The quality gate of `retrain`: a candidate is not activated when its cross-validated R² is below
+# the floor, or more than the allowed drop below the active model's R² on the same data.
+VIEWSITE_MIN_R2 = env.float("VIEWSITE_MIN_R2", default=0.4)
+VIEWSITE_MAX_R2_DROP = env.float("VIEWSITE_MAX_R2_DROP", default=0.05)
+
+# ------------------------------------------------------------------------------------------------
+# Logging: one line per event on stderr, which gunicorn and systemd collect.
+# ------------------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+    },
+}
