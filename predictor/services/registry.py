@@ -33,6 +33,12 @@ _loaded: OrderedDict[tuple[int, str], object] = OrderedDict()
 _loaded_lock = threading.Lock()
 
 
+def clear_loaded_models() -> None:
+    """Forget every model this process has loaded; the next request loads and verifies afresh."""
+    with _loaded_lock:
+        _loaded.clear()
+
+
 def artifact_storage():
     return storages["artifacts"]
 

@@ -1,0 +1,80 @@
+"""Shared fixtures: a real SQLite file (or PostgreSQL via DATABASE_URL), artifacts in a temporary
+folder, collected static files, and small training files with a known answer."""
+
+import csv
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from predictor import services
+from predictor.services import registry
+
+HEADER = ("点赞数", "转发数", "浏览量")
+
+
+def exact_views(likes: int, shares: int) -> int:
+    """The known relation the `linear_csv` files follow exactly."""
+    return 80 * likes + 60 * shares + 1000
+
+
+def write_csv(path: Path, rows, header=HEADER, *, encoding="utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding=encoding) as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def linear_rows(count: int = 40, relation=exact_views):
+    # Likes and shares vary independently so both coefficients are identifiable.
+    return [(100 + 37 * i, 50 + (53 * i) % 400, relation(100 + 37 * i, 50 + (53 * i) % 400)) for i in range(count)]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static(tmp_path_factory):
+    """Production static storage (hashed names) needs a manifest, as after `collectstatic`."""
+    root = tmp_path_factory.mktemp("static")
+    with override_settings(STATIC_ROOT=str(root)):
+        call_command("collectstatic", "--noinput", verbosity=0)
+        yield root
+
+
+@pytest.fixture(autouse=True)
+def artifact_root(tmp_path, settings):
+    root = tmp_path / "artifacts"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "artifacts": {**settings.STORAGES["artifacts"], "OPTIONS": {"location": str(root)}},
+    }
+    registry.clear_loaded_models()
+    yield root
+    registry.clear_loaded_models()
+
+
+@pytest.fixture
+def linear_csv(tmp_path) -> Path:
+    return write_csv(tmp_path / "linear.csv", linear_rows())
+
+
+@pytest.fixture
+def active_model(db, linear_csv):
+    """A real model, trained by the real retrain service on data with a known answer.
+
+    Activation loads the model into this process; forget it, as a serving worker has not seen it.
+    """
+    version = services.retrain(data_path=linear_csv).version
+    registry.clear_loaded_models()
+    return version
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user("auditor", password="pw-for-tests", is_staff=True)
+
+
+@pytest.fixture
+def plain_user(django_user_model):
+    return django_user_model.objects.create_user("reader", password="pw-for-tests")

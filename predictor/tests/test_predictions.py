@@ -1,0 +1,119 @@
+import math
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from predictor import services
+from predictor.models import PredictionRequest
+
+from .conftest import exact_views
+
+
+def info(**overrides):
+    return services.RequestInfo(channel="api", client_ip="203.0.113.9", user_agent="pytest", **overrides)
+
+
+def test_predict_answers_exactly_and_audits_one_row_per_input(active_model):
+    inputs = [{"likes": 500, "shares": 300}, {"likes": 0, "shares": 0}]
+
+    records = services.predict(inputs=inputs, raw_inputs=inputs, info=info(), batch=True)
+
+    assert [r.views for r in records] == [exact_views(500, 300), exact_views(0, 0)]
+    stored = PredictionRequest.objects.order_by("batch_index")
+    assert [(r.likes, r.shares, r.views, r.accepted) for r in stored] == [
+        (500, 300, 59000.0, True),
+        (0, 0, 1000.0, True),
+    ]
+    assert {r.model_version_id for r in stored} == {active_model.pk}
+    assert len({r.batch_id for r in stored}) == 1
+    assert all(r.client_ip == "203.0.113.9" and r.user_agent == "pytest" for r in stored)
+    assert all(r.latency_ms >= 0 for r in stored)
+
+
+def test_a_batch_is_one_model_call_and_one_bulk_insert(active_model, monkeypatch):
+    estimator = services.load_model(active_model)
+    calls = []
+    real_predict = estimator.predict
+    monkeypatch.setattr(estimator, "predict", lambda x: calls.append(len(x)) or real_predict(x))
+    inputs = [{"likes": i, "shares": i} for i in range(500)]
+
+    with CaptureQueriesContext(connection) as queries:
+        records = services.predict(inputs=inputs, raw_inputs=inputs, info=info(), batch=True)
+
+    assert calls == [500]
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    # As few statements as the database's parameter limit allows (one on PostgreSQL).
+    fields = [f for f in PredictionRequest._meta.concrete_fields if not f.primary_key]
+    per_statement = min(2000, connection.ops.bulk_batch_size(fields, records))
+    assert len(inserts) == math.ceil(500 / per_statement)
+    assert PredictionRequest.objects.count() == 500
+
+
+def test_without_an_active_model_the_request_is_refused_and_audited(db):
+    with pytest.raises(services.ModelUnavailable, match="No model is active"):
+        services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{"likes": 1}], info=info())
+    [row] = PredictionRequest.objects.all()
+    assert not row.accepted
+    assert row.views is None
+    assert row.model_version is None
+    assert "No model is active" in row.errors["model"][0]
+
+
+def test_a_tampered_active_artifact_is_refused_and_audited(active_model, artifact_root):
+    (artifact_root / active_model.artifact_name).write_bytes(b"not the model")
+    with pytest.raises(services.ArtifactIntegrityError):
+        services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=info())
+    assert PredictionRequest.objects.get().accepted is False
+
+
+def test_after_a_retrain_the_next_prediction_uses_the_new_version(active_model, linear_csv):
+    before = services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=info())
+    newer = services.retrain(data_path=linear_csv).version
+    after = services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=info())
+    assert before[0].model_version == active_model
+    assert after[0].model_version == newer
+
+
+def test_audit_rows_cannot_be_updated_or_deleted(active_model):
+    [record] = services.predict(inputs=[{"likes": 1, "shares": 2}], raw_inputs=[{}], info=info())
+    record.views = 1.0
+    with pytest.raises(PermissionError):
+        record.save()
+    with pytest.raises(PermissionError):
+        record.delete()
+    with pytest.raises(PermissionError):
+        PredictionRequest.objects.update(views=0)
+    with pytest.raises(PermissionError):
+        PredictionRequest.objects.all().delete()
+    assert PredictionRequest.objects.get().views == exact_views(1, 2)
+
+
+def test_non_finite_raw_input_is_stored_as_text(db):
+    services.record_rejection(
+        raw_inputs=[{"likes": float("nan"), "shares": [float("inf")]}],
+        errors=[{"likes": ["bad"]}],
+        info=info(),
+    )
+    assert PredictionRequest.objects.get().raw_input == {"likes": "nan", "shares": ["inf"]}
+
+
+@pytest.mark.parametrize(
+    ("num_proxies", "forwarded", "remote", "expected"),
+    [
+        (0, "198.51.100.1", "10.0.0.5", "10.0.0.5"),  # no proxy trusted: the header is ignored
+        (1, "198.51.100.1", "127.0.0.1", "198.51.100.1"),
+        (1, "6.6.6.6, 198.51.100.1", "127.0.0.1", "198.51.100.1"),  # a forged first hop is skipped
+        (1, None, "127.0.0.1", "127.0.0.1"),
+        (1, "not-an-ip", "127.0.0.1", None),
+    ],
+)
+def test_client_ip_trusts_only_the_configured_number_of_proxies(
+    rf, settings, num_proxies, forwarded, remote, expected
+):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": num_proxies}
+    headers = {"REMOTE_ADDR": remote}
+    if forwarded:
+        headers["HTTP_X_FORWARDED_FOR"] = forwarded
+    request = rf.post("/", **headers)
+    assert services.predictions.client_ip(request) == expected
