@@ -143,4 +143,4 @@ class ModelVersionAdmin(admin.ModelAdmin):
         except services.ModelUnavailable as error:
             self.message_user(request, str(error), messages.ERROR)
             return
-        self.message_user(request, f"{version.label} is now active.", messages.SUCCESS)
+        self.message_user(request, f"Model {version.label} is now active.", messages.SUCCESS)

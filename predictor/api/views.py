@@ -36,6 +36,7 @@ class AnyoneMayPredictStaffMayRead(permissions.BasePermission):
 class PredictionListCreateView(generics.ListCreateAPIView):
     """POST one input or a list of inputs to predict views; GET the audit history (staff only)."""
 
+    name = "Predictions"
     permission_classes = [AnyoneMayPredictStaffMayRead]
     queryset = PredictionRequest.objects.select_related("model_version", "user")
     filterset_class = PredictionRequestFilter
@@ -130,6 +131,7 @@ def _refused_items(payload, errors, batch: bool) -> tuple[list, list]:
 class PredictionDetailView(generics.RetrieveAPIView):
     """One audit record in full (staff only)."""
 
+    name = "Prediction"
     queryset = PredictionRequest.objects.select_related("model_version", "user")
     serializer_class = AuditRecordSerializer
 
@@ -137,6 +139,7 @@ class PredictionDetailView(generics.RetrieveAPIView):
 class ModelVersionListView(generics.ListAPIView):
     """The trained model versions with their cross-validated metrics, and which one is active."""
 
+    name = "Model versions"
     permission_classes = [permissions.AllowAny]
     queryset = ModelVersion.objects.all()
     serializer_class = ModelVersionSerializer

@@ -30,7 +30,10 @@ def write_csv(path: Path, rows, header=HEADER, *, encoding="utf-8") -> Path:
 
 def linear_rows(count: int = 40, relation=exact_views):
     # Likes and shares vary independently so both coefficients are identifiable.
-    return [(100 + 37 * i, 50 + (53 * i) % 400, relation(100 + 37 * i, 50 + (53 * i) % 400)) for i in range(count)]
+    return [
+        (100 + 37 * i, 50 + (53 * i) % 400, relation(100 + 37 * i, 50 + (53 * i) % 400))
+        for i in range(count)
+    ]
 
 
 @pytest.fixture(scope="session", autouse=True)

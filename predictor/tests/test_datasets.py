@@ -26,7 +26,9 @@ def test_course_format_with_bom_crlf_and_nan_blanks_is_read_and_blank_shares_fil
 
 def test_english_headers_and_empty_blanks_are_accepted(tmp_path):
     rows = [(a, "" if i == 3 else b, c) for i, (a, b, c) in enumerate(linear_rows(12))]
-    data = load_training_data(write_csv(tmp_path / "en.csv", rows, header=("likes", "shares", "views")))
+    data = load_training_data(
+        write_csv(tmp_path / "en.csv", rows, header=("likes", "shares", "views"))
+    )
     assert data.rows == 12
     assert data.rows_filled == 1
     assert data.inputs[3][1] == data.inputs[3][0]
@@ -62,7 +64,9 @@ def test_a_blank_target_is_refused(tmp_path):
 
 def test_a_missing_column_is_named(tmp_path):
     path = write_csv(tmp_path / "two.csv", [(1, 2)] * 12, header=("点赞数", "浏览量"))
-    with pytest.raises(DatasetError, match="missing column 转发数 \\(or shares\\); the header has 点赞数, 浏览量"):
+    with pytest.raises(
+        DatasetError, match="missing column 转发数 \\(or shares\\); the header has 点赞数, 浏览量"
+    ):
         load_training_data(path)
 
 

@@ -11,7 +11,9 @@ from .conftest import exact_views
 
 
 def info(**overrides):
-    return services.RequestInfo(channel="api", client_ip="203.0.113.9", user_agent="pytest", **overrides)
+    return services.RequestInfo(
+        channel="api", client_ip="203.0.113.9", user_agent="pytest", **overrides
+    )
 
 
 def test_predict_answers_exactly_and_audits_one_row_per_input(active_model):

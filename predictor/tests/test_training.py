@@ -39,7 +39,9 @@ def test_each_retrain_is_a_new_version_and_the_newest_is_active(db, linear_csv):
     assert ModelVersion.objects.filter(is_active=True).count() == 1
 
 
-def test_a_candidate_under_the_r2_floor_is_refused_and_nothing_is_written(db, tmp_path, artifact_root, settings):
+def test_a_candidate_under_the_r2_floor_is_refused_and_nothing_is_written(
+    db, tmp_path, artifact_root, settings
+):
     settings.VIEWSITE_MIN_R2 = 0.5
     noise = [(a, b, (a * 7919 + b * 104729) % 5000) for a, b, _ in linear_rows()]
     path = write_csv(tmp_path / "noise.csv", noise)
@@ -60,7 +62,9 @@ def test_a_candidate_clearly_worse_than_the_active_model_is_refused(db, linear_c
     corrupted = [(a, b, v + shifts.get(i, 0)) for i, (a, b, v) in enumerate(linear_rows())]
     path = write_csv(tmp_path / "corrupted.csv", corrupted)
 
-    with pytest.raises(services.QualityGateRefused, match="below the active model v1's R²") as refused:
+    with pytest.raises(
+        services.QualityGateRefused, match="below the active model v1's R²"
+    ) as refused:
         services.retrain(data_path=path)
 
     report = refused.value.report

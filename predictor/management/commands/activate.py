@@ -28,4 +28,4 @@ class Command(BaseCommand):
         except services.ModelUnavailable as error:
             raise CommandError(str(error)) from error
         if verbosity >= 1:
-            self.stdout.write(self.style.SUCCESS(f"{model_version.label} is now active."))
+            self.stdout.write(self.style.SUCCESS(f"Model {model_version.label} is now active."))

@@ -1,0 +1,310 @@
+import json
+
+import pytest
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from predictor import services
+from predictor.models import PredictionRequest
+
+from .conftest import exact_views, linear_rows, write_csv
+
+PREDICTIONS = reverse("predictor:prediction-list")
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def post_json(api, body, **extra):
+    return api.post(PREDICTIONS, body, format="json", **extra)
+
+
+def test_a_prediction_returns_201_with_the_answer_and_the_version(api, active_model):
+    response = post_json(api, {"likes": 500, "shares": 300}, HTTP_USER_AGENT="curl/8")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"id", "likes", "shares", "views", "model_version", "created_at"}
+    assert body["views"] == exact_views(500, 300)
+    assert body["model_version"] == active_model.label
+    record = PredictionRequest.objects.get(pk=body["id"])
+    assert record.channel == "api"
+    assert record.accepted
+    assert record.raw_input == {"likes": 500, "shares": 300}
+    assert record.client_ip == "127.0.0.1"
+    assert record.user_agent == "curl/8"
+
+
+def test_views_are_rounded_to_two_decimals_in_the_answer_and_the_audit_row(api, db, tmp_path):
+    rows = [(a, b, (10 * a) // 3 + b) for a, b, _ in linear_rows()]
+    services.retrain(data_path=write_csv(tmp_path / "thirds.csv", rows))
+    [[raw]] = [services.load_model(services.active_version()).predict([[1, 1]])]
+
+    body = post_json(api, {"likes": 1, "shares": 1}).json()
+
+    assert raw != round(raw, 2)
+    assert body["views"] == round(raw, 2)
+    assert PredictionRequest.objects.get().views == body["views"]
+
+
+def test_a_batch_is_predicted_and_audited_row_by_row(api, active_model):
+    batch = [{"likes": i * 10, "shares": i} for i in range(25)]
+
+    response = post_json(api, batch)
+
+    assert response.status_code == 201
+    assert [item["views"] for item in response.json()] == [
+        exact_views(i * 10, i) for i in range(25)
+    ]
+    rows = PredictionRequest.objects.order_by("batch_index")
+    assert rows.count() == 25
+    assert [r.batch_index for r in rows] == list(range(25))
+    assert len({r.batch_id for r in rows}) == 1
+
+
+def test_a_batch_with_bad_items_is_refused_with_errors_per_item_and_every_item_audited(
+    api, active_model
+):
+    batch = [{"likes": 1, "shares": 2}, {"likes": -1, "shares": "x"}, {"likes": 3}]
+
+    response = post_json(api, batch)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert set(body["errors"]) == {"1", "2"}
+    assert set(body["errors"]["1"]) == {"likes", "shares"}
+    assert body["errors"]["2"] == {"shares": ["This field is required."]}
+    rows = PredictionRequest.objects.order_by("batch_index")
+    assert [r.accepted for r in rows] == [False, False, False]
+    assert rows[0].errors == {"batch": ["Not predicted: other items in this batch are invalid."]}
+    assert rows[2].raw_input == {"likes": 3}
+
+
+def test_a_batch_over_the_limit_is_refused_and_audited_once(api, active_model, settings):
+    settings.VIEWSITE_BATCH_MAX = 3
+    response = post_json(api, [{"likes": 1, "shares": 1}] * 4)
+    assert response.status_code == 400
+    assert "no more than 3" in json.dumps(response.json()["errors"])
+    row = PredictionRequest.objects.get()
+    assert row.raw_input["batch_length"] == 4
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"likes": "abc", "shares": 1}, "likes", "A valid integer is required."),
+        ({"likes": -1, "shares": 1}, "likes", "Ensure this value is greater than or equal to 0."),
+        ({"likes": 1.5, "shares": 1}, "likes", "A valid integer is required."),
+        ({"likes": True, "shares": 1}, "likes", "A valid integer is required."),
+        (
+            {"likes": 20_001, "shares": 1},
+            "likes",
+            "Ensure this value is less than or equal to 20000.",
+        ),
+        ({"likes": None, "shares": 1}, "likes", "This field may not be null."),
+        ({"shares": 1}, "likes", "This field is required."),
+        (
+            {"likes": 1, "shares": 1, "views": 5},
+            "views",
+            "Unknown field; only likes and shares are accepted.",
+        ),
+        (
+            {"likes": 1, "shares": 1, "id": 5},
+            "id",
+            "Unknown field; only likes and shares are accepted.",
+        ),
+        ("500", "non_field_errors", "Invalid data. Expected a dictionary, but got str."),
+    ],
+)
+def test_invalid_input_is_a_400_naming_the_field_and_is_audited(
+    api, active_model, body, field, message
+):
+    response = post_json(api, body)
+
+    assert response.status_code == 400
+    assert message in response.json()["errors"][field]
+    row = PredictionRequest.objects.get()
+    assert not row.accepted
+    assert row.views is None
+    assert message in row.errors[field]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        (b'{"likes": 1,', "application/json", 400, "parse_error"),
+        (b'{"likes": NaN, "shares": 1}', "application/json", 400, "parse_error"),
+        (b'{"likes": 1e400, "shares": 1}', "application/json", 400, "invalid"),
+        (b"likes=1&shares=2", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        (b"[]", "application/json", 400, "invalid"),
+    ],
+)
+def test_malformed_requests_get_a_clear_4xx_and_an_audit_row(
+    api, active_model, body, content_type, status, code
+):
+    response = api.generic("POST", PREDICTIONS, body, content_type=content_type)
+
+    assert response.status_code == status
+    assert response.json()["code"] == code
+    assert response.json()["detail"]
+    assert PredictionRequest.objects.filter(accepted=False).count() == 1
+
+
+def test_an_oversized_body_is_a_413_and_is_audited(api, active_model, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = json.dumps([{"likes": 1, "shares": 1}] * 100)
+
+    response = api.generic("POST", PREDICTIONS, body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": "The request body is larger than the limit of 1,000 bytes.",
+        "code": "body_too_large",
+    }
+    row = PredictionRequest.objects.get()
+    assert row.raw_input["content_length"] == str(len(body))
+
+
+def test_a_malformed_body_is_kept_in_the_audit_row(api, active_model):
+    api.generic("POST", PREDICTIONS, b'{"likes": oops}', content_type="application/json")
+    assert PredictionRequest.objects.get().raw_input["body_excerpt"] == '{"likes": oops}'
+
+
+def test_without_an_active_model_the_api_answers_503_and_audits(api, db):
+    response = post_json(api, {"likes": 1, "shares": 1})
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert "No model is active" in response.json()["detail"]
+    assert PredictionRequest.objects.get().accepted is False
+
+
+def test_a_tampered_artifact_makes_the_api_answer_503(api, active_model, artifact_root):
+    (artifact_root / active_model.artifact_name).write_bytes(b"swapped")
+    response = post_json(api, {"likes": 1, "shares": 1})
+    assert response.status_code == 503
+    assert "does not match the recorded sha256" in response.json()["detail"]
+
+
+def test_a_bad_token_is_a_401_and_is_audited(api, active_model):
+    response = post_json(api, {"likes": 1, "shares": 1}, HTTP_AUTHORIZATION="Token nope")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert PredictionRequest.objects.get().errors == {"request": ["Invalid token."]}
+
+
+def test_a_token_user_is_recorded_on_the_audit_row(api, active_model, plain_user):
+    token = Token.objects.create(user=plain_user)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert post_json(api, {"likes": 1, "shares": 1}).status_code == 201
+    assert PredictionRequest.objects.get().user == plain_user
+
+
+def test_n_requests_valid_and_invalid_leave_n_audit_rows_and_no_5xx(api, active_model):
+    bodies = [
+        {"likes": i, "shares": i} if i % 3 else {"likes": -i, "shares": "?"} for i in range(30)
+    ]
+    statuses = [post_json(api, body).status_code for body in bodies]
+    assert all(status < 500 for status in statuses)
+    assert statuses.count(201) == 20
+    assert PredictionRequest.objects.count() == 30
+
+
+# --- History (staff only) ---------------------------------------------------------------------
+
+
+def test_history_is_refused_to_anonymous_and_ordinary_users(api, active_model, plain_user):
+    assert api.get(PREDICTIONS).status_code == 401
+    api.force_authenticate(plain_user)
+    assert api.get(PREDICTIONS).status_code == 403
+    post_json(api, {"likes": 1, "shares": 1})
+    record = PredictionRequest.objects.get()
+    assert api.get(reverse("predictor:prediction-detail", args=[record.pk])).status_code == 403
+
+
+def test_staff_see_the_paginated_history_filtered_by_version_and_date(api, linear_csv, staff_user):
+    first = services.retrain(data_path=linear_csv).version
+    post_json(api, {"likes": 1, "shares": 1})
+    second = services.retrain(data_path=linear_csv).version
+    post_json(api, [{"likes": 2, "shares": 2}, {"likes": 3, "shares": 3}])
+    post_json(api, {"likes": "bad", "shares": 3})
+    api.force_authenticate(staff_user)
+
+    everything = api.get(PREDICTIONS).json()
+    assert everything["count"] == 4
+    by_version = api.get(PREDICTIONS, {"model_version": second.label}).json()
+    assert sorted(r["likes"] for r in by_version["results"]) == [2, 3]
+    assert api.get(PREDICTIONS, {"model_version": first.number}).json()["count"] == 1
+    assert api.get(PREDICTIONS, {"accepted": "false"}).json()["count"] == 1
+    newest = PredictionRequest.objects.order_by("-id").first()
+    after = api.get(PREDICTIONS, {"created_after": newest.created_at.isoformat()}).json()
+    assert [r["id"] for r in after["results"]] == [newest.pk]
+    assert api.get(PREDICTIONS, {"date": "2000-01-01"}).json()["count"] == 0
+
+    detail = api.get(reverse("predictor:prediction-detail", args=[newest.pk])).json()
+    assert detail["accepted"] is False
+    assert detail["raw_input"] == {"likes": "bad", "shares": 3}
+
+
+def test_history_pages(api, active_model, staff_user, settings):
+    page_size = settings.REST_FRAMEWORK["PAGE_SIZE"]
+    post_json(api, [{"likes": i, "shares": i} for i in range(page_size + 1)])
+    api.force_authenticate(staff_user)
+    page = api.get(PREDICTIONS).json()
+    assert page["count"] == page_size + 1
+    assert len(page["results"]) == page_size
+    assert len(api.get(page["next"]).json()["results"]) == 1
+
+
+# --- Model versions and health ----------------------------------------------------------------
+
+
+def test_models_lists_versions_with_metrics_and_the_active_one(api, db, linear_csv):
+    services.retrain(data_path=linear_csv)
+    services.retrain(data_path=linear_csv, activate=False)
+
+    versions = api.get(reverse("predictor:model-list")).json()["results"]
+
+    assert [(v["version"], v["is_active"]) for v in versions] == [("v2", False), ("v1", True)]
+    assert versions[1]["cv_r2"] == pytest.approx(1.0)
+    assert versions[1]["parameters"]["coefficients"]["likes"] == pytest.approx(80)
+    assert "artifact_name" not in versions[1]
+
+
+def test_healthz_names_the_active_version(client, active_model):
+    response = client.get(reverse("predictor:healthz"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "model_version": active_model.label}
+
+
+def test_healthz_is_503_without_a_model(client, db):
+    response = client.get(reverse("predictor:healthz"))
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+
+
+def test_the_browsable_api_offers_a_json_form_to_anyone_and_the_history_to_staff(
+    client, active_model, staff_user
+):
+    anonymous = client.get(PREDICTIONS, HTTP_ACCEPT="text/html")
+    assert b"<h1>Predictions</h1>" in anonymous.content
+    assert b'id="id__content"' in anonymous.content  # the raw JSON form for POST
+    client.force_login(staff_user)
+    staff = client.get(PREDICTIONS, HTTP_ACCEPT="text/html")
+    assert staff.status_code == 200
+    assert b"&quot;count&quot;: 0" in staff.content
+    models_page = client.get(reverse("predictor:model-list"), HTTP_ACCEPT="text/html")
+    assert models_page.status_code == 200
+    assert b"<h1>Model versions</h1>" in models_page.content
+
+
+def test_the_openapi_schema_describes_the_prediction_input(client, db):
+    response = client.get(reverse("schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    input_schema = schema["components"]["schemas"]["PredictionInput"]
+    assert input_schema["properties"]["likes"]["maximum"] == 20_000
+    assert input_schema["required"] == ["likes", "shares"]

@@ -1,0 +1,37 @@
+import csv
+import io
+
+import numpy as np
+import pytest
+
+from predictor.sample_data import generate_sample
+from predictor.services import load_training_data
+from predictor.services.training import LinearRegression
+
+
+def test_the_sample_has_the_course_header_and_about_1500_rows():
+    rows = list(csv.reader(io.StringIO(generate_sample())))
+    assert rows[0] == ["点赞数", "转发数", "浏览量"]
+    assert len(rows) - 1 == 1500
+
+
+def test_the_same_seed_gives_the_same_file_and_another_seed_does_not():
+    assert generate_sample(seed=1) == generate_sample(seed=1)
+    assert generate_sample(seed=1) != generate_sample(seed=2)
+
+
+def test_the_sample_resembles_the_course_file(tmp_path):
+    path = tmp_path / "sample.csv"
+    path.write_text(generate_sample(), encoding="utf-8")
+    data = load_training_data(path)
+    likes, shares = data.inputs[:, 0], data.inputs[:, 1]
+
+    # Figures of the course file: likes mean 1,515 (sd 525), 37 blank shares in 1,460 rows,
+    # views about 84 per like and 62.5 per share.
+    assert 1400 < likes.mean() < 1650
+    assert 400 < likes.std() < 650
+    assert 20 <= data.rows_filled <= 60
+    assert np.mean(shares == likes) == pytest.approx(0.36, abs=0.05)
+    model = LinearRegression().fit(data.inputs, data.target)
+    assert model.coef_ == pytest.approx([84, 62.5], rel=0.1)
+    assert data.target.max() > 3 * np.median(data.target)  # it has outliers
