@@ -47,7 +47,7 @@ def test_an_artifact_from_another_scikit_learn_version_is_refused(active_model, 
     # joblib.load is the one stand-in here: producing a real pickle from another scikit-learn
     # needs that version installed. The warning object and the code reacting to it are real.
     monkeypatch.setattr(joblib, "load", load_with_version_warning)
-    with pytest.raises(services.ModelUnavailable, match="trained with scikit-learn 0.0.1"):
+    with pytest.raises(services.ModelUnavailable, match=r"trained with scikit-learn 0\.0\.1"):
         services.load_model(active_model)
 
 

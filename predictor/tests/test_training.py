@@ -14,7 +14,8 @@ def test_retrain_recovers_a_known_linear_relation_and_records_its_provenance(db,
 
     version = report.version
     assert version.number == 1
-    assert version.is_active and version.activated_at is not None
+    assert version.is_active
+    assert version.activated_at is not None
     assert report.parameters["coefficients"] == pytest.approx({"likes": 80.0, "shares": 60.0})
     assert report.parameters["intercept"] == pytest.approx(1000.0)
     assert version.cv_r2 == pytest.approx(1.0)
@@ -46,7 +47,7 @@ def test_a_candidate_under_the_r2_floor_is_refused_and_nothing_is_written(
     noise = [(a, b, (a * 7919 + b * 104729) % 5000) for a, b, _ in linear_rows()]
     path = write_csv(tmp_path / "noise.csv", noise)
 
-    with pytest.raises(services.QualityGateRefused, match="below the minimum 0.5000") as refused:
+    with pytest.raises(services.QualityGateRefused, match=r"below the minimum 0\.5000") as refused:
         services.retrain(data_path=path)
 
     assert refused.value.report.cv.r2 < 0.5
