@@ -1,0 +1,68 @@
+"""Retrain and roll back under a live gunicorn with two workers: no restart, no failed request."""
+
+import threading
+
+import pytest
+
+from predictor import services
+from predictor.models import PredictionRequest
+
+from . import live
+
+
+@pytest.fixture
+def server(transactional_db, linear_csv, artifact_root, collected_static):
+    services.retrain(data_path=linear_csv)
+    with live.gunicorn(artifact_root=artifact_root, static_root=collected_static) as base_url:
+        yield base_url
+
+
+def test_every_worker_follows_a_retrain_and_a_rollback_without_a_failed_request(server, linear_csv):
+    url = f"{server}/api/predictions/"
+    answers = []  # (status, model_version) of every request, in order
+    stop = threading.Event()
+
+    def keep_asking():
+        while not stop.is_set():
+            status, body = live.post_json(url, {"likes": 500, "shares": 300})
+            answers.append((status, body.get("model_version")))
+
+    clients = [threading.Thread(target=keep_asking) for _ in range(2)]
+    for client in clients:
+        client.start()
+    try:
+        _wait_for(lambda: len(answers) >= 20)
+        second = services.retrain(data_path=linear_csv).version
+        after_retrain = [live.post_json(url, {"likes": 1, "shares": 1}) for _ in range(20)]
+        first = services.activate(version=type(second).objects.get(number=1))
+        after_rollback = [live.post_json(url, {"likes": 1, "shares": 1}) for _ in range(20)]
+        _wait_for(lambda: len(answers) >= 60)
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+
+    assert {status for status, _ in answers} == {201}
+    assert [(status, body["model_version"]) for status, body in after_retrain] == [
+        (201, second.label)
+    ] * 20
+    assert [(status, body["model_version"]) for status, body in after_rollback] == [
+        (201, first.label)
+    ] * 20
+    # Versions seen by the background clients only move v1 -> v2 -> v1, never back and forth.
+    seen = [version for _, version in answers]
+    changes = [b for a, b in zip(seen, seen[1:], strict=False) if a != b]
+    assert set(seen) <= {"v1", "v2"}
+    assert len(changes) <= 4
+    # Every request is in the audit trail.
+    assert PredictionRequest.objects.count() == len(answers) + 40
+
+
+def _wait_for(condition, timeout=30.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the background clients")
+        time.sleep(0.05)
