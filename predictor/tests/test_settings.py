@@ -1,0 +1,60 @@
+import os
+import re
+import subprocess
+import sys
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = settings.BASE_DIR
+
+
+def run_settings(env: dict) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "VIEWSITE_"))}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings as s; print(s.DEBUG)",
+        ],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "viewsite.settings", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_without_a_secret_key_production_refuses_to_start():
+    result = run_settings({})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_debug_is_off_unless_asked_for():
+    assert run_settings({"DJANGO_SECRET_KEY": "x" * 50}).stdout.strip() == "False"
+    assert run_settings({"DJANGO_DEBUG": "true"}).stdout.strip() == "True"
+
+
+def test_every_environment_variable_is_documented_in_the_example_env_file():
+    source = (ROOT / "viewsite" / "settings.py").read_text()
+    read = set(re.findall(r'env\.\w+\(\s*"([A-Z0-9_]+)"', source))
+    example = (ROOT / "deploy" / "viewsite.env.example").read_text()
+    documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", example, flags=re.MULTILINE))
+    assert read
+    assert read <= documented, f"undocumented: {sorted(read - documented)}"
+
+
+def test_the_database_is_configured_for_several_workers_writing_at_once(db):
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            assert cursor.fetchone()[0] == "wal"
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == 1  # NORMAL
+            cursor.execute("PRAGMA busy_timeout")
+            assert cursor.fetchone()[0] == 20_000
+        assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    else:
+        assert connection.settings_dict["CONN_MAX_AGE"] > 0
+        assert connection.settings_dict["CONN_HEALTH_CHECKS"] is True
