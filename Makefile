@@ -12,7 +12,7 @@ run: $(VENV)/.installed
 	$(DEV_ENV) $(BIN)/python manage.py retrain --if-no-model
 	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(BROWSER)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest --create-db $(PYTEST_ARGS)
@@ -26,6 +26,13 @@ format: $(VENV)/.installed
 # Re-create data/wechat_articles_sample.csv from its fixed seed.
 sample-data: $(VENV)/.installed
 	$(DEV_ENV) $(BIN)/python manage.py generate_sample_data
+
+# The browser tests drive Debian's Chromium through its chromedriver; install them when missing.
+BROWSER := /usr/bin/chromium /usr/bin/chromedriver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(BROWSER) &:
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt

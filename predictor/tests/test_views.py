@@ -15,8 +15,8 @@ def test_the_form_page_has_chinese_labels_csrf_and_its_own_stylesheet(client, db
     response = client.get(PAGE)
     html = response.content.decode()
     assert response.status_code == 200
-    assert '<label for="id_likes">点赞数</label>' in html
-    assert '<label for="id_shares">转发数</label>' in html
+    assert '<label for="id_likes">点赞数 <small>likes</small></label>' in html
+    assert '<label for="id_shares">转发数 <small>shares</small></label>' in html
     assert 'name="csrfmiddlewaretoken"' in html
     # Hashed name from the manifest storage: served by nginx or WhiteNoise, never a CDN.
     assert re.search(r'href="/static/css/site\.[0-9a-f]{12}\.css"', html)

@@ -1,0 +1,107 @@
+"""The pages in a real browser: Debian's Chromium, driven through chromedriver, against gunicorn."""
+
+import shutil
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from predictor import services
+from predictor.models import PredictionRequest
+
+from . import live
+from .conftest import exact_views
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def server(transactional_db, linear_csv, artifact_root, collected_static):
+    services.retrain(data_path=linear_csv)
+    with live.gunicorn(artifact_root=artifact_root, static_root=collected_static) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def browser(tmp_path):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    # This machine has no network beyond loopback: keep Chromium from reaching out.
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--window-size=1000,900",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(browser, css):
+    return WebDriverWait(browser, 10).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
+    )
+
+
+def test_the_form_predicts_in_a_browser_with_its_stylesheet_and_no_javascript(server, browser):
+    browser.get(f"{server}/")
+    button = browser.find_element(By.CSS_SELECTOR, "button[type=submit]")
+    # The stylesheet arrived (served with a hashed name by WhiteNoise here, nginx in production).
+    assert button.value_of_css_property("background-color") == "rgba(11, 122, 85, 1)"
+    browser.find_element(By.ID, "id_likes").send_keys("500")
+    browser.find_element(By.ID, "id_shares").send_keys("300")
+    button.click()
+
+    result = wait_for(browser, ".result-value")
+    assert result.text == f"{exact_views(500, 300):,}"
+    assert browser.find_element(By.CSS_SELECTOR, ".model-version").text == "v1"
+    record = PredictionRequest.objects.get()
+    assert (record.channel, record.accepted, record.likes, record.shares) == (
+        "form",
+        True,
+        500,
+        300,
+    )
+
+
+def test_bad_input_is_shown_next_to_its_field(server, browser):
+    browser.get(f"{server}/")
+    browser.find_element(By.ID, "id_likes").send_keys("25000")
+    browser.find_element(By.ID, "id_shares").send_keys("3")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+    error = wait_for(browser, "#id_likes-error")
+    assert error.text == "Ensure this value is less than or equal to 20000."
+    assert browser.find_elements(By.CSS_SELECTOR, ".result-value") == []
+    assert PredictionRequest.objects.get().accepted is False
+
+
+def test_the_browsable_api_posts_a_prediction(server, browser):
+    browser.get(f"{server}/api/predictions/")
+    content = wait_for(browser, "#id__content")
+    content.clear()
+    content.send_keys('{"likes": 120, "shares": 40}')
+    browser.find_element(By.CSS_SELECTOR, "form.form-horizontal button.btn-primary").click()
+
+    WebDriverWait(browser, 10).until(
+        expected_conditions.text_to_be_present_in_element(
+            (By.CSS_SELECTOR, ".response-info"), "HTTP 201 Created"
+        )
+    )
+    response_text = browser.find_element(By.CSS_SELECTOR, ".response-info").text
+    assert f'"views": {exact_views(120, 40)}.0' in response_text
+    assert PredictionRequest.objects.get().channel == "api"
