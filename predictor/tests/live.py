@@ -38,11 +38,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(*, artifact_root: Path, static_root: Path, workers: int = 2, timeout: float = 30.0):
+def gunicorn(
+    *,
+    artifact_root: Path,
+    static_root: Path,
+    workers: int = 2,
+    timeout: float = 30.0,
+    database: str | None = None,
+):
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": database_url(),
+        "DATABASE_URL": database or database_url(),
         "VIEWSITE_ARTIFACT_ROOT": str(artifact_root),
         "DJANGO_STATIC_ROOT": str(static_root),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
@@ -83,17 +90,24 @@ def _wait_until_serving(base_url: str, process: subprocess.Popen, timeout: float
         try:
             with urllib.request.urlopen(f"{base_url}/healthz", timeout=2):
                 return
+        except urllib.error.HTTPError:
+            return  # serving, if not healthy: some tests want exactly that
         except OSError:  # refused, reset or timed out while the workers boot
             time.sleep(0.1)
     raise RuntimeError(f"gunicorn did not answer /healthz within {timeout} s")
 
 
 def post_json(url: str, body) -> tuple[int, dict]:
+    return request_json(url, body)
+
+
+def request_json(url: str, body=None) -> tuple[int, dict]:
+    """GET (no body) or POST JSON; returns the status and the decoded JSON answer."""
     request = urllib.request.Request(
         url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+        method="GET" if body is None else "POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

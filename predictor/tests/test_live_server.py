@@ -1,7 +1,12 @@
 """Retrain and roll back under a live gunicorn with two workers: no restart, no failed request."""
 
+import http.cookiejar
 import itertools
+import re
 import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -67,3 +72,58 @@ def _wait_for(condition, timeout=30.0):
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the background clients")
         time.sleep(0.05)
+
+
+def test_many_concurrent_writers_all_succeed_and_are_all_audited(server):
+    """SQLite in WAL mode with immediate transactions: two workers, eight clients, no lock error."""
+    url = f"{server}/api/predictions/"
+    statuses = []
+
+    def client(number):
+        for i in range(25):
+            statuses.append(live.post_json(url, {"likes": number * 100 + i, "shares": i})[0])
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [201] * 200
+    assert PredictionRequest.objects.count() == 200
+
+
+def test_without_a_database_every_door_answers_503_not_a_traceback(
+    transactional_db, artifact_root, collected_static
+):
+    dead_database = "postgres://postgres@127.0.0.1:1/unreachable"
+    with live.gunicorn(
+        artifact_root=artifact_root, static_root=collected_static, database=dead_database
+    ) as base_url:
+        health = live.request_json(f"{base_url}/healthz")
+        api = live.post_json(f"{base_url}/api/predictions/", {"likes": 1, "shares": 1})
+        browser = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+        page = browser.open(f"{base_url}/", timeout=10).read().decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        form = urllib.request.Request(
+            f"{base_url}/",
+            data=urllib.parse.urlencode(
+                {"likes": 1, "shares": 1, "csrfmiddlewaretoken": token}
+            ).encode(),
+            headers={"Referer": f"{base_url}/"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as form_error:
+            browser.open(form, timeout=10)
+
+    assert health == (503, {"status": "unavailable", "detail": "The database is unreachable."})
+    assert api == (
+        503,
+        {
+            "detail": "The database is unavailable, so the request was not served.",
+            "code": "service_unavailable",
+        },
+    )
+    assert form_error.value.code == 503
+    assert "The database is unavailable" in form_error.value.read().decode()
