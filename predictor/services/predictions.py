@@ -109,34 +109,28 @@ def predict(
         )
         raise error
 
-    batch_id = uuid.uuid4() if batch else None
-    latency_ms = _elapsed_ms(info)
-    rows = [
-        PredictionRequest(
-            channel=info.channel,
-            accepted=True,
-            raw_input=raw,
-            likes=item[features.LIKES.name],
-            shares=item[features.SHARES.name],
-            views=round(float(views), 2),
-            model_version=version,
-            latency_ms=latency_ms,
-            client_ip=info.client_ip,
-            user_agent=info.user_agent,
-            user_id=info.user_id,
-            batch_id=batch_id,
-            batch_index=index if batch else None,
-        )
-        for index, (item, raw, views) in enumerate(zip(inputs, raw_inputs, predicted, strict=True))
-    ]
-    _insert(rows)
+    rows = _audit(
+        info,
+        batch,
+        [
+            {
+                "accepted": True,
+                "raw_input": raw,
+                "likes": item[features.LIKES.name],
+                "shares": item[features.SHARES.name],
+                "views": round(float(views), 2),
+                "model_version": version,
+            }
+            for item, raw, views in zip(inputs, raw_inputs, predicted, strict=True)
+        ],
+    )
     logger.info(
         "prediction channel=%s version=%s count=%d first_id=%s latency_ms=%.2f",
         info.channel,
         version.label,
         len(rows),
         rows[0].pk if rows else None,
-        latency_ms,
+        rows[0].latency_ms if rows else 0.0,
     )
     return rows
 
@@ -145,24 +139,14 @@ def record_rejection(
     *, raw_inputs: Sequence, errors: Sequence, info: RequestInfo, batch: bool = False
 ) -> list[PredictionRequest]:
     """Audit refused requests: one row per input item, each with its errors."""
-    batch_id = uuid.uuid4() if batch else None
-    latency_ms = _elapsed_ms(info)
-    rows = [
-        PredictionRequest(
-            channel=info.channel,
-            accepted=False,
-            raw_input=_json_safe(raw),
-            errors=item_errors,
-            latency_ms=latency_ms,
-            client_ip=info.client_ip,
-            user_agent=info.user_agent,
-            user_id=info.user_id,
-            batch_id=batch_id,
-            batch_index=index if batch else None,
-        )
-        for index, (raw, item_errors) in enumerate(zip(raw_inputs, errors, strict=True))
-    ]
-    _insert(rows)
+    rows = _audit(
+        info,
+        batch,
+        [
+            {"accepted": False, "raw_input": _json_safe(raw), "errors": item_errors}
+            for raw, item_errors in zip(raw_inputs, errors, strict=True)
+        ],
+    )
     logger.info(
         "prediction refused channel=%s count=%d first_id=%s",
         info.channel,
@@ -172,9 +156,26 @@ def record_rejection(
     return rows
 
 
-def _insert(rows: list[PredictionRequest]) -> None:
+def _audit(info: RequestInfo, batch: bool, outcomes: list[dict]) -> list[PredictionRequest]:
+    """Write one audit row per outcome, with who asked and when, in one transaction."""
+    batch_id = uuid.uuid4() if batch else None
+    latency_ms = _elapsed_ms(info)
+    rows = [
+        PredictionRequest(
+            channel=info.channel,
+            latency_ms=latency_ms,
+            client_ip=info.client_ip,
+            user_agent=info.user_agent,
+            user_id=info.user_id,
+            batch_id=batch_id,
+            batch_index=index if batch else None,
+            **outcome,
+        )
+        for index, outcome in enumerate(outcomes)
+    ]
     with transaction.atomic():
         PredictionRequest.objects.bulk_create(rows, batch_size=2000)
+    return rows
 
 
 def _elapsed_ms(info: RequestInfo) -> float:
