@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Local development only: DEBUG on, the development secret, SQLite under var/.
 DEV_ENV := DJANGO_DEBUG=true
 
-.PHONY: run test lint format sample-data clean
+.PHONY: run test e2e lint format sample-data clean
 
 run: $(VENV)/.installed
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
@@ -15,7 +15,12 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed $(BROWSER)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest --create-db $(PYTEST_ARGS)
+	$(BIN)/pytest --create-db -m "not deploy" $(PYTEST_ARGS)
+
+# The deployment end to end: real nginx (installed from Debian when missing), gunicorn with
+# deploy/gunicorn.conf.py, TLS, and two app hosts on the PostgreSQL at 127.0.0.1:5432.
+e2e: $(VENV)/.installed $(NGINX)
+	$(BIN)/pytest -m deploy $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -33,6 +38,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(BROWSER) &:
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+NGINX := /usr/sbin/nginx
+$(NGINX):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx openssl
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt

@@ -33,6 +33,25 @@ ALLOWED_HOSTS = env.list(
 )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
+# ------------------------------------------------------------------------------------------------
+# HTTPS behind the TLS-terminating proxy  https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
+# ------------------------------------------------------------------------------------------------
+# On by default outside development. nginx terminates TLS and says so in X-Forwarded-Proto;
+# gunicorn listens on loopback only, so no client can send that header to Django directly.
+HTTPS = env.bool("DJANGO_HTTPS", default=not DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# The health check is for load balancers and monitors, which speak plain HTTP on the inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
 # Where local state lives: the default SQLite database and the model artifacts. Git ignores it.
 VAR_DIR = Path(env.str("VIEWSITE_VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -202,15 +221,22 @@ VIEWSITE_MIN_R2 = env.float("VIEWSITE_MIN_R2", default=0.4)
 VIEWSITE_MAX_R2_DROP = env.float("VIEWSITE_MAX_R2_DROP", default=0.05)
 
 # ------------------------------------------------------------------------------------------------
-# Logging: one line per event on stderr, which gunicorn and systemd collect.
+# Logging: one JSON object per line on stderr, which gunicorn and systemd's journal collect.
+# DJANGO_LOG_FORMAT=text gives plain lines for reading in a terminal.
 # ------------------------------------------------------------------------------------------------
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

@@ -43,10 +43,9 @@ def gunicorn(
     artifact_root: Path,
     static_root: Path,
     workers: int = 2,
-    timeout: float = 30.0,
     database: str | None = None,
 ):
-    port = free_port()
+    """gunicorn on this test's database and artifact folder; yields its base URL."""
     env = {
         **os.environ,
         "DATABASE_URL": database or database_url(),
@@ -55,25 +54,40 @@ def gunicorn(
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "DJANGO_DEBUG": "false",
+        "GUNICORN_WORKERS": str(workers),
     }
+    with gunicorn_process(env, log_path=artifact_root.parent / "gunicorn.log") as (base_url, _):
+        yield base_url
+
+
+@contextmanager
+def gunicorn_process(env: dict, *, log_path: Path, port: int | None = None, timeout: float = 30.0):
+    """gunicorn with the deployment's own configuration (deploy/gunicorn.conf.py).
+
+    Yields (base URL, process); its access and error log go to `log_path`. Always stopped.
+    """
+    port = port or free_port()
+    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_GRACEFUL_TIMEOUT": "5"}
     command = [
         sys.executable,
         "-m",
         "gunicorn",
+        "--config=deploy/gunicorn.conf.py",
         "viewsite.wsgi:application",
-        f"--workers={workers}",
-        f"--bind=127.0.0.1:{port}",
-        "--graceful-timeout=5",
     ]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
     base_url = f"http://127.0.0.1:{port}"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_until_serving(base_url, process, timeout)
-        yield base_url
+        _wait_until_serving(base_url, process, timeout, log_path)
+        yield base_url, process
     finally:
-        process.send_signal(signal.SIGTERM)
+        stop(process)
+
+
+def stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -81,11 +95,13 @@ def gunicorn(
             process.wait()
 
 
-def _wait_until_serving(base_url: str, process: subprocess.Popen, timeout: float) -> None:
+def _wait_until_serving(
+    base_url: str, process: subprocess.Popen, timeout: float, log_path: Path
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read().decode(errors="replace")
+            output = log_path.read_text(errors="replace")
             raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{output}")
         try:
             with urllib.request.urlopen(f"{base_url}/healthz", timeout=2):
@@ -101,12 +117,16 @@ def post_json(url: str, body) -> tuple[int, dict]:
     return request_json(url, body)
 
 
-def request_json(url: str, body=None) -> tuple[int, dict]:
+def request_json(url: str, body=None, headers=None) -> tuple[int, dict]:
     """GET (no body) or POST JSON; returns the status and the decoded JSON answer."""
     request = urllib.request.Request(
         url,
         data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Accept": "application/json"},
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            **(headers or {}),
+        },
         method="GET" if body is None else "POST",
     )
     try:

@@ -37,8 +37,12 @@ def test_debug_is_off_unless_asked_for():
 
 
 def test_every_environment_variable_is_documented_in_the_example_env_file():
-    source = (ROOT / "viewsite" / "settings.py").read_text()
-    read = set(re.findall(r'env\.\w+\(\s*"([A-Z0-9_]+)"', source))
+    settings_source = (ROOT / "viewsite" / "settings.py").read_text()
+    read = set(re.findall(r'env\.\w+\(\s*"([A-Z0-9_]+)"', settings_source))
+    for path in (ROOT / "deploy" / "gunicorn.conf.py", ROOT / "deploy" / "render.py"):
+        read |= set(
+            re.findall(r'(?:_env_int|environ\.get|get)\(\s*"([A-Z0-9_]+)"', path.read_text())
+        )
     example = (ROOT / "deploy" / "viewsite.env.example").read_text()
     documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", example, flags=re.MULTILINE))
     assert read

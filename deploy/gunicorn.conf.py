@@ -1,0 +1,51 @@
+"""gunicorn settings for viewsite: `gunicorn -c deploy/gunicorn.conf.py viewsite.wsgi:application`.
+
+Every value can be changed from the environment (GUNICORN_*), so the same file serves a laptop,
+one server, and each of N app hosts. https://docs.gunicorn.org/en/stable/settings.html
+"""
+
+import multiprocessing
+import os
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+# Loopback only: nginx is the one way in, and it is what sets X-Forwarded-For/-Proto.
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+
+# Sync workers suit a CPU-bound model: 2 x cores + 1 is gunicorn's rule of thumb.
+workers = _env_int("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1)
+worker_class = "sync"
+
+# A prediction takes milliseconds; a request still running after 30 s is stuck, not busy.
+timeout = _env_int("GUNICORN_TIMEOUT", 30)
+# On SIGTERM or a reload, workers get this long to finish the requests they are serving.
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
+
+# Recycle workers now and then, with jitter so they do not all restart at once.
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 10_000)
+max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 1_000)
+
+# Code is loaded in each worker, not in the master: `kill -HUP <master>` (systemctl reload)
+# starts new workers on the new code and retires the old ones once they finish, with no
+# request dropped. The model itself is loaded lazily on a worker's first prediction.
+preload_app = False
+
+# Trust X-Forwarded-* only from the local nginx.
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+# One line per request on stdout: the request id nginx assigned, so a line here, a line in
+# nginx's log and the audit row can be matched; and the time taken, in milliseconds.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = os.environ.get("GUNICORN_ERROR_LOG", "-")
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# key=value pairs (gunicorn escapes quotes inside values), so the line stays one parseable record.
+access_log_format = (
+    'request_id=%({x-request-id}i)s client=%({x-forwarded-for}i)s method=%(m)s path="%(U)s" '
+    'query="%(q)s" status=%(s)s bytes=%(b)s duration_ms=%(M)s user_agent="%(a)s"'
+)
+
+proc_name = "viewsite"

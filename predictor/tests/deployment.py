@@ -1,0 +1,203 @@
+"""The deployment as deploy/README.md builds it, on loopback ports and temporary folders.
+
+The environment is deploy/viewsite.env.example (the documented production environment) with only
+paths, ports, hosts and the secret changed; nginx runs the site file rendered from
+deploy/nginx/viewsite.conf.template by deploy/render.py; gunicorn runs deploy/gunicorn.conf.py.
+"""
+
+import importlib.util
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .live import ROOT, free_port, stop
+
+DEPLOY = ROOT / "deploy"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def _render_module():
+    spec = importlib.util.spec_from_file_location("deploy_render", DEPLOY / "render.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+render = _render_module()
+
+
+@dataclass
+class Site:
+    """One deployment's folders, ports and environment."""
+
+    root: Path
+    https_port: int = field(default_factory=free_port)
+    http_port: int = field(default_factory=free_port)
+    env: dict = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"https://localhost:{self.https_port}"
+
+    @property
+    def var_dir(self) -> Path:
+        return self.root / "var"
+
+    @property
+    def certificate(self) -> Path:
+        return self.root / "tls" / "fullchain.pem"
+
+    def tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.certificate))
+
+
+def make_site(root: Path, *, database_url: str = "", upstream_ports=()) -> Site:
+    site = Site(root=root)
+    env = render.read_env_file(DEPLOY / "viewsite.env.example")
+    env.update(
+        {
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_ALLOWED_HOSTS": "localhost",
+            "DJANGO_CSRF_TRUSTED_ORIGINS": site.base_url,
+            "DJANGO_STATIC_ROOT": str(root / "staticfiles"),
+            "DATABASE_URL": database_url,
+            "VIEWSITE_VAR_DIR": str(site.var_dir),
+            "VIEWSITE_ARTIFACT_ROOT": str(site.var_dir / "artifacts"),
+            "VIEWSITE_DEFAULT_DATA": str(ROOT / "data" / "wechat_articles_sample.csv"),
+            "VIEWSITE_SERVER_NAME": "localhost",
+            "VIEWSITE_HTTP_LISTEN": f"127.0.0.1:{site.http_port}",
+            "VIEWSITE_HTTPS_LISTEN": f"127.0.0.1:{site.https_port}",
+            "VIEWSITE_UPSTREAMS": ",".join(f"127.0.0.1:{port}" for port in upstream_ports),
+            "VIEWSITE_TLS_CERTIFICATE": str(site.certificate),
+            "VIEWSITE_TLS_CERTIFICATE_KEY": str(root / "tls" / "privkey.pem"),
+            "VIEWSITE_NGINX_ACCESS_LOG": str(root / "nginx" / "access.log"),
+            "GUNICORN_WORKERS": "2",
+        }
+    )
+    # Empty values mean "the default", as they do in the env file for systemd.
+    site.env = {name: value for name, value in env.items() if value != ""}
+    (root / "tls").mkdir(parents=True)
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+            "-keyout", str(root / "tls" / "privkey.pem"), "-out", str(site.certificate),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return site
+
+
+def process_env(site: Site) -> dict:
+    """The app's environment: the site's variables over a clean process environment."""
+    base = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("DJANGO_", "VIEWSITE_", "GUNICORN_", "DATABASE_URL"))
+    }
+    return {**base, **site.env}
+
+
+def manage(site: Site, *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=process_env(site),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+@contextmanager
+def nginx(site: Site, timeout: float = 15.0):
+    """nginx with the rendered site file, in a prefix of its own; always stopped."""
+    prefix = site.root / "nginx"
+    prefix.mkdir(exist_ok=True)
+    env_file = prefix / "viewsite.env"
+    env_file.write_text("".join(f"{name}={value}\n" for name, value in site.env.items()))
+    site_file = prefix / "viewsite.conf"
+    subprocess.run(
+        [sys.executable, str(DEPLOY / "render.py"), "nginx", "--env-file", str(env_file),
+         "--output", str(site_file)],
+        check=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    # The main context Debian's /etc/nginx/nginx.conf would give; the site file is included
+    # exactly as rendered. As root, workers run as root so they can read the test's folders.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    (prefix / "nginx.conf").write_text(
+        f"{user}worker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log;\n"
+        "events { worker_connections 256; }\n"
+        "http {\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n"
+        f"  client_body_temp_path {prefix}/body;\n  proxy_temp_path {prefix}/proxy;\n"
+        f"  fastcgi_temp_path {prefix}/fastcgi;\n  uwsgi_temp_path {prefix}/uwsgi;\n"
+        f"  scgi_temp_path {prefix}/scgi;\n  include {site_file};\n}}\n"
+    )
+    command = [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_port(site.https_port, process, timeout, prefix / "error.log")
+        yield process
+    finally:
+        stop(process, signal.SIGQUIT)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"nginx exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nginx did not listen on {port} within {timeout} s")
+
+
+class Browser:
+    """A cookie-keeping HTTPS client that trusts the site's certificate and follows no redirect."""
+
+    def __init__(self, site: Site):
+        self.site = site
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=site.tls_context()),
+            urllib.request.HTTPCookieProcessor(),
+            _NoRedirect(),
+        )
+
+    def request(
+        self, path: str, *, data: bytes | None = None, headers=None, url: str | None = None
+    ):
+        """Returns (status, headers, body bytes)."""
+        request = urllib.request.Request(
+            url or f"{self.site.base_url}{path}", data=data, headers=headers or {}
+        )
+        try:
+            with self.opener.open(request, timeout=15) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
