@@ -150,8 +150,16 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 
 # Model artifacts go through their own storage alias, so moving them to shared object storage
-# (django-storages) is a settings change. Only `retrain` writes there.
+# is a settings change: e.g. VIEWSITE_ARTIFACT_STORAGE=storages.backends.s3.S3Storage with
+# VIEWSITE_ARTIFACT_STORAGE_OPTIONS={"bucket_name": "..."} (django-storages). Only `retrain` writes.
 ARTIFACT_ROOT = Path(env.str("VIEWSITE_ARTIFACT_ROOT", default=str(VAR_DIR / "artifacts")))
+ARTIFACT_STORAGE = env.str(
+    "VIEWSITE_ARTIFACT_STORAGE", default="predictor.storage.AtomicFileSystemStorage"
+)
+ARTIFACT_STORAGE_OPTIONS = env.json(
+    "VIEWSITE_ARTIFACT_STORAGE_OPTIONS",
+    default={"location": str(ARTIFACT_ROOT), "file_permissions_mode": 0o640},
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -159,10 +167,7 @@ STORAGES = {
         if DEBUG
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
-    "artifacts": {
-        "BACKEND": "predictor.storage.AtomicFileSystemStorage",
-        "OPTIONS": {"location": str(ARTIFACT_ROOT), "file_permissions_mode": 0o640},
-    },
+    "artifacts": {"BACKEND": ARTIFACT_STORAGE, "OPTIONS": ARTIFACT_STORAGE_OPTIONS},
 }
 
 # ------------------------------------------------------------------------------------------------

@@ -99,3 +99,16 @@ def test_the_database_allows_only_one_active_version(db, linear_csv):
 class _Explodes:
     def __reduce__(self):
         return (exec, ("raise SystemExit('unpickled a tampered artifact')",))
+
+
+def test_artifacts_go_through_the_storage_api_so_any_backend_works(db, linear_csv, settings):
+    # Object storage (S3 through django-storages) is the same kind of switch as this one.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "artifacts": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    version = services.retrain(data_path=linear_csv).version
+    registry.clear_loaded_models()
+
+    assert registry.artifact_storage().exists(version.artifact_name)
+    assert services.load_model(version).predict([[1, 1]])[0] == pytest.approx(80 + 60 + 1000)
