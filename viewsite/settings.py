@@ -226,7 +226,7 @@ VIEWSITE_MIN_R2 = env.float("VIEWSITE_MIN_R2", default=0.4)
 VIEWSITE_MAX_R2_DROP = env.float("VIEWSITE_MAX_R2_DROP", default=0.05)
 
 # ------------------------------------------------------------------------------------------------
-# Logging: one JSON object per line on stderr, which gunicorn and systemd's journal collect.
+# Logging: one JSON object per line on stdout, which systemd's journal collects.
 # DJANGO_LOG_FORMAT=text gives plain lines for reading in a terminal.
 # ------------------------------------------------------------------------------------------------
 LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="text" if DEBUG else "json")
@@ -241,7 +241,13 @@ LOGGING = {
         },
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
