@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Local development only: DEBUG on, the development secret, SQLite under var/.
 DEV_ENV := DJANGO_DEBUG=true
 
-.PHONY: run test e2e lint format sample-data clean
+.PHONY: run test e2e fuzz bench lint format sample-data clean
 
 run: $(VENV)/.installed
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
@@ -15,12 +15,25 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed $(BROWSER)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest --create-db -m "not deploy" $(PYTEST_ARGS)
+	$(BIN)/pytest --create-db -m "not deploy and not fuzz" $(PYTEST_ARGS)
+
+# A schema-driven fuzz run of the whole API (schemathesis; fixed seed, bounded cases) against
+# gunicorn with the production settings: no 5xx, answers match the schema, everything audited.
+fuzz: $(VENV)/.installed
+	$(BIN)/pytest -m fuzz -s $(PYTEST_ARGS)
 
 # The deployment end to end: real nginx (installed from Debian when missing), gunicorn with
 # deploy/gunicorn.conf.py, TLS, and two app hosts on the PostgreSQL at 127.0.0.1:5432.
 e2e: $(VENV)/.installed $(NGINX)
 	$(BIN)/pytest -m deploy $(PYTEST_ARGS)
+
+# Benchmark (bench/README.md): viewsite under gunicorn, in production configuration, against the
+# course's Flask app, both loaded by Debian's wrk on loopback. A few minutes; not run by CI.
+# Flask (the baseline only) goes into the same virtualenv. e.g. make bench BENCH_ARGS=--quick
+WRK := /usr/bin/wrk
+bench: $(VENV)/.installed $(WRK)
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -43,6 +56,10 @@ NGINX := /usr/sbin/nginx
 $(NGINX):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx openssl
+
+$(WRK):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt

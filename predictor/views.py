@@ -3,6 +3,8 @@
 import logging
 import time
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -80,3 +82,58 @@ def csrf_failure(request, reason=""):
         except DatabaseError as error:
             logger.error("CSRF refusal not recorded: database unavailable error=%s", error)
     return render(request, "403_csrf.html", {"reason": reason}, status=403)
+
+
+# --- Error pages ----------------------------------------------------------------------------------
+# Outside DEBUG nothing internal ever reaches a client: API paths get the API's JSON envelope, pages
+# get a plain page. Django calls these for errors raised outside DRF's own handling (an unknown
+# URL, a disallowed Host, an oversized form body, a crash).
+
+_ERRORS = {
+    400: ("bad_request", "The request could not be understood."),
+    403: ("permission_denied", "You are not allowed to do this."),
+    404: ("not_found", "There is nothing here."),
+    500: ("server_error", "Something went wrong on our side. It has been logged."),
+}
+
+
+def _error(request, status: int, *, code: str | None = None, detail: str | None = None):
+    default_code, default_detail = _ERRORS[status]
+    code, detail = code or default_code, detail or default_detail
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": detail, "code": code}, status=status)
+    return render(request, "error.html", {"status": status, "detail": detail}, status=status)
+
+
+def bad_request(request, exception):
+    if isinstance(exception, RequestDataTooBig):
+        return _refuse_oversized_form(request)
+    return _error(request, 400)
+
+
+def permission_denied(request, exception):
+    return _error(request, 403)
+
+
+def page_not_found(request, exception):
+    return _error(request, 404)
+
+
+def server_error(request):
+    return _error(request, 500)
+
+
+def _refuse_oversized_form(request):
+    """A form post over the size limit, refused while reading it (before the view): audit it."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    detail = f"The request body is larger than the limit of {limit:,} bytes."
+    if request.method == "POST" and request.path == reverse("predictor:predict"):
+        raw = {"content_length": request.META.get("CONTENT_LENGTH", "")}
+        info = services.RequestInfo.from_request(request, channel="form")
+        try:
+            services.record_rejection(raw_inputs=[raw], errors=[{"request": [detail]}], info=info)
+        except DatabaseError as error:
+            logger.error("oversized form post not recorded: database unavailable error=%s", error)
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": detail, "code": "body_too_large"}, status=413)
+    return render(request, "error.html", {"status": 413, "detail": detail}, status=413)

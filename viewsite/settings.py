@@ -209,6 +209,10 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "predictor.api.schema.postprocess",
+    ],
 }
 
 # ------------------------------------------------------------------------------------------------

@@ -11,3 +11,8 @@ urlpatterns = [
 
 admin.site.site_header = "viewsite administration"
 admin.site.site_title = "viewsite"
+
+handler400 = "predictor.views.bad_request"
+handler403 = "predictor.views.permission_denied"
+handler404 = "predictor.views.page_not_found"
+handler500 = "predictor.views.server_error"

@@ -65,7 +65,9 @@ class AuditRecordSerializer(serializers.ModelSerializer):
     model_version = serializers.CharField(
         source="model_version.label", read_only=True, allow_null=True, default=None
     )
-    user = serializers.CharField(source="user.get_username", read_only=True, default=None)
+    user = serializers.CharField(
+        source="user.get_username", read_only=True, allow_null=True, default=None
+    )
 
     class Meta:
         model = PredictionRequest

@@ -3,7 +3,7 @@
 import time
 
 from django.db import DatabaseError
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
@@ -24,22 +24,18 @@ from .serializers import (
 NOT_PREDICTED = "Not predicted: other items in this batch are invalid."
 
 
-class AnyoneMayPredictStaffMayRead(permissions.BasePermission):
-    """Predictions are open to all; the history they leave is private to staff."""
-
-    def has_permission(self, request, view):
-        if request.method == "POST":
-            return True
-        return bool(request.user and request.user.is_staff)
-
-
 class PredictionListCreateView(generics.ListCreateAPIView):
     """POST one input or a list of inputs to predict views; GET the audit history (staff only)."""
 
     name = "Predictions"
-    permission_classes = [AnyoneMayPredictStaffMayRead]
     queryset = PredictionRequest.objects.select_related("model_version", "user")
     filterset_class = PredictionRequestFilter
+
+    def get_permissions(self):
+        # Anyone may ask for a prediction; the history they leave is private to staff.
+        if self.request is not None and self.request.method == "POST":
+            return [permissions.AllowAny()]
+        return [permissions.IsAdminUser()]
 
     def get_serializer_class(self):
         if self.request is not None and self.request.method == "POST":
@@ -52,13 +48,18 @@ class PredictionListCreateView(generics.ListCreateAPIView):
         super().initial(request, *args, **kwargs)
 
     @extend_schema(
-        request=PredictionInputSerializer,
+        # The one-or-many bodies are completed by predictor.api.schema.postprocess.
+        request=PolymorphicProxySerializer(
+            component_name="PredictionRequestBody",
+            serializers=[PredictionInputSerializer],
+            resource_type_field_name=None,
+        ),
         responses={
-            201: PredictionSerializer,
-            400: OpenApiResponse(description="Invalid input; `errors` names each field."),
-            413: OpenApiResponse(description="The body is over the size limit."),
-            415: OpenApiResponse(description="The body is not JSON."),
-            503: OpenApiResponse(description="No model can answer, or the database is down."),
+            201: PolymorphicProxySerializer(
+                component_name="PredictionResponseBody",
+                serializers=[PredictionSerializer],
+                resource_type_field_name=None,
+            ),
         },
         description='Send `{"likes": 500, "shares": 300}`, or a list of such objects (a batch, '
         "predicted in one model call). Every request is audited, accepted or not.",
