@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from . import services
 from .api.serializers import AuditRecordSerializer
-from .models import ModelVersion, PredictionRequest
+from .models import ModelVersion, PredictionRequest, ThrottledRequestCount
 
 
 class _Echo:
@@ -119,3 +119,27 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self.message_user(request, str(error), messages.ERROR)
             return
         self.message_user(request, f"Model {version.label} is now active.", messages.SUCCESS)
+
+
+@admin.register(ThrottledRequestCount)
+class ThrottledRequestCountAdmin(admin.ModelAdmin):
+    """Rate-limited requests, per client and minute: who was hammering the API, and when."""
+
+    list_display = ["minute", "scope", "client", "refused"]
+    list_filter = ["scope", "minute"]
+    search_fields = ["client"]
+    date_hierarchy = "minute"
+    readonly_fields = [field.name for field in ThrottledRequestCount._meta.fields]
+
+    @admin.display(description="requests refused")
+    def refused(self, obj):
+        return services.live_count(obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -122,3 +122,28 @@ class PredictionRequest(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit records are append-only; they cannot be deleted.")
+
+
+class ThrottledRequestCount(models.Model):
+    """How many requests one client had refused by the rate limit in one minute.
+
+    A flood of refused requests must not become a flood of audit writes, so refusals are counted
+    in the shared cache and written here per client and minute, at most about once a second.
+    """
+
+    minute = models.DateTimeField(db_index=True)
+    scope = models.CharField(max_length=32, help_text="The rate limit that refused them.")
+    client = models.CharField(max_length=64, help_text="Client IP, or user id for users.")
+    count = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-minute", "-count"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["minute", "scope", "client"], name="one_count_per_client_minute"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} {self.scope} {self.minute:%Y-%m-%d %H:%M}: {self.count}"

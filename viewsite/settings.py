@@ -171,6 +171,25 @@ STORAGES = {
 }
 
 # ------------------------------------------------------------------------------------------------
+# Cache  https://docs.djangoproject.com/en/5.2/topics/cache/
+# Rate limits need one cache that every worker (and every host) shares: Redis when REDIS_URL is
+# set, as in production. Without it each process keeps its own, which is fine for development.
+# ------------------------------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("VIEWSITE_CACHE_PREFIX", default="viewsite"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# ------------------------------------------------------------------------------------------------
 # Request size. The API refuses larger bodies with 413; nginx's client_max_body_size matches it.
 # ------------------------------------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
@@ -191,6 +210,14 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "predictor.api.throttling.AnonThrottle",
+        "predictor.api.throttling.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("VIEWSITE_THROTTLE_ANON_RATE", default="120/minute"),
+        "user": env.str("VIEWSITE_THROTTLE_USER_RATE", default="600/minute"),
+    },
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

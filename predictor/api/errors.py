@@ -15,6 +15,9 @@ from rest_framework import exceptions, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from ..services import record_throttled
+from .throttling import CacheError, throttled_client
+
 logger = logging.getLogger(__name__)
 
 
@@ -50,6 +53,8 @@ def as_api_exception(exc: Exception) -> Exception:
 
 def exception_handler(exc, context):
     exc = as_api_exception(exc)
+    if isinstance(exc, exceptions.Throttled) and context.get("request") is not None:
+        _count_throttled(context["request"])
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -66,3 +71,14 @@ def exception_handler(exc, context):
             "code": codes if isinstance(codes, str) else exc.default_code,
         }
     return response
+
+
+def _count_throttled(request) -> None:
+    scope, client = throttled_client(request)
+    try:
+        record_throttled(scope=scope, client=client)
+    except (DatabaseError, CacheError, OSError) as error:
+        # The refusal stands either way; only its tally is missing.
+        logger.error(
+            "throttled request not counted scope=%s client=%s error=%s", scope, client, error
+        )

@@ -5,7 +5,7 @@ import time
 from django.db import DatabaseError
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, permissions, status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, Throttled, ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -88,10 +88,11 @@ class PredictionListCreateView(generics.ListCreateAPIView):
     def handle_exception(self, exc):
         # Refused before validation (bad JSON, oversized body, wrong content type, failed auth):
         # still one audit row. If even that cannot be written, the answer becomes a 503.
+        # Rate-limited requests are counted per client and minute instead (predictor.api.errors).
         if (
             self.request.method == "POST"
             and not self.audited
-            and not isinstance(exc, DatabaseError)
+            and not isinstance(exc, DatabaseError | Throttled)
         ):
             refusal = as_api_exception(exc)
             if isinstance(refusal, APIException):

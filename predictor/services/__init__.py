@@ -14,6 +14,7 @@ from .errors import (
 )
 from .predictions import RequestInfo, predict, record_rejection
 from .registry import activate, active_version, load_model
+from .throttling import live_count, record_throttled
 from .training import Metrics, RetrainReport, retrain
 
 __all__ = [
@@ -28,9 +29,11 @@ __all__ = [
     "ViewsiteError",
     "activate",
     "active_version",
+    "live_count",
     "load_model",
     "load_training_data",
     "predict",
     "record_rejection",
+    "record_throttled",
     "retrain",
 ]

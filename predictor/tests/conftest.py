@@ -5,6 +5,7 @@ import csv
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.test import override_settings
 
@@ -55,6 +56,12 @@ def artifact_root(tmp_path, settings):
     registry.clear_loaded_models()
     yield root
     registry.clear_loaded_models()
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Rate-limit counters must not leak from one test into the next."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -83,6 +83,11 @@ def make_site(root: Path, *, database_url: str = "", upstream_ports=()) -> Site:
             "VIEWSITE_TLS_CERTIFICATE_KEY": str(root / "tls" / "privkey.pem"),
             "VIEWSITE_NGINX_ACCESS_LOG": str(root / "nginx" / "access.log"),
             "GUNICORN_WORKERS": "2",
+            # Rate limits are on, on the machine's Redis, in this site's own key space; most
+            # tests send far more than a client's allowance, so only the rate-limit tests lower it.
+            "VIEWSITE_CACHE_PREFIX": f"viewsite-test-{secrets.token_hex(6)}",
+            "VIEWSITE_THROTTLE_ANON_RATE": "1000000/minute",
+            "VIEWSITE_THROTTLE_USER_RATE": "1000000/minute",
         }
     )
     # Empty values mean "the default", as they do in the env file for systemd.

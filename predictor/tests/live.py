@@ -55,6 +55,9 @@ def gunicorn(
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "DJANGO_DEBUG": "false",
         "GUNICORN_WORKERS": str(workers),
+        # These tests send more than a client's allowance on purpose; rate limits have their own.
+        "VIEWSITE_THROTTLE_ANON_RATE": "1000000/minute",
+        "VIEWSITE_THROTTLE_USER_RATE": "1000000/minute",
     }
     with gunicorn_process(env, log_path=artifact_root.parent / "gunicorn.log") as (base_url, _):
         yield base_url
