@@ -53,6 +53,8 @@ def nginx_values(env: dict[str, str]) -> dict[str, str]:
         "TLS_CERTIFICATE_KEY": get("VIEWSITE_TLS_CERTIFICATE_KEY", "/etc/ssl/viewsite/privkey.pem"),
         "BODY_LIMIT_BYTES": get("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", "2621440"),
         "ACCESS_LOG": get("VIEWSITE_NGINX_ACCESS_LOG", "/var/log/nginx/viewsite.access.log"),
+        "NGINX_RATE": get("VIEWSITE_NGINX_RATE", "20r/s"),
+        "NGINX_BURST": get("VIEWSITE_NGINX_BURST", "40"),
     }
 
 

@@ -62,7 +62,7 @@ class Site:
         return ssl.create_default_context(cafile=str(self.certificate))
 
 
-def make_site(root: Path, *, database_url: str = "", upstream_ports=()) -> Site:
+def make_site(root: Path, *, database_url: str = "", upstream_ports=(), **overrides) -> Site:
     site = Site(root=root)
     env = render.read_env_file(DEPLOY / "viewsite.env.example")
     env.update(
@@ -88,8 +88,11 @@ def make_site(root: Path, *, database_url: str = "", upstream_ports=()) -> Site:
             "VIEWSITE_CACHE_PREFIX": f"viewsite-test-{secrets.token_hex(6)}",
             "VIEWSITE_THROTTLE_ANON_RATE": "1000000/minute",
             "VIEWSITE_THROTTLE_USER_RATE": "1000000/minute",
+            "VIEWSITE_NGINX_RATE": "10000r/s",
+            "VIEWSITE_NGINX_BURST": "10000",
         }
     )
+    env.update(overrides)
     # Empty values mean "the default", as they do in the env file for systemd.
     site.env = {name: value for name, value in env.items() if value != ""}
     (root / "tls").mkdir(parents=True)

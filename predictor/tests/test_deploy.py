@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import urllib.parse
 import uuid
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -18,10 +19,11 @@ from . import deployment, live
 pytestmark = pytest.mark.deploy
 
 
-@pytest.fixture
-def site(tmp_path):
+@contextmanager
+def running_site(tmp_path, **overrides):
+    """One app host behind nginx, set up as deploy/README.md says; stopped whatever happens."""
     gunicorn_port = live.free_port()
-    site = deployment.make_site(tmp_path, upstream_ports=[gunicorn_port])
+    site = deployment.make_site(tmp_path, upstream_ports=[gunicorn_port], **overrides)
     deployment.manage(site, "migrate", "--noinput")
     deployment.manage(site, "collectstatic", "--noinput")
     deployment.manage(site, "retrain")
@@ -30,6 +32,12 @@ def site(tmp_path):
         live.gunicorn_process(env, port=gunicorn_port, log_path=tmp_path / "gunicorn.log"),
         deployment.nginx(site),
     ):
+        yield site
+
+
+@pytest.fixture
+def site(tmp_path):
+    with running_site(tmp_path) as site:
         yield site
 
 
@@ -202,3 +210,38 @@ def test_check_deploy_finds_no_issue_in_the_documented_production_environment(tm
     site = deployment.make_site(tmp_path, upstream_ports=[8000])
     result = deployment.manage(site, "check", "--deploy", "--fail-level", "WARNING")
     assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+def test_both_rate_limits_hold_and_a_forged_x_forwarded_for_dodges_neither(tmp_path):
+    # Django allows 5 a minute per client (counted on Redis); nginx 1 a second with a burst of 10.
+    with running_site(
+        tmp_path,
+        VIEWSITE_THROTTLE_ANON_RATE="5/minute",
+        VIEWSITE_NGINX_RATE="1r/s",
+        VIEWSITE_NGINX_BURST="10",
+    ) as site:
+        browser = deployment.Browser(site)
+        answers = []
+        for n in range(25):
+            status, _, body = browser.request(
+                "/api/predictions/",
+                data=b'{"likes": 1, "shares": 2}',
+                headers={"Content-Type": "application/json", "X-Forwarded-For": f"10.9.8.{n}"},
+            )
+            answers.append((status, json.loads(body).get("code")))
+
+    codes = [code if status == 429 else status for status, code in answers]
+    assert codes[:5] == [201] * 5
+    assert set(codes[5:]) == {"throttled", "rate_limited"}
+    # Django refused what nginx let through beyond the fifth; nginx refused the rest outright.
+    first_nginx_refusal = codes.index("rate_limited")
+    assert set(codes[5:first_nginx_refusal]) == {"throttled"}
+    rows = audit_rows(site)
+    assert len(rows) == 5
+    assert {client_ip for _, _, client_ip, *_ in rows} == {"127.0.0.1"}
+    with sqlite3.connect(site.var_dir / "viewsite.sqlite3") as db:
+        [(scope, client, count)] = db.execute(
+            "SELECT scope, client, count FROM predictor_throttledrequestcount"
+        ).fetchall()
+    assert (scope, client) == ("anon", "127.0.0.1")
+    assert 1 <= count <= codes.count("throttled")
