@@ -19,6 +19,20 @@ class PredictionForm(forms.ModelForm):
         fields = features.INPUT_NAMES
         formfield_callback = _bounded_formfield
 
+    def clean(self):
+        # A browser sends only these fields; anything else (views, id, model_version...) is a
+        # client trying to set what only the server decides.
+        unknown = sorted(set(self.data) - set(self.fields) - {"csrfmiddlewaretoken"})
+        if unknown:
+            names = ", ".join(name[:40] for name in unknown[:5])
+            raise forms.ValidationError(
+                "Unknown field(s): %(fields)s. Only 点赞数 (likes) and 转发数 (shares) are "
+                "accepted.",
+                code="unknown_field",
+                params={"fields": names + (", …" if len(unknown) > 5 else "")},
+            )
+        return super().clean()
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in features.INPUT_NAMES:

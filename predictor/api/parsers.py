@@ -24,6 +24,14 @@ class StrictJSONParser(JSONParser):
         try:
             return super().parse(stream, media_type, parser_context)
         except ParseError as error:
-            stream.seek(0)
-            excerpt = stream.read(BODY_EXCERPT_CHARS).decode("utf-8", errors="replace")
-            raise MalformedJSON(str(error.detail), body_excerpt=excerpt) from error
+            raise MalformedJSON(str(error.detail), body_excerpt=_excerpt(stream)) from error
+        except RecursionError as error:
+            # json raises this, not ValueError, for nesting deeper than the interpreter allows.
+            raise MalformedJSON(
+                "JSON parse error - nested too deeply.", body_excerpt=_excerpt(stream)
+            ) from error
+
+
+def _excerpt(stream) -> str:
+    stream.seek(0)
+    return stream.read(BODY_EXCERPT_CHARS).decode("utf-8", errors="replace")

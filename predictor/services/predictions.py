@@ -182,12 +182,26 @@ def _elapsed_ms(info: RequestInfo) -> float:
     return (time.perf_counter() - info.started) * 1000 if info.started else 0.0
 
 
+# Refused input is kept as evidence, but not without bound: a 2 MB string is stored as its start.
+RAW_TEXT_MAX = 1000
+
+
 def _json_safe(value):
-    """The raw input in a form JSON can store: non-finite floats (JSON has no words for) as text."""
+    """Refused input as JSON can store it, bounded: non-finite floats and huge values as text."""
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**18:
+        return _bounded(str(value))
+    if isinstance(value, str):
+        return _bounded(value)
     if isinstance(value, Mapping):
-        return {str(key): _json_safe(item) for key, item in value.items()}
+        return {_bounded(str(key)): _json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_json_safe(item) for item in value]
     return value
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= RAW_TEXT_MAX:
+        return text
+    return f"{text[:RAW_TEXT_MAX]}… [{len(text):,} characters]"
