@@ -4,6 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Local development only: DEBUG on, the development secret, SQLite under var/.
 DEV_ENV := DJANGO_DEBUG=true
+# Debian packages some targets need, installed when missing (defined before the rules that
+# name them: make expands prerequisites as it reads each rule).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BROWSER := /usr/bin/chromium /usr/bin/chromedriver
+NGINX := /usr/sbin/nginx
+BENCH_TOOLS := /usr/bin/wrk /usr/bin/redis-server
 
 .PHONY: run test e2e fuzz bench lint format sample-data clean
 
@@ -28,10 +34,10 @@ e2e: $(VENV)/.installed $(NGINX)
 	$(BIN)/pytest -m deploy $(PYTEST_ARGS)
 
 # Benchmark (bench/README.md): viewsite under gunicorn, in production configuration, against the
-# course's Flask app, both loaded by Debian's wrk on loopback. A few minutes; not run by CI.
-# Flask (the baseline only) goes into the same virtualenv. e.g. make bench BENCH_ARGS=--quick
-WRK := /usr/bin/wrk
-bench: $(VENV)/.installed $(WRK)
+# course's Flask app, both loaded by Debian's wrk on loopback, viewsite's rate limits on a private
+# redis-server. A few minutes; not run by CI. Flask (the baseline only) goes into the same
+# virtualenv. e.g. make bench BENCH_ARGS=--quick
+bench: $(VENV)/.installed $(BENCH_TOOLS)
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
@@ -46,20 +52,17 @@ sample-data: $(VENV)/.installed
 	$(DEV_ENV) $(BIN)/python manage.py generate_sample_data
 
 # The browser tests drive Debian's Chromium through its chromedriver; install them when missing.
-BROWSER := /usr/bin/chromium /usr/bin/chromedriver
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(BROWSER) &:
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
-NGINX := /usr/sbin/nginx
 $(NGINX):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx openssl
 
-$(WRK):
+$(BENCH_TOOLS) &:
 	$(SUDO) apt-get update -qq
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk redis-server
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt

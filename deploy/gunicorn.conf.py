@@ -49,3 +49,7 @@ access_log_format = (
 )
 
 proc_name = "viewsite"
+
+# gunicorn's control socket defaults to one path per user, which every instance on a host would
+# share; viewsite is run with signals (systemctl reload/stop), so it is off.
+control_socket_disable = True

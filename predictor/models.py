@@ -39,6 +39,7 @@ class ModelVersion(models.Model):
 
     class Meta:
         ordering = ["-number"]
+        permissions = [("activate_modelversion", "Can activate a model version (roll back)")]
         constraints = [
             models.UniqueConstraint(
                 fields=["is_active"],
@@ -53,6 +54,12 @@ class ModelVersion(models.Model):
     @property
     def label(self) -> str:
         return f"v{self.number}"
+
+    @staticmethod
+    def number_from_label(label: str) -> int | None:
+        """3 for "v3" (or "3"); None for anything that is not a version label."""
+        number = label.strip().lower().removeprefix("v")
+        return int(number) if number.isdigit() and len(number) < 10 else None
 
 
 class PredictionRequestQuerySet(models.QuerySet):

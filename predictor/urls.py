@@ -1,3 +1,4 @@
+from csp.decorators import csp_update
 from django.urls import path
 
 from . import views
@@ -5,14 +6,27 @@ from .api import views as api_views
 
 app_name = "predictor"
 
+# DRF's browsable API sets one inline style attribute; allow inline styles on API pages only.
+# Scripts stay 'self'-only everywhere.
+api = csp_update({"style-src": ["'unsafe-inline'"]})
+
 urlpatterns = [
     path("", views.predict_page, name="predict"),
     path("healthz", views.healthz, name="healthz"),
-    path("api/predictions/", api_views.PredictionListCreateView.as_view(), name="prediction-list"),
+    path(
+        "api/predictions/",
+        api(api_views.PredictionListCreateView.as_view()),
+        name="prediction-list",
+    ),
     path(
         "api/predictions/<int:pk>/",
-        api_views.PredictionDetailView.as_view(),
+        api(api_views.PredictionDetailView.as_view()),
         name="prediction-detail",
     ),
-    path("api/models/", api_views.ModelVersionListView.as_view(), name="model-list"),
+    path("api/models/", api(api_views.ModelVersionListView.as_view()), name="model-list"),
+    path(
+        "api/models/<str:label>/activate/",
+        api(api_views.ModelVersionActivateView.as_view()),
+        name="model-activate",
+    ),
 ]

@@ -52,6 +52,24 @@ X_FRAME_OPTIONS = "DENY"
 # The health check is for load balancers and monitors, which speak plain HTTP on the inside.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# Content-Security-Policy (django-csp): everything from this origin only, no inline script, no
+# framing. The form page has no script at all; the admin and the browsable API load theirs as
+# files. https://django-csp.readthedocs.io/
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 # Where local state lives: the default SQLite database and the model artifacts. Git ignores it.
 VAR_DIR = Path(env.str("VIEWSITE_VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -67,12 +85,14 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "csp",
     "predictor",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -205,9 +225,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_PARSER_CLASSES": ["predictor.api.parsers.StrictJSONParser"],
+    # The browsable API (HTML) can be switched off in production: VIEWSITE_BROWSABLE_API=false.
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        *(
+            ["rest_framework.renderers.BrowsableAPIRenderer"]
+            if env.bool("VIEWSITE_BROWSABLE_API", default=True)
+            else []
+        ),
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": [
@@ -245,6 +270,8 @@ SPECTACULAR_SETTINGS = {
 # ------------------------------------------------------------------------------------------------
 # viewsite
 # ------------------------------------------------------------------------------------------------
+# Serve the OpenAPI schema at /api/schema/ (VIEWSITE_API_SCHEMA=false hides it).
+VIEWSITE_API_SCHEMA = env.bool("VIEWSITE_API_SCHEMA", default=True)
 # The sample dataset `retrain` uses when no --data is given.
 VIEWSITE_DEFAULT_DATA = Path(
     env.str("VIEWSITE_DEFAULT_DATA", default=str(BASE_DIR / "data" / "wechat_articles_sample.csv"))

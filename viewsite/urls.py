@@ -1,13 +1,15 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 urlpatterns = [
     path("", include("predictor.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
 ]
+if settings.VIEWSITE_API_SCHEMA:
+    urlpatterns.append(path("api/schema/", SpectacularAPIView.as_view(), name="schema"))
 
 admin.site.site_header = "viewsite administration"
 admin.site.site_title = "viewsite"

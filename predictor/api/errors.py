@@ -30,6 +30,11 @@ class RequestBodyTooLarge(APIException):
         super().__init__(f"The request body is larger than the limit of {limit:,} bytes.")
 
 
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
 class ServiceUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The service is temporarily unavailable. Try again shortly."

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from ..models import PredictionRequest
+from ..models import ModelVersion, PredictionRequest
 
 
 class PredictionRequestFilter(django_filters.FilterSet):
@@ -22,7 +22,7 @@ class PredictionRequestFilter(django_filters.FilterSet):
         fields = ["channel", "accepted", "model_version", "created_after", "created_before", "date"]
 
     def filter_model_version(self, queryset, name, value):
-        number = value.strip().lower().removeprefix("v")
-        if not number.isdigit():
+        number = ModelVersion.number_from_label(value)
+        if number is None:
             return queryset.none()
-        return queryset.filter(model_version__number=int(number))
+        return queryset.filter(model_version__number=number)

@@ -14,6 +14,7 @@ ERROR_STATUSES = {
     "404": "No such resource.",
     "405": "This method is not allowed here.",
     "406": "None of the media types in Accept can be returned.",
+    "409": "The model version cannot be activated (its artifact is missing or altered).",
     "413": "The request body is over the size limit.",
     "415": "The body is not JSON.",
     "429": "Too many requests from this client; retry after the Retry-After header's seconds.",

@@ -5,13 +5,14 @@ import time
 from django.db import DatabaseError
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, permissions, status
-from rest_framework.exceptions import APIException, Throttled, ValidationError
+from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+from rest_framework.views import APIView
 
 from .. import services
 from ..models import ModelVersion, PredictionRequest
-from .errors import ServiceUnavailable, as_api_exception
+from .errors import Conflict, ServiceUnavailable, as_api_exception
 from .filters import PredictionRequestFilter
 from .parsers import MalformedJSON
 from .serializers import (
@@ -145,3 +146,29 @@ class ModelVersionListView(generics.ListAPIView):
     permission_classes = [permissions.AllowAny]
     queryset = ModelVersion.objects.all()
     serializer_class = ModelVersionSerializer
+
+
+class CanActivateModelVersions(permissions.BasePermission):
+    """Switching the served model is a dedicated permission (superusers have it)."""
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.has_perm("predictor.activate_modelversion"))
+
+
+class ModelVersionActivateView(APIView):
+    """Serve this version from the next request on, on every worker and host (a rollback)."""
+
+    name = "Activate a model version"
+    permission_classes = [CanActivateModelVersions]
+
+    @extend_schema(request=None, responses={200: ModelVersionSerializer})
+    def post(self, request, label: str):
+        number = ModelVersion.number_from_label(label)
+        version = ModelVersion.objects.filter(number=number).first() if number is not None else None
+        if version is None:
+            raise NotFound(f"There is no model version {label}.")
+        try:
+            services.activate(version=version)
+        except services.ModelUnavailable as error:
+            raise Conflict(str(error)) from error
+        return Response(ModelVersionSerializer(version).data)

@@ -1,6 +1,7 @@
 """The pages in a real browser: Debian's Chromium, driven through chromedriver, against gunicorn."""
 
 import shutil
+import urllib.request
 
 import pytest
 from selenium import webdriver
@@ -44,6 +45,7 @@ def browser(tmp_path):
         "--window-size=1000,900",
     ):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     try:
         yield driver
@@ -105,3 +107,20 @@ def test_the_browsable_api_posts_a_prediction(server, browser):
     response_text = browser.find_element(By.CSS_SELECTOR, ".response-info").text
     assert f'"views": {exact_views(120, 40)}.0' in response_text
     assert PredictionRequest.objects.get().channel == "api"
+
+
+def test_the_pages_obey_their_content_security_policy(server, browser):
+    with urllib.request.urlopen(f"{server}/", timeout=10) as response:
+        policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    for path in ("/", "/api/predictions/", "/api/models/", "/admin/login/"):
+        browser.get(f"{server}{path}")
+        wait_for(browser, "body")
+    # Chrome logs every blocked script, style or frame as a console error.
+    violations = [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if "Content Security Policy" in entry["message"]
+    ]
+    assert violations == [], "\n".join(violations)

@@ -62,3 +62,42 @@ def test_the_database_is_configured_for_several_workers_writing_at_once(db):
     else:
         assert connection.settings_dict["CONN_MAX_AGE"] > 0
         assert connection.settings_dict["CONN_HEALTH_CHECKS"] is True
+
+
+PROBE = """
+import django; django.setup()
+from django.test import Client
+client = Client(HTTP_HOST="127.0.0.1")
+api = client.get("/api/predictions/", HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+print("PROBE", api.status_code, api["Content-Type"], client.get("/api/schema/").status_code)
+"""
+
+
+def run_probe(static_root, **env) -> str:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "VIEWSITE_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "viewsite.settings",
+            "DJANGO_SECRET_KEY": "x" * 50,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_HTTPS": "false",
+            "DJANGO_STATIC_ROOT": str(static_root),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("PROBE ")]
+    return line.removeprefix("PROBE ")
+
+
+def test_the_browsable_api_and_the_schema_can_be_switched_off(collected_static):
+    assert run_probe(collected_static) == "401 text/html; charset=utf-8 200"
+    switched_off = run_probe(
+        collected_static, VIEWSITE_BROWSABLE_API="false", VIEWSITE_API_SCHEMA="false"
+    )
+    assert switched_off == "401 application/json 404"

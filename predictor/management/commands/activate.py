@@ -13,11 +13,11 @@ class Command(BaseCommand):
         parser.add_argument("version", help="The version label (v3) or number (3).")
 
     def handle(self, *args, version, verbosity, **options):
-        number = version.strip().lower().removeprefix("v")
-        if not number.isdigit():
+        number = ModelVersion.number_from_label(version)
+        if number is None:
             raise CommandError(f"{version!r} is not a version; use a label like v3.")
         try:
-            model_version = ModelVersion.objects.get(number=int(number))
+            model_version = ModelVersion.objects.get(number=number)
         except ModelVersion.DoesNotExist:
             known = ", ".join(v.label for v in ModelVersion.objects.all()) or "none yet"
             raise CommandError(
