@@ -11,7 +11,7 @@ BROWSER := /usr/bin/chromium /usr/bin/chromedriver
 NGINX := /usr/sbin/nginx
 BENCH_TOOLS := /usr/bin/wrk /usr/bin/redis-server
 
-.PHONY: run test e2e fuzz bench lint format sample-data clean
+.PHONY: run test e2e fuzz chaos bench lint format sample-data clean
 
 run: $(VENV)/.installed
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
@@ -21,12 +21,17 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed $(BROWSER)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest --create-db -m "not deploy and not fuzz" $(PYTEST_ARGS)
+	$(BIN)/pytest --create-db -m "not deploy and not fuzz and not chaos" $(PYTEST_ARGS)
 
 # A schema-driven fuzz run of the whole API (schemathesis; fixed seed, bounded cases) against
 # gunicorn with the production settings: no 5xx, answers match the schema, everything audited.
 fuzz: $(VENV)/.installed
 	$(BIN)/pytest -m fuzz -s $(PYTEST_ARGS)
+
+# Faults under load through nginx and gunicorn (retrains, worker kills, a database outage, retrain
+# faults, SQLite write contention); ends with a table of figures. About five minutes.
+chaos: $(VENV)/.installed $(NGINX)
+	$(BIN)/pytest -m chaos $(PYTEST_ARGS)
 
 # The deployment end to end: real nginx (installed from Debian when missing), gunicorn with
 # deploy/gunicorn.conf.py, TLS, and two app hosts on the PostgreSQL at 127.0.0.1:5432.

@@ -7,6 +7,7 @@ and stay a few lines each.
 from .datasets import TrainingData, load_training_data
 from .errors import (
     ArtifactIntegrityError,
+    ArtifactWriteError,
     DatasetError,
     ModelUnavailable,
     QualityGateRefused,
@@ -19,6 +20,7 @@ from .training import Metrics, RetrainReport, retrain
 
 __all__ = [
     "ArtifactIntegrityError",
+    "ArtifactWriteError",
     "DatasetError",
     "Metrics",
     "ModelUnavailable",

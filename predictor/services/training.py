@@ -22,7 +22,7 @@ from .. import features
 from ..models import ModelVersion
 from . import registry
 from .datasets import TrainingData, load_training_data
-from .errors import ModelUnavailable, QualityGateRefused
+from .errors import ArtifactWriteError, ModelUnavailable, QualityGateRefused
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,15 @@ def retrain(
 
     with transaction.atomic():
         number = (ModelVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
-        artifact_name, artifact_sha256 = registry.store_artifact(estimator=estimator, number=number)
+        try:
+            artifact_name, artifact_sha256 = registry.store_artifact(
+                estimator=estimator, number=number
+            )
+        except OSError as error:
+            raise ArtifactWriteError(
+                f"The model artifact could not be written ({error.strerror or error}). Nothing "
+                "was stored and the active model is unchanged; free some space and retrain."
+            ) from error
         report.version = ModelVersion.objects.create(
             number=number,
             algorithm=report.algorithm,

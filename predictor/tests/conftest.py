@@ -88,3 +88,10 @@ def staff_user(django_user_model):
 @pytest.fixture
 def plain_user(django_user_model):
     return django_user_model.objects.create_user("reader", password="pw-for-tests")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """`make chaos` ends with one table of what every scenario sent, got and survived."""
+    from . import chaos
+
+    chaos.print_table(terminalreporter.write)

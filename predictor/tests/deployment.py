@@ -7,6 +7,7 @@ deploy/nginx/viewsite.conf.template by deploy/render.py; gunicorn runs deploy/gu
 
 import importlib.util
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .live import ROOT, free_port, stop
+from .live import ROOT, free_port, gunicorn_process, stop
 
 DEPLOY = ROOT / "deploy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -45,6 +46,7 @@ class Site:
     https_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     env: dict = field(default_factory=dict)
+    gunicorn: subprocess.Popen | None = None
 
     @property
     def base_url(self) -> str:
@@ -118,15 +120,40 @@ def process_env(site: Site) -> dict:
     return {**base, **site.env}
 
 
-def manage(site: Site, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(
+def run_manage(site: Site, *args: str, file_size_limit: int | None = None):
+    """manage.py in the site's environment; the result, whatever its exit status."""
+
+    def limit_file_size():
+        # `ulimit -f`: writes past the limit fail with EFBIG (Python ignores SIGXFSZ).
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
+    return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=process_env(site),
         capture_output=True,
         text=True,
         check=False,
+        preexec_fn=limit_file_size if file_size_limit else None,
     )
+
+
+def kill_manage(site: Site, delay: float, *args: str) -> None:
+    """Start manage.py and kill -9 it after `delay` seconds (if it is still running)."""
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=process_env(site),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(delay)
+    process.kill()
+    process.wait()
+
+
+def manage(site: Site, *args: str) -> subprocess.CompletedProcess:
+    result = run_manage(site, *args)
     if result.returncode != 0:
         raise AssertionError(
             f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
@@ -220,3 +247,27 @@ class Browser:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+@contextmanager
+def running_site(tmp_path, *, database_url: str = "", workers: int = 2, **overrides):
+    """One app host behind nginx, set up as deploy/README.md says; stopped whatever happens.
+
+    Yields the Site; `site.gunicorn` is the gunicorn master process.
+    """
+    gunicorn_port = free_port()
+    site = make_site(
+        tmp_path, database_url=database_url, upstream_ports=[gunicorn_port], **overrides
+    )
+    site.env["GUNICORN_WORKERS"] = str(workers)
+    manage(site, "migrate", "--noinput")
+    manage(site, "collectstatic", "--noinput")
+    manage(site, "retrain")
+    with (
+        gunicorn_process(
+            process_env(site), port=gunicorn_port, log_path=tmp_path / "gunicorn.log"
+        ) as (_, master),
+        nginx(site),
+    ):
+        site.gunicorn = master
+        yield site

@@ -9,7 +9,6 @@ import sqlite3
 import threading
 import urllib.parse
 import uuid
-from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -19,25 +18,9 @@ from . import deployment, live
 pytestmark = pytest.mark.deploy
 
 
-@contextmanager
-def running_site(tmp_path, **overrides):
-    """One app host behind nginx, set up as deploy/README.md says; stopped whatever happens."""
-    gunicorn_port = live.free_port()
-    site = deployment.make_site(tmp_path, upstream_ports=[gunicorn_port], **overrides)
-    deployment.manage(site, "migrate", "--noinput")
-    deployment.manage(site, "collectstatic", "--noinput")
-    deployment.manage(site, "retrain")
-    env = deployment.process_env(site)
-    with (
-        live.gunicorn_process(env, port=gunicorn_port, log_path=tmp_path / "gunicorn.log"),
-        deployment.nginx(site),
-    ):
-        yield site
-
-
 @pytest.fixture
 def site(tmp_path):
-    with running_site(tmp_path) as site:
+    with deployment.running_site(tmp_path) as site:
         yield site
 
 
@@ -214,7 +197,7 @@ def test_check_deploy_finds_no_issue_in_the_documented_production_environment(tm
 
 def test_both_rate_limits_hold_and_a_forged_x_forwarded_for_dodges_neither(tmp_path):
     # Django allows 5 a minute per client (counted on Redis); nginx 1 a second with a burst of 10.
-    with running_site(
+    with deployment.running_site(
         tmp_path,
         VIEWSITE_THROTTLE_ANON_RATE="5/minute",
         VIEWSITE_NGINX_RATE="1r/s",

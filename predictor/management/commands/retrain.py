@@ -58,6 +58,8 @@ class Command(BaseCommand):
         except services.QualityGateRefused as error:
             self._write_report(error.report, verbosity)
             raise CommandError(str(error)) from error
+        except services.ViewsiteError as error:
+            raise CommandError(str(error)) from error
         self._write_report(report, verbosity)
 
     def _write_report(self, report: services.RetrainReport, verbosity: int) -> None:
