@@ -13,6 +13,7 @@ api = csp_update({"style-src": ["'unsafe-inline'"]})
 urlpatterns = [
     path("", views.predict_page, name="predict"),
     path("healthz", views.healthz, name="healthz"),
+    path("internal/refused/body-too-large", views.refused_by_proxy, name="refused-by-proxy"),
     path(
         "api/predictions/",
         api(api_views.PredictionListCreateView.as_view()),

@@ -2,6 +2,7 @@
 
 import logging
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -10,7 +11,8 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import services
 from .forms import PredictionForm
@@ -124,16 +126,40 @@ def server_error(request):
 
 
 def _refuse_oversized_form(request):
-    """A form post over the size limit, refused while reading it (before the view): audit it."""
+    """A form post over the size limit, refused while reading it (before the view)."""
+    return _refuse_oversized(
+        request, path=request.path, content_length=request.META.get("CONTENT_LENGTH", "")
+    )
+
+
+@csrf_exempt
+@require_POST
+def refused_by_proxy(request):
+    """nginx refused a body over its size limit before any of it was read; it tells us here so
+    that the refusal is audited like any other. Clients cannot reach /internal/ (nginx 404s it)."""
+    if request.headers.get("X-Viewsite-Refused") != "body_too_large":
+        return _error(request, 404)
+    return _refuse_oversized(
+        request,
+        path=urlsplit(request.headers.get("X-Original-URI", "")).path,
+        content_length=request.headers.get("X-Original-Content-Length", ""),
+    )
+
+
+def _refuse_oversized(request, *, path: str, content_length: str):
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     detail = f"The request body is larger than the limit of {limit:,} bytes."
-    if request.method == "POST" and request.path == reverse("predictor:predict"):
-        raw = {"content_length": request.META.get("CONTENT_LENGTH", "")}
-        info = services.RequestInfo.from_request(request, channel="form")
+    channel = {reverse("predictor:predict"): "form", reverse("predictor:prediction-list"): "api"}
+    if request.method == "POST" and path in channel:
+        info = services.RequestInfo.from_request(request, channel=channel[path])
         try:
-            services.record_rejection(raw_inputs=[raw], errors=[{"request": [detail]}], info=info)
+            services.record_rejection(
+                raw_inputs=[{"content_length": content_length}],
+                errors=[{"request": [detail]}],
+                info=info,
+            )
         except DatabaseError as error:
-            logger.error("oversized form post not recorded: database unavailable error=%s", error)
-    if request.path.startswith("/api/"):
+            logger.error("oversized request not recorded: database unavailable error=%s", error)
+    if path.startswith("/api/"):
         return JsonResponse({"detail": detail, "code": "body_too_large"}, status=413)
     return render(request, "error.html", {"status": 413, "detail": detail}, status=413)

@@ -109,3 +109,22 @@ def test_m_form_posts_valid_and_invalid_leave_m_audit_rows(client, active_model)
     assert statuses.count(200) == 6
     assert statuses.count(400) == 6
     assert PredictionRequest.objects.filter(channel="form").count() == 12
+
+
+def test_a_body_nginx_refused_is_audited_when_nginx_reports_it(client, db):
+    url = reverse("predictor:refused-by-proxy")
+    assert client.post(url).status_code == 404  # not from nginx
+    response = client.post(
+        url,
+        HTTP_X_VIEWSITE_REFUSED="body_too_large",
+        HTTP_X_ORIGINAL_URI="/api/predictions/?x=1",
+        HTTP_X_ORIGINAL_CONTENT_LENGTH="9999999",
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "body_too_large"
+    row = PredictionRequest.objects.get()
+    assert (row.channel, row.accepted, row.raw_input) == (
+        "api",
+        False,
+        {"content_length": "9999999"},
+    )
