@@ -20,6 +20,8 @@ from .serializers import (
     ModelVersionSerializer,
     PredictionInputSerializer,
     PredictionSerializer,
+    plain_inputs,
+    prediction_json,
 )
 
 NOT_PREDICTED = "Not predicted: other items in this batch are invalid."
@@ -68,22 +70,26 @@ class PredictionListCreateView(generics.ListCreateAPIView):
     def post(self, request, *args, **kwargs):
         payload = request.data
         batch = isinstance(payload, list)
-        serializer = PredictionInputSerializer(data=payload, many=batch)
         info = services.RequestInfo.from_request(request, channel="api", started=self.started)
         # From here on the service audits whatever happens, so handle_exception must not.
         self.audited = True
-        if not serializer.is_valid():
-            raw_inputs, errors = _refused_items(payload, serializer.errors, batch)
-            services.record_rejection(raw_inputs=raw_inputs, errors=errors, info=info, batch=batch)
-            raise ValidationError(serializer.errors)
-        inputs = serializer.validated_data if batch else [serializer.validated_data]
+        inputs = plain_inputs(payload, batch=batch)
+        if inputs is None:
+            serializer = PredictionInputSerializer(data=payload, many=batch)
+            if not serializer.is_valid():
+                raw_inputs, errors = _refused_items(payload, serializer.errors, batch)
+                services.record_rejection(
+                    raw_inputs=raw_inputs, errors=errors, info=info, batch=batch
+                )
+                raise ValidationError(serializer.errors)
+            inputs = serializer.validated_data if batch else [serializer.validated_data]
         try:
             records = services.predict(
                 inputs=inputs, raw_inputs=payload if batch else [payload], info=info, batch=batch
             )
         except services.ModelUnavailable as error:
             raise ServiceUnavailable(str(error)) from error
-        output = PredictionSerializer(records, many=True).data
+        output = [prediction_json(record) for record in records]
         return Response(output if batch else output[0], status=status.HTTP_201_CREATED)
 
     def handle_exception(self, exc):

@@ -4,7 +4,6 @@ Views, serializers, forms, the admin and the management commands are doors into 
 and stay a few lines each.
 """
 
-from .datasets import TrainingData, load_training_data
 from .errors import (
     ArtifactIntegrityError,
     ArtifactWriteError,
@@ -14,9 +13,26 @@ from .errors import (
     ViewsiteError,
 )
 from .predictions import RequestInfo, predict, record_rejection
-from .registry import activate, active_version, load_model
+from .registry import activate, active_version, load_model, load_predictor
 from .throttling import live_count, record_throttled
-from .training import Metrics, RetrainReport, retrain
+
+# Training needs pandas and scikit-learn; a web worker never trains, so these load on first use.
+_LAZY = {
+    "TrainingData": "datasets",
+    "load_training_data": "datasets",
+    "Metrics": "training",
+    "RetrainReport": "training",
+    "retrain": "training",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ArtifactIntegrityError",
@@ -33,6 +49,7 @@ __all__ = [
     "active_version",
     "live_count",
     "load_model",
+    "load_predictor",
     "load_training_data",
     "predict",
     "record_rejection",

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_ipv46_address
 from django.db import transaction
@@ -76,7 +75,7 @@ def predict(
     info: RequestInfo,
     batch: bool = False,
 ) -> list[PredictionRequest]:
-    """Predict views for validated inputs in one model call and audit them in one bulk insert.
+    """Predict views for validated inputs in one predictor call and audit them in one bulk insert.
 
     Raises ModelUnavailable (after auditing the refusal) when no model can answer.
     """
@@ -84,7 +83,7 @@ def predict(
         version = registry.active_version()
         if version is None:
             raise ModelUnavailable("No model is active yet. Run `python manage.py retrain` first.")
-        estimator = registry.load_model(version)
+        predictor = registry.load_predictor(version)
     except ModelUnavailable as error:
         record_rejection(
             raw_inputs=raw_inputs,
@@ -94,11 +93,10 @@ def predict(
         )
         raise
 
-    matrix = np.array(
-        [[item[name] for name in features.INPUT_NAMES] for item in inputs], dtype="float64"
-    ).reshape(len(inputs), len(features.INPUT_NAMES))
-    predicted = estimator.predict(matrix)
-    if not np.all(np.isfinite(predicted)):
+    predicted = predictor.predict(
+        [[item[name] for name in features.INPUT_NAMES] for item in inputs]
+    )
+    if not all(map(math.isfinite, predicted)):
         # Bounded inputs cannot do this to a sane model; refuse rather than serve NaN.
         error = ModelUnavailable(f"Model {version.label} produced a non-finite prediction.")
         record_rejection(
@@ -118,7 +116,7 @@ def predict(
                 "raw_input": raw,
                 "likes": item[features.LIKES.name],
                 "shares": item[features.SHARES.name],
-                "views": round(float(views), 2),
+                "views": round(views, 2),
                 "model_version": version,
             }
             for item, raw, views in zip(inputs, raw_inputs, predicted, strict=True)

@@ -4,6 +4,9 @@ Loading a pickle runs code, so an artifact is read whole, its sha256 compared wi
 ModelVersion row recorded, and only then unpickled. Loaded models are kept per process, keyed by
 version and checksum, so a worker loads each version once and notices a new active version on the
 very next request (one indexed query), without a restart.
+
+scikit-learn and joblib are imported on the first load, not when a worker starts: a worker that
+only ever serves a linear model answers from plain Python arithmetic (see predictors.py).
 """
 
 import hashlib
@@ -13,23 +16,22 @@ import threading
 import warnings
 from collections import OrderedDict
 
-import joblib
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import transaction
 from django.utils import timezone
-from sklearn.exceptions import InconsistentVersionWarning
 
 from .. import features
 from ..models import ModelVersion
 from .errors import ArtifactIntegrityError, ModelUnavailable
+from .predictors import Predictor, predictor_for
 
 logger = logging.getLogger(__name__)
 
 # A long-running worker sees many retrains; it only ever needs the active model and perhaps the
 # one before it, so older ones are dropped.
 _CACHE_SIZE = 3
-_loaded: OrderedDict[tuple[int, str], object] = OrderedDict()
+_loaded: OrderedDict[tuple[int, str], tuple[object, Predictor]] = OrderedDict()
 _loaded_lock = threading.Lock()
 
 
@@ -49,6 +51,8 @@ def active_version() -> ModelVersion | None:
 
 def store_artifact(*, estimator, number: int) -> tuple[str, str]:
     """Write the fitted estimator as a joblib artifact. Returns (storage name, sha256)."""
+    import joblib
+
     buffer = io.BytesIO()
     joblib.dump(estimator, buffer)
     payload = buffer.getvalue()
@@ -59,18 +63,33 @@ def store_artifact(*, estimator, number: int) -> tuple[str, str]:
 
 def load_model(version: ModelVersion):
     """The fitted estimator of `version`, verified against its recorded checksum."""
+    return _load(version)[0]
+
+
+def load_predictor(version: ModelVersion) -> Predictor:
+    """What serves `version`'s predictions: built once per version per process."""
+    return _load(version)[1]
+
+
+def _load(version: ModelVersion) -> tuple[object, Predictor]:
     key = (version.pk, version.artifact_sha256)
     with _loaded_lock:
         if key in _loaded:
             _loaded.move_to_end(key)
             return _loaded[key]
     estimator = _read_verified(version)
+    loaded = (estimator, predictor_for(estimator))
     with _loaded_lock:
-        _loaded[key] = estimator
+        _loaded[key] = loaded
         while len(_loaded) > _CACHE_SIZE:
             _loaded.popitem(last=False)
-    logger.info("model loaded version=%s artifact=%s", version.label, version.artifact_name)
-    return estimator
+    logger.info(
+        "model loaded version=%s artifact=%s predictor=%s",
+        version.label,
+        version.artifact_name,
+        type(loaded[1]).__name__,
+    )
+    return loaded
 
 
 def _read_verified(version: ModelVersion):
@@ -96,6 +115,9 @@ def _read_verified(version: ModelVersion):
             f"Model {version.label} cannot be served: its artifact does not match the recorded "
             "sha256, so it was not loaded."
         )
+    import joblib
+    from sklearn.exceptions import InconsistentVersionWarning
+
     try:
         with warnings.catch_warnings():
             # A model pickled by another scikit-learn may predict wrongly without failing.

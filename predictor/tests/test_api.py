@@ -6,6 +6,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from predictor import services
+from predictor.api.serializers import PredictionInputSerializer
 from predictor.models import PredictionRequest
 
 from .conftest import exact_views, linear_rows, write_csv
@@ -308,3 +309,31 @@ def test_the_openapi_schema_describes_the_prediction_input(client, db):
     input_schema = schema["components"]["schemas"]["PredictionInput"]
     assert input_schema["properties"]["likes"]["maximum"] == 20_000
     assert input_schema["required"] == ["likes", "shares"]
+
+
+@pytest.mark.parametrize(
+    ("item", "fast"),
+    [
+        ({"likes": 0, "shares": 0}, True),
+        ({"likes": 20_000, "shares": 20_000}, True),
+        ({"likes": 20_001, "shares": 1}, False),
+        ({"likes": -1, "shares": 1}, False),
+        ({"likes": True, "shares": 1}, False),
+        ({"likes": 1.0, "shares": 1}, False),  # valid, but the serializer converts it
+        ({"likes": "5", "shares": 1}, False),  # likewise
+        ({"likes": None, "shares": 1}, False),
+        ({"likes": 1}, False),
+        ({"likes": 1, "shares": 1, "views": 2}, False),
+        ([], False),
+        ("x", False),
+    ],
+)
+def test_the_fast_input_check_takes_only_what_the_serializer_accepts_unchanged(item, fast):
+    from predictor.api.serializers import plain_inputs
+
+    taken = plain_inputs(item, batch=False)
+    assert (taken is not None) == fast
+    if fast:
+        serializer = PredictionInputSerializer(data=item)
+        assert serializer.is_valid()
+        assert dict(serializer.validated_data) == item == taken[0]

@@ -33,11 +33,13 @@ def test_predict_answers_exactly_and_audits_one_row_per_input(active_model):
     assert all(r.latency_ms >= 0 for r in stored)
 
 
-def test_a_batch_is_one_model_call_and_one_bulk_insert(active_model, monkeypatch):
-    estimator = services.load_model(active_model)
+def test_a_batch_is_one_predictor_call_and_one_bulk_insert(active_model, monkeypatch):
+    predictor = services.load_predictor(active_model)
     calls = []
-    real_predict = estimator.predict
-    monkeypatch.setattr(estimator, "predict", lambda x: calls.append(len(x)) or real_predict(x))
+    real_predict = predictor.predict
+    monkeypatch.setattr(
+        predictor, "predict", lambda rows: calls.append(len(rows)) or real_predict(rows)
+    )
     inputs = [{"likes": i, "shares": i} for i in range(500)]
 
     with CaptureQueriesContext(connection) as queries:

@@ -1,0 +1,47 @@
+import random
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.tree import DecisionTreeRegressor
+
+from predictor import features
+from predictor.services.predictors import EstimatorPredictor, LinearPredictor, predictor_for
+
+from .conftest import linear_rows
+
+MAX = features.FEATURE_MAX
+
+
+def course_like_model(seed=0):
+    rng = np.random.default_rng(seed)
+    inputs = rng.integers(0, 6000, size=(500, 2)).astype(float)
+    views = inputs @ [83.94, 62.51] - 14432.2 + rng.normal(0, 50000, 500)
+    return LinearRegression().fit(inputs, views)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_linear_fast_path_gives_scikit_learns_bits_for_every_row(seed):
+    model = course_like_model(seed)
+    predictor = predictor_for(model)
+    assert isinstance(predictor, LinearPredictor)
+    rng = random.Random(seed)
+    rows = [[rng.randint(0, MAX), rng.randint(0, MAX)] for _ in range(3000)]
+    rows += [[0, 0], [MAX, MAX], [0, MAX], [MAX, 0], [500, 300]]
+
+    fast = predictor.predict(rows)
+    # scikit-learn's own answer for each row, asked one row at a time as the API asks it.
+    reference = [model.predict(np.array([row], dtype=float))[0] for row in rows]
+
+    assert [float(value).hex() for value in fast] == [float(value).hex() for value in reference]
+
+
+def test_other_estimators_are_served_by_their_own_predict():
+    inputs = np.array(linear_rows(40), dtype=float)
+    for estimator in (Ridge(), DecisionTreeRegressor(random_state=0)):
+        estimator.fit(inputs[:, :2], inputs[:, 2])
+        predictor = predictor_for(estimator)
+        assert isinstance(predictor, EstimatorPredictor)
+        assert predictor.predict([[100, 50], [137, 103]]) == list(
+            estimator.predict(np.array([[100, 50], [137, 103]], dtype=float))
+        )
