@@ -19,8 +19,21 @@ class _Echo:
         return value
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records nobody may add, change or delete here, superusers included."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(PredictionRequest)
-class PredictionRequestAdmin(admin.ModelAdmin):
+class PredictionRequestAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "created_at",
@@ -41,15 +54,6 @@ class PredictionRequestAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in PredictionRequest._meta.fields]
     actions = ["export_csv"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Export selected records as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
@@ -122,7 +126,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ThrottledRequestCount)
-class ThrottledRequestCountAdmin(admin.ModelAdmin):
+class ThrottledRequestCountAdmin(ReadOnlyAdmin):
     """Rate-limited requests, per client and minute: who was hammering the API, and when."""
 
     list_display = ["minute", "scope", "client", "refused"]
@@ -134,12 +138,3 @@ class ThrottledRequestCountAdmin(admin.ModelAdmin):
     @admin.display(description="requests refused")
     def refused(self, obj):
         return services.live_count(obj)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -116,7 +116,7 @@ def retrain(
         except OSError as error:
             raise ArtifactWriteError(
                 f"The model artifact could not be written ({error.strerror or error}). Nothing "
-                "was stored and the active model is unchanged; free some space and retrain."
+                "was stored and the active model is unchanged. Free some space and retrain."
             ) from error
         report.version = ModelVersion.objects.create(
             number=number,

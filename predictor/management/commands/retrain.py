@@ -9,6 +9,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from predictor import features, services
 
@@ -42,7 +43,18 @@ class Command(BaseCommand):
             help="Do nothing when a model is already active (used on first start).",
         )
 
-    def handle(self, *args, data, force, no_activate, dry_run, if_no_model, verbosity, **options):
+    def handle(self, *args, **options):
+        try:
+            self._retrain(**options)
+        except DatabaseError as error:
+            # A full disk or a database that went away: say so, without a traceback. Nothing
+            # was committed, so the active model is unchanged.
+            raise CommandError(
+                f"The database could not be read or written ({error}). Nothing was stored and "
+                "the active model is unchanged."
+            ) from error
+
+    def _retrain(self, *, data, force, no_activate, dry_run, if_no_model, verbosity, **options):
         if if_no_model and services.active_version() is not None:
             if verbosity >= 1:
                 active = services.active_version()
