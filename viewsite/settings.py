@@ -144,9 +144,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-viewsite.sqlite3")}
     # SQLite creates the file but not its folder; var/ is git-ignored, so a fresh clone lacks it.
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Keep each worker's connection between requests (opening one, and for SQLite running its
+# PRAGMAs, costs more than a prediction); a connection that broke is replaced before use.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # ------------------------------------------------------------------------------------------------
 # Auth, i18n

@@ -57,3 +57,25 @@ def predictor_for(estimator) -> Predictor:
     ):
         return LinearPredictor(coefficients, estimator.intercept_)
     return EstimatorPredictor(estimator)
+
+
+LINEAR_REGRESSION = "sklearn.linear_model.LinearRegression"
+
+
+def recorded_linear_predictor(version) -> LinearPredictor | None:
+    """The predictor of a linear ModelVersion from the coefficients `retrain` recorded, or None
+    when the version is not one (then its artifact must be unpickled)."""
+    from .. import features
+
+    parameters = version.parameters or {}
+    coefficients = parameters.get("coefficients") or {}
+    if (
+        version.algorithm != LINEAR_REGRESSION
+        or list(version.features) != list(features.INPUT_NAMES)
+        or list(coefficients) != list(features.INPUT_NAMES)
+        or "intercept" not in parameters
+    ):
+        return None
+    return LinearPredictor(
+        [coefficients[name] for name in features.INPUT_NAMES], parameters["intercept"]
+    )

@@ -18,20 +18,23 @@ from collections import OrderedDict
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import features
 from ..models import ModelVersion
 from .errors import ArtifactIntegrityError, ModelUnavailable
-from .predictors import Predictor, predictor_for
+from .predictors import Predictor, predictor_for, recorded_linear_predictor
 
 logger = logging.getLogger(__name__)
 
 # A long-running worker sees many retrains; it only ever needs the active model and perhaps the
 # one before it, so older ones are dropped.
 _CACHE_SIZE = 3
-_loaded: OrderedDict[tuple[int, str], tuple[object, Predictor]] = OrderedDict()
+_loaded: OrderedDict[tuple[int, str], object] = OrderedDict()
+_predictors: OrderedDict[tuple[int, str], Predictor] = OrderedDict()
+_versions: dict[tuple[int, str], ModelVersion] = {}
+_ACTIVE_SQL = f"SELECT id, artifact_sha256 FROM {ModelVersion._meta.db_table} WHERE is_active = %s"
 _loaded_lock = threading.Lock()
 
 
@@ -39,6 +42,8 @@ def clear_loaded_models() -> None:
     """Forget every model this process has loaded; the next request loads and verifies afresh."""
     with _loaded_lock:
         _loaded.clear()
+        _predictors.clear()
+        _versions.clear()
 
 
 def artifact_storage():
@@ -46,7 +51,28 @@ def artifact_storage():
 
 
 def active_version() -> ModelVersion | None:
-    return ModelVersion.objects.filter(is_active=True).first()
+    """The version that serves now: one indexed lookup per call, as every request makes it.
+
+    The query is plain SQL (compiling it through the ORM costs more than running it), and the
+    ModelVersion row is fetched only when the active (id, checksum) pair changes; the fields
+    served from (number, artifact, parameters) never change after `retrain` writes them.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_ACTIVE_SQL, [True])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    key = (row[0], row[1])
+    with _loaded_lock:
+        version = _versions.get(key)
+    if version is None:
+        version = ModelVersion.objects.filter(pk=row[0]).first()
+        if version is None:  # deactivated and gone between the two queries
+            return None
+        with _loaded_lock:
+            _versions.clear()  # only the current one is ever needed
+            _versions[key] = version
+    return version
 
 
 def store_artifact(*, estimator, number: int) -> tuple[str, str]:
@@ -63,45 +89,64 @@ def store_artifact(*, estimator, number: int) -> tuple[str, str]:
 
 def load_model(version: ModelVersion):
     """The fitted estimator of `version`, verified against its recorded checksum."""
-    return _load(version)[0]
+    return _load(version)
 
 
 def load_predictor(version: ModelVersion) -> Predictor:
-    """What serves `version`'s predictions: built once per version per process."""
-    return _load(version)[1]
+    """What serves `version`'s predictions: built once per version per process.
+
+    A linear model is served from the coefficients `retrain` recorded beside the artifact's
+    checksum, once the artifact's bytes are checked against it: no unpickling, so a web worker
+    never imports scikit-learn (or the pandas and SciPy it brings). `activate` has already
+    unpickled and verified the artifact in full. Anything else is unpickled and served by its
+    own `predict`.
+    """
+    key = (version.pk, version.artifact_sha256)
+    with _loaded_lock:
+        if key in _predictors:
+            _predictors.move_to_end(key)
+            return _predictors[key]
+    predictor = recorded_linear_predictor(version)
+    if predictor is not None:
+        _verify_checksum(version, _read_artifact(version))
+    else:
+        predictor = predictor_for(_load(version))
+    with _loaded_lock:
+        _predictors[key] = predictor
+        while len(_predictors) > _CACHE_SIZE:
+            _predictors.popitem(last=False)
+    logger.info("predictor ready version=%s kind=%s", version.label, type(predictor).__name__)
+    return predictor
 
 
-def _load(version: ModelVersion) -> tuple[object, Predictor]:
+def _load(version: ModelVersion):
     key = (version.pk, version.artifact_sha256)
     with _loaded_lock:
         if key in _loaded:
             _loaded.move_to_end(key)
             return _loaded[key]
     estimator = _read_verified(version)
-    loaded = (estimator, predictor_for(estimator))
     with _loaded_lock:
-        _loaded[key] = loaded
+        _loaded[key] = estimator
         while len(_loaded) > _CACHE_SIZE:
             _loaded.popitem(last=False)
-    logger.info(
-        "model loaded version=%s artifact=%s predictor=%s",
-        version.label,
-        version.artifact_name,
-        type(loaded[1]).__name__,
-    )
-    return loaded
+    logger.info("model loaded version=%s artifact=%s", version.label, version.artifact_name)
+    return estimator
 
 
-def _read_verified(version: ModelVersion):
+def _read_artifact(version: ModelVersion) -> bytes:
     try:
         with artifact_storage().open(version.artifact_name, "rb") as artifact:
-            payload = artifact.read()
+            return artifact.read()
     except OSError as error:
         logger.error("artifact unreadable version=%s error=%s", version.label, error)
         raise ModelUnavailable(
             f"Model {version.label} cannot be served: its artifact {version.artifact_name} cannot "
             "be read."
         ) from error
+
+
+def _verify_checksum(version: ModelVersion, payload: bytes) -> None:
     actual = hashlib.sha256(payload).hexdigest()
     if actual != version.artifact_sha256:
         logger.critical(
@@ -115,6 +160,11 @@ def _read_verified(version: ModelVersion):
             f"Model {version.label} cannot be served: its artifact does not match the recorded "
             "sha256, so it was not loaded."
         )
+
+
+def _read_verified(version: ModelVersion):
+    payload = _read_artifact(version)
+    _verify_checksum(version, payload)
     import joblib
     from sklearn.exceptions import InconsistentVersionWarning
 

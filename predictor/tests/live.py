@@ -46,9 +46,18 @@ def gunicorn(
     database: str | None = None,
 ):
     """gunicorn on this test's database and artifact folder; yields its base URL."""
-    env = {
+    env = app_env(artifact_root=artifact_root, static_root=static_root, workers=workers)
+    if database:
+        env["DATABASE_URL"] = database
+    with gunicorn_process(env, log_path=artifact_root.parent / "gunicorn.log") as (base_url, _):
+        yield base_url
+
+
+def app_env(*, artifact_root: Path, static_root: Path, workers: int = 2) -> dict:
+    """The environment of an app server on this test's database and artifact folder."""
+    return {
         **os.environ,
-        "DATABASE_URL": database or database_url(),
+        "DATABASE_URL": database_url(),
         "VIEWSITE_ARTIFACT_ROOT": str(artifact_root),
         "DJANGO_STATIC_ROOT": str(static_root),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
@@ -59,8 +68,6 @@ def gunicorn(
         "VIEWSITE_THROTTLE_ANON_RATE": "1000000/minute",
         "VIEWSITE_THROTTLE_USER_RATE": "1000000/minute",
     }
-    with gunicorn_process(env, log_path=artifact_root.parent / "gunicorn.log") as (base_url, _):
-        yield base_url
 
 
 @contextmanager

@@ -7,6 +7,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +128,21 @@ def test_without_a_database_every_door_answers_503_not_a_traceback(
     )
     assert form_error.value.code == 503
     assert "The database is unavailable" in form_error.value.read().decode()
+
+
+def test_a_worker_serves_a_linear_model_without_pandas_or_scikit_learn(
+    transactional_db, linear_csv, artifact_root, collected_static
+):
+    services.retrain(data_path=linear_csv)
+    env = live.app_env(artifact_root=artifact_root, static_root=collected_static, workers=1)
+    with live.gunicorn_process(env, log_path=artifact_root.parent / "gunicorn.log") as (
+        url,
+        master,
+    ):
+        assert live.post_json(f"{url}/api/predictions/", {"likes": 5, "shares": 7})[0] == 201
+        [worker] = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+        mapped = Path(f"/proc/{worker}/maps").read_text()
+
+    assert "pandas/_libs" not in mapped
+    assert "sklearn" not in mapped
+    assert "scipy" not in mapped

@@ -45,3 +45,27 @@ def test_other_estimators_are_served_by_their_own_predict():
         assert predictor.predict([[100, 50], [137, 103]]) == list(
             estimator.predict(np.array([[100, 50], [137, 103]], dtype=float))
         )
+
+
+def test_a_stored_linear_version_is_served_from_its_recorded_coefficients_to_the_bit(db, tmp_path):
+    from predictor import services
+
+    from .conftest import write_csv
+
+    rng = random.Random(7)
+    rows = [(rng.randint(0, 6000), rng.randint(0, 6000)) for _ in range(300)]
+    data = [
+        (a, b, int(83.94 * a + 62.51 * b - 14432 + rng.gauss(0, 20000)) % 10**6) for a, b in rows
+    ]
+    version = services.retrain(
+        data_path=write_csv(tmp_path / "noisy.csv", data), force=True
+    ).version
+    services.registry.clear_loaded_models()
+
+    predictor = services.load_predictor(version)
+
+    assert isinstance(predictor, LinearPredictor)
+    model = services.load_model(version)
+    queries = [[rng.randint(0, MAX), rng.randint(0, MAX)] for _ in range(2000)]
+    reference = [model.predict(np.array([q], dtype=float))[0] for q in queries]
+    assert [v.hex() for v in predictor.predict(queries)] == [float(v).hex() for v in reference]

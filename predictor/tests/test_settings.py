@@ -59,9 +59,8 @@ def test_the_database_is_configured_for_several_workers_writing_at_once(db):
             cursor.execute("PRAGMA busy_timeout")
             assert cursor.fetchone()[0] == 20_000
         assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
-    else:
-        assert connection.settings_dict["CONN_MAX_AGE"] > 0
-        assert connection.settings_dict["CONN_HEALTH_CHECKS"] is True
+    assert connection.settings_dict["CONN_MAX_AGE"] > 0
+    assert connection.settings_dict["CONN_HEALTH_CHECKS"] is True
 
 
 PROBE = """
