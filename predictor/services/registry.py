@@ -28,22 +28,50 @@ from .predictors import Predictor, predictor_for, recorded_linear_predictor
 
 logger = logging.getLogger(__name__)
 
-# A long-running worker sees many retrains; it only ever needs the active model and perhaps the
-# one before it, so older ones are dropped.
-_CACHE_SIZE = 3
-_loaded: OrderedDict[tuple[int, str], object] = OrderedDict()
-_predictors: OrderedDict[tuple[int, str], Predictor] = OrderedDict()
-_versions: dict[tuple[int, str], ModelVersion] = {}
+
+class _PerVersion:
+    """What this process has built for each model version, keyed by (id, artifact checksum).
+
+    A long-running worker sees many retrains but only ever needs the active version and perhaps
+    the one before it, so the oldest entries are dropped.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.entries: OrderedDict[tuple[int, str], object] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get_or_build(self, version: ModelVersion, build):
+        key = (version.pk, version.artifact_sha256)
+        with self.lock:
+            if key in self.entries:
+                self.entries.move_to_end(key)
+                return self.entries[key]
+        value = build(version)  # outside the lock: loading may take a while
+        if value is None:
+            return None
+        with self.lock:
+            self.entries[key] = value
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+
+_estimators = _PerVersion(size=3)
+_predictors = _PerVersion(size=3)
+# The active version's row, fetched again only when the active (id, checksum) changes.
+_active = _PerVersion(size=1)
 _ACTIVE_SQL = f"SELECT id, artifact_sha256 FROM {ModelVersion._meta.db_table} WHERE is_active = %s"
-_loaded_lock = threading.Lock()
 
 
 def clear_loaded_models() -> None:
     """Forget every model this process has loaded; the next request loads and verifies afresh."""
-    with _loaded_lock:
-        _loaded.clear()
-        _predictors.clear()
-        _versions.clear()
+    for cache in (_estimators, _predictors, _active):
+        cache.clear()
 
 
 def artifact_storage():
@@ -62,17 +90,10 @@ def active_version() -> ModelVersion | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    key = (row[0], row[1])
-    with _loaded_lock:
-        version = _versions.get(key)
-    if version is None:
-        version = ModelVersion.objects.filter(pk=row[0]).first()
-        if version is None:  # deactivated and gone between the two queries
-            return None
-        with _loaded_lock:
-            _versions.clear()  # only the current one is ever needed
-            _versions[key] = version
-    return version
+    return _active.get_or_build(
+        ModelVersion(pk=row[0], artifact_sha256=row[1]),
+        lambda key: ModelVersion.objects.filter(pk=key.pk).first(),
+    )
 
 
 def store_artifact(*, estimator, number: int) -> tuple[str, str]:
@@ -89,7 +110,7 @@ def store_artifact(*, estimator, number: int) -> tuple[str, str]:
 
 def load_model(version: ModelVersion):
     """The fitted estimator of `version`, verified against its recorded checksum."""
-    return _load(version)
+    return _estimators.get_or_build(version, _read_verified)
 
 
 def load_predictor(version: ModelVersion) -> Predictor:
@@ -101,37 +122,17 @@ def load_predictor(version: ModelVersion) -> Predictor:
     unpickled and verified the artifact in full. Anything else is unpickled and served by its
     own `predict`.
     """
-    key = (version.pk, version.artifact_sha256)
-    with _loaded_lock:
-        if key in _predictors:
-            _predictors.move_to_end(key)
-            return _predictors[key]
+    return _predictors.get_or_build(version, _build_predictor)
+
+
+def _build_predictor(version: ModelVersion) -> Predictor:
     predictor = recorded_linear_predictor(version)
     if predictor is not None:
         _verify_checksum(version, _read_artifact(version))
     else:
-        predictor = predictor_for(_load(version))
-    with _loaded_lock:
-        _predictors[key] = predictor
-        while len(_predictors) > _CACHE_SIZE:
-            _predictors.popitem(last=False)
+        predictor = predictor_for(load_model(version))
     logger.info("predictor ready version=%s kind=%s", version.label, type(predictor).__name__)
     return predictor
-
-
-def _load(version: ModelVersion):
-    key = (version.pk, version.artifact_sha256)
-    with _loaded_lock:
-        if key in _loaded:
-            _loaded.move_to_end(key)
-            return _loaded[key]
-    estimator = _read_verified(version)
-    with _loaded_lock:
-        _loaded[key] = estimator
-        while len(_loaded) > _CACHE_SIZE:
-            _loaded.popitem(last=False)
-    logger.info("model loaded version=%s artifact=%s", version.label, version.artifact_name)
-    return estimator
 
 
 def _read_artifact(version: ModelVersion) -> bytes:
@@ -186,6 +187,7 @@ def _read_verified(version: ModelVersion):
             f"Model {version.label} expects inputs {version.features}, "
             f"not {list(features.INPUT_NAMES)}."
         )
+    logger.info("model loaded version=%s artifact=%s", version.label, version.artifact_name)
     return estimator
 
 
