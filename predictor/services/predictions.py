@@ -84,6 +84,12 @@ def predict(
         if version is None:
             raise ModelUnavailable("No model is active yet. Run `python manage.py retrain` first.")
         predictor = registry.load_predictor(version)
+        predicted = predictor.predict(
+            [[item[name] for name in features.INPUT_NAMES] for item in inputs]
+        )
+        if not all(map(math.isfinite, predicted)):
+            # Bounded inputs cannot do this to a sane model; refuse rather than serve NaN.
+            raise ModelUnavailable(f"Model {version.label} produced a non-finite prediction.")
     except ModelUnavailable as error:
         record_rejection(
             raw_inputs=raw_inputs,
@@ -92,20 +98,6 @@ def predict(
             batch=batch,
         )
         raise
-
-    predicted = predictor.predict(
-        [[item[name] for name in features.INPUT_NAMES] for item in inputs]
-    )
-    if not all(map(math.isfinite, predicted)):
-        # Bounded inputs cannot do this to a sane model; refuse rather than serve NaN.
-        error = ModelUnavailable(f"Model {version.label} produced a non-finite prediction.")
-        record_rejection(
-            raw_inputs=raw_inputs,
-            errors=[{"model": [str(error)]}] * len(inputs),
-            info=info,
-            batch=batch,
-        )
-        raise error
 
     rows = _audit(
         info,
