@@ -200,7 +200,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "viewsite.cache.SharedClientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("VIEWSITE_CACHE_PREFIX", default="viewsite"),
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},

@@ -18,7 +18,7 @@ BODY = {"likes": 1, "shares": 1}
 def redis_cache(settings):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "viewsite.cache.SharedClientRedisCache",
             "LOCATION": "redis://127.0.0.1:6379/15",
             "KEY_PREFIX": "viewsite-tests",
         }
@@ -132,7 +132,7 @@ def test_the_stored_count_catches_up_within_a_second(redis_cache, settings, acti
 def test_when_the_cache_is_down_predictions_are_still_served(settings, active_model):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "viewsite.cache.SharedClientRedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
         }
     }
