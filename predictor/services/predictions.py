@@ -1,10 +1,12 @@
 """Predicting and auditing: every request becomes audit rows before its answer leaves the server.
 
 The doors (form, API) validate their input against the shared feature definitions and then call
-`predict` or `record_rejection`. Both write the audit rows in one transaction and return them;
-if the write fails the caller sees the database error, never a silent success.
+`predict` or `record_rejection`. Both write the audit rows (audit.py) before they return; if the
+write fails the caller sees the database error, never a silent success. A prediction is logged
+at DEBUG only: its audit row is the record, and gunicorn's access log has a line per request.
 """
 
+import datetime
 import logging
 import math
 import time
@@ -14,12 +16,12 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_ipv46_address
-from django.db import transaction
+from django.utils import timezone
 from rest_framework.settings import api_settings
 
 from .. import features
-from ..models import PredictionRequest
-from . import registry
+from ..models import ModelVersion, PredictionRequest
+from . import audit, registry
 from .errors import ModelUnavailable
 
 logger = logging.getLogger(__name__)
@@ -68,28 +70,73 @@ def client_ip(request) -> str | None:
     return address
 
 
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One answered input, as audited: the row's id and what the caller is told."""
+
+    id: int
+    likes: int
+    shares: int
+    views: float
+    model_version: ModelVersion
+    created_at: datetime.datetime
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+# How many times a request is answered anew when the active version changes under it: a retrain
+# or a rollback is rare, so a second change within one request means something is wrong.
+_VERSION_ATTEMPTS = 3
+
+
 def predict(
     *,
     inputs: Sequence[Mapping[str, int]],
     raw_inputs: Sequence,
     info: RequestInfo,
     batch: bool = False,
-) -> list[PredictionRequest]:
-    """Predict views for validated inputs in one predictor call and audit them in one bulk insert.
+) -> list[Prediction]:
+    """Predict views for validated inputs in one predictor call and audit them in one insert.
 
-    Raises ModelUnavailable (after auditing the refusal) when no model can answer.
+    The answer comes from the version this process last saw active, and the audit rows are
+    written only if it is still active (see audit.py); if it is not, the request is answered
+    again by the version that is. Raises ModelUnavailable (after auditing the refusal) when no
+    model can answer.
     """
+    rows = [[item[name] for name in features.INPUT_NAMES] for item in inputs]
     try:
-        version = registry.active_version()
-        if version is None:
-            raise ModelUnavailable("No model is active yet. Run `python manage.py retrain` first.")
-        predictor = registry.load_predictor(version)
-        predicted = predictor.predict(
-            [[item[name] for name in features.INPUT_NAMES] for item in inputs]
-        )
-        if not all(map(math.isfinite, predicted)):
-            # Bounded inputs cannot do this to a sane model; refuse rather than serve NaN.
-            raise ModelUnavailable(f"Model {version.label} produced a non-finite prediction.")
+        for attempt in range(_VERSION_ATTEMPTS):
+            version = registry.serving_version(refresh=attempt > 0)
+            if version is None:
+                raise ModelUnavailable(
+                    "No model is active yet. Run `python manage.py retrain` first."
+                )
+            predicted = registry.load_predictor(version).predict(rows)
+            if not all(map(math.isfinite, predicted)):
+                # Bounded inputs cannot do this to a sane model; refuse rather than serve NaN.
+                raise ModelUnavailable(f"Model {version.label} produced a non-finite prediction.")
+            views = [round(value, 2) for value in predicted]
+            try:
+                created_at, ids = _audit(
+                    info,
+                    batch,
+                    {"accepted": True, "model_version": version.pk},
+                    ("raw_input", "likes", "shares", "views"),
+                    [
+                        [raw, likes, shares, answer]
+                        for raw, (likes, shares), answer in zip(
+                            raw_inputs, rows, views, strict=True
+                        )
+                    ],
+                    served_by=version,
+                )
+            except audit.VersionChanged:
+                continue
+            break
+        else:
+            raise ModelUnavailable("The active model kept changing; please try again.")
     except ModelUnavailable as error:
         record_rejection(
             raw_inputs=raw_inputs,
@@ -99,73 +146,68 @@ def predict(
         )
         raise
 
-    rows = _audit(
-        info,
-        batch,
-        [
-            {
-                "accepted": True,
-                "raw_input": raw,
-                "likes": item[features.LIKES.name],
-                "shares": item[features.SHARES.name],
-                "views": round(views, 2),
-                "model_version": version,
-            }
-            for item, raw, views in zip(inputs, raw_inputs, predicted, strict=True)
-        ],
-    )
-    logger.info(
-        "prediction channel=%s version=%s count=%d first_id=%s latency_ms=%.2f",
+    logger.debug(
+        "prediction channel=%s version=%s count=%d first_id=%s",
         info.channel,
         version.label,
-        len(rows),
-        rows[0].pk if rows else None,
-        rows[0].latency_ms if rows else 0.0,
+        len(ids),
+        ids[0],
     )
-    return rows
+    return [
+        Prediction(row_id, likes, shares, answer, version, created_at)
+        for row_id, (likes, shares), answer in zip(ids, rows, views, strict=True)
+    ]
 
 
 def record_rejection(
     *, raw_inputs: Sequence, errors: Sequence, info: RequestInfo, batch: bool = False
-) -> list[PredictionRequest]:
-    """Audit refused requests: one row per input item, each with its errors."""
-    rows = _audit(
+) -> list[int]:
+    """Audit refused requests: one row per input item, each with its errors. Returns their ids."""
+    _, ids = _audit(
         info,
         batch,
+        {"accepted": False},
+        ("raw_input", "errors"),
         [
-            {"accepted": False, "raw_input": _json_safe(raw), "errors": item_errors}
+            [_json_safe(raw), item_errors]
             for raw, item_errors in zip(raw_inputs, errors, strict=True)
         ],
     )
     logger.info(
         "prediction refused channel=%s count=%d first_id=%s",
         info.channel,
-        len(rows),
-        rows[0].pk if rows else None,
+        len(ids),
+        ids[0] if ids else None,
     )
-    return rows
+    return ids
 
 
-def _audit(info: RequestInfo, batch: bool, outcomes: list[dict]) -> list[PredictionRequest]:
-    """Write one audit row per outcome, with who asked and when, in one transaction."""
-    batch_id = uuid.uuid4() if batch else None
-    latency_ms = _elapsed_ms(info)
-    rows = [
-        PredictionRequest(
-            channel=info.channel,
-            latency_ms=latency_ms,
-            client_ip=info.client_ip,
-            user_agent=info.user_agent,
-            user_id=info.user_id,
-            batch_id=batch_id,
-            batch_index=index if batch else None,
-            **outcome,
-        )
-        for index, outcome in enumerate(outcomes)
-    ]
-    with transaction.atomic():
-        PredictionRequest.objects.bulk_create(rows, batch_size=2000)
-    return rows
+def _audit(
+    info: RequestInfo,
+    batch: bool,
+    outcome: dict,
+    varying: tuple[str, ...],
+    rows: list[list],
+    served_by: ModelVersion | None = None,
+) -> tuple[datetime.datetime, list[int]]:
+    """Write one audit row per item, with who asked and when. Returns (created_at, ids)."""
+    created_at = timezone.now()
+    shared = {
+        "created_at": created_at,
+        "channel": info.channel,
+        "latency_ms": _elapsed_ms(info),
+        "client_ip": info.client_ip,
+        "user_agent": info.user_agent,
+        "user": info.user_id,
+        "batch_id": uuid.uuid4() if batch else None,
+        **outcome,
+    }
+    if batch:
+        varying = (*varying, "batch_index")
+        rows = [[*row, index] for index, row in enumerate(rows)]
+    else:
+        shared["batch_index"] = None
+    return created_at, audit.insert(shared=shared, varying=varying, rows=rows, served_by=served_by)
 
 
 def _elapsed_ms(info: RequestInfo) -> float:

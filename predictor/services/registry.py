@@ -70,8 +70,10 @@ _ACTIVE_SQL = f"SELECT id, artifact_sha256 FROM {ModelVersion._meta.db_table} WH
 
 def clear_loaded_models() -> None:
     """Forget every model this process has loaded; the next request loads and verifies afresh."""
+    global _serving
     for cache in (_estimators, _predictors, _active):
         cache.clear()
+    _serving = None
 
 
 def artifact_storage():
@@ -94,6 +96,24 @@ def active_version() -> ModelVersion | None:
         ModelVersion(pk=row[0], artifact_sha256=row[1]),
         lambda key: ModelVersion.objects.filter(pk=key.pk).first(),
     )
+
+
+# The version this process last found active: what it answers with until told otherwise.
+_serving: ModelVersion | None = None
+
+
+def serving_version(*, refresh: bool = False) -> ModelVersion | None:
+    """The version to answer with, without a query per request.
+
+    This is the version this process last found active. It may have been replaced since; that
+    is why the audit rows of an answer are written only while their version is still active
+    (audit.insert checks it in the INSERT itself), and why a caller whose rows were refused
+    asks again with `refresh=True`. No version, or a refresh, means asking the database.
+    """
+    global _serving
+    if refresh or _serving is None:
+        _serving = active_version()
+    return _serving
 
 
 def store_artifact(*, estimator, number: int) -> tuple[str, str]:

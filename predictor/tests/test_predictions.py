@@ -1,5 +1,3 @@
-import math
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -33,25 +31,44 @@ def test_predict_answers_exactly_and_audits_one_row_per_input(active_model):
     assert all(r.latency_ms >= 0 for r in stored)
 
 
-def test_a_batch_is_one_predictor_call_and_one_bulk_insert(active_model, monkeypatch):
+def test_a_batch_is_one_predictor_call_and_one_insert(active_model, monkeypatch):
     predictor = services.load_predictor(active_model)
     calls = []
     real_predict = predictor.predict
     monkeypatch.setattr(
         predictor, "predict", lambda rows: calls.append(len(rows)) or real_predict(rows)
     )
-    inputs = [{"likes": i, "shares": i} for i in range(500)]
+    inputs = [{"likes": i, "shares": 2 * i} for i in range(500)]
+    services.predict(inputs=inputs[:1], raw_inputs=inputs[:1], info=info())  # finds the version
+    calls.clear()
 
     with CaptureQueriesContext(connection) as queries:
         records = services.predict(inputs=inputs, raw_inputs=inputs, info=info(), batch=True)
 
     assert calls == [500]
+    # Nothing but the insert: the active version is checked inside it.
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT"]
+    # Each answer carries the id of its own row.
+    stored = PredictionRequest.objects.in_bulk([r.id for r in records])
+    rows = [stored[r.id] for r in records]
+    assert [(row.batch_index, row.likes, row.shares) for row in rows] == [
+        (i, i, 2 * i) for i in range(500)
+    ]
+
+
+def test_a_batch_beyond_the_parameter_limit_is_split_and_written_whole(active_model, monkeypatch):
+    # 100 parameters allow 19 rows a statement (5 values each, beside the shared ones).
+    monkeypatch.setattr(services.audit, "_max_params", lambda: 100)
+    inputs = [{"likes": i, "shares": i} for i in range(50)]
+
+    with CaptureQueriesContext(connection) as queries:
+        records = services.predict(inputs=inputs, raw_inputs=inputs, info=info(), batch=True)
+
     inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
-    # As few statements as the database's parameter limit allows (one on PostgreSQL).
-    fields = [f for f in PredictionRequest._meta.concrete_fields if not f.primary_key]
-    per_statement = min(2000, connection.ops.bulk_batch_size(fields, records))
-    assert len(inserts) == math.ceil(500 / per_statement)
-    assert PredictionRequest.objects.count() == 500
+    assert len(inserts) == 3
+    stored = PredictionRequest.objects.in_bulk([r.id for r in records])
+    assert [stored[r.id].batch_index for r in records] == list(range(50))
+    assert [r.views for r in records] == [exact_views(i, i) for i in range(50)]
 
 
 def test_without_an_active_model_the_request_is_refused_and_audited(db):
@@ -80,7 +97,8 @@ def test_after_a_retrain_the_next_prediction_uses_the_new_version(active_model, 
 
 
 def test_audit_rows_cannot_be_updated_or_deleted(active_model):
-    [record] = services.predict(inputs=[{"likes": 1, "shares": 2}], raw_inputs=[{}], info=info())
+    [answer] = services.predict(inputs=[{"likes": 1, "shares": 2}], raw_inputs=[{}], info=info())
+    record = PredictionRequest.objects.get(pk=answer.id)
     record.views = 1.0
     with pytest.raises(PermissionError):
         record.save()

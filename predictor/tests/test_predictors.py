@@ -29,11 +29,13 @@ def test_the_linear_fast_path_gives_scikit_learns_bits_for_every_row(seed):
     rows = [[rng.randint(0, MAX), rng.randint(0, MAX)] for _ in range(3000)]
     rows += [[0, 0], [MAX, MAX], [0, MAX], [MAX, 0], [500, 300]]
 
-    fast = predictor.predict(rows)
-    # scikit-learn's own answer for each row, asked one row at a time as the API asks it.
+    # One row at a time, as the API and the form ask it, and all at once, as a batch does.
+    one_by_one = [predictor.predict([row])[0] for row in rows]
     reference = [model.predict(np.array([row], dtype=float))[0] for row in rows]
-
-    assert [float(value).hex() for value in fast] == [float(value).hex() for value in reference]
+    assert [value.hex() for value in one_by_one] == [float(value).hex() for value in reference]
+    batch = predictor.predict(rows)
+    batch_reference = model.predict(np.array(rows, dtype=float))
+    assert [value.hex() for value in batch] == [float(value).hex() for value in batch_reference]
 
 
 def test_other_estimators_are_served_by_their_own_predict():
@@ -68,4 +70,8 @@ def test_a_stored_linear_version_is_served_from_its_recorded_coefficients_to_the
     model = services.load_model(version)
     queries = [[rng.randint(0, MAX), rng.randint(0, MAX)] for _ in range(2000)]
     reference = [model.predict(np.array([q], dtype=float))[0] for q in queries]
-    assert [v.hex() for v in predictor.predict(queries)] == [float(v).hex() for v in reference]
+    assert [predictor.predict([q])[0].hex() for q in queries] == [float(v).hex() for v in reference]
+    batch_reference = model.predict(np.array(queries, dtype=float))
+    assert [v.hex() for v in predictor.predict(queries)] == [
+        float(v).hex() for v in batch_reference
+    ]
