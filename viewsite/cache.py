@@ -29,20 +29,34 @@ class SharedClientRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = SharedClientRedisCacheClient
+        self._scripts = {}
 
     def count_hit(self, key: str, window: int) -> tuple[int, float]:
         """Count one hit in a window of `window` seconds that opens with its first hit.
 
-        Returns the hits so far in the window and the seconds until it closes, in one round
-        trip: a rate limit checked on every request should cost one, not the two or three
-        that `add`, `incr` and a read of the expiry would. MULTI/EXEC (in the same round trip)
-        keeps the key from expiring between the SET and the INCR, which would leave a counter
-        that never expires.
+        Returns the hits so far in the window and the seconds until it closes, in one command:
+        a rate limit checked on every request should cost one round trip and one small reply,
+        not the two or three that `add`, `incr` and a read of the expiry would. A Lua script
+        runs atomically, so the key cannot expire between its INCR and its PEXPIRE and be left
+        as a counter that never expires.
         """
         key = self.make_and_validate_key(key)
-        pipeline = self._cache.get_client(key, write=True).pipeline(transaction=True)
-        pipeline.set(key, 0, ex=window, nx=True)
-        pipeline.incr(key)
-        pipeline.pttl(key)
-        _, hits, milliseconds_left = pipeline.execute()
+        client = self._cache.get_client(key, write=True)
+        hits, milliseconds_left = self._count_hit_script(client)(keys=[key], args=[window * 1000])
         return hits, max(milliseconds_left, 0) / 1000
+
+    def _count_hit_script(self, client):
+        # Sent by its sha1 (EVALSHA); redis-py sends the source again if the server lacks it.
+        script = self._scripts.get(id(client))
+        if script is None:
+            script = self._scripts[id(client)] = client.register_script(_COUNT_HIT_LUA)
+        return script
+
+
+_COUNT_HIT_LUA = """
+local hits = redis.call('INCR', KEYS[1])
+if hits == 1 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return {hits, redis.call('PTTL', KEYS[1])}
+"""
