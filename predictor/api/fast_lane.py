@@ -29,7 +29,7 @@ from django.http import HttpResponse
 
 from .. import services
 from .errors import ServiceUnavailable, as_api_exception
-from .serializers import plain_inputs, prediction_json
+from .serializers import plain_inputs, predictions_json
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def with_fast_lane(drf_view):
             return _error(ServiceUnavailable(str(error)), headers)
         except DatabaseError as error:
             return _error(as_api_exception(error), headers)
-        output = [prediction_json(record) for record in records]
+        output = predictions_json(records)
         return _json(output if batch else output[0], 201, headers)
 
     return view

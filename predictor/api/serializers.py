@@ -144,13 +144,27 @@ def plain_inputs(payload, *, batch: bool) -> list[dict] | None:
     return items
 
 
-def prediction_json(record: PredictionRequest) -> dict:
-    """What PredictionSerializer gives for `record`, built directly (the schema is that one)."""
-    return {
-        "id": record.pk,
-        "likes": record.likes,
-        "shares": record.shares,
-        "views": record.views,
-        "model_version": record.model_version.label,
-        "created_at": _CREATED_AT.to_representation(record.created_at),
-    }
+def predictions_json(records) -> list[dict]:
+    """What PredictionSerializer gives for each record, built directly (the schema is that one).
+
+    The rows of one request share their time and version, so each is formatted once: for a
+    batch of 10,000, DRF's DateTimeField cost a fifth of a second.
+    """
+    formatted = {}
+
+    def once(value, format_value):
+        if value not in formatted:
+            formatted[value] = format_value(value)
+        return formatted[value]
+
+    return [
+        {
+            "id": record.pk,
+            "likes": record.likes,
+            "shares": record.shares,
+            "views": record.views,
+            "model_version": once(record.model_version, lambda version: version.label),
+            "created_at": once(record.created_at, _CREATED_AT.to_representation),
+        }
+        for record in records
+    ]

@@ -21,7 +21,7 @@ from .serializers import (
     PredictionInputSerializer,
     PredictionSerializer,
     plain_inputs,
-    prediction_json,
+    predictions_json,
 )
 
 NOT_PREDICTED = "Not predicted: other items in this batch are invalid."
@@ -89,7 +89,7 @@ class PredictionListCreateView(generics.ListCreateAPIView):
             )
         except services.ModelUnavailable as error:
             raise ServiceUnavailable(str(error)) from error
-        output = [prediction_json(record) for record in records]
+        output = predictions_json(records)
         return Response(output if batch else output[0], status=status.HTTP_201_CREATED)
 
     def handle_exception(self, exc):
