@@ -1,6 +1,7 @@
 """The browser form: the audit model's likes and shares, with the bounds from predictor.features."""
 
 from django import forms
+from django.forms.renderers import Jinja2
 
 from . import features
 from .models import PredictionRequest
@@ -14,6 +15,10 @@ def _bounded_formfield(model_field, **kwargs):
 
 
 class PredictionForm(forms.ModelForm):
+    # Its inputs are drawn with Jinja2, like the page around them (viewsite.jinja2). One
+    # renderer for the process: a new one per form would compile the widget templates anew.
+    default_renderer = Jinja2()
+
     class Meta:
         model = PredictionRequest
         fields = features.INPUT_NAMES

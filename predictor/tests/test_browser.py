@@ -86,8 +86,11 @@ def test_bad_input_is_shown_next_to_its_field(server, browser):
     browser.find_element(By.ID, "id_shares").send_keys("3")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
-    error = wait_for(browser, "#id_likes-error")
+    error = wait_for(browser, "#id_likes_error")
     assert error.text == "Ensure this value is less than or equal to 20000."
+    # A screen reader reads the message with the field it belongs to.
+    field = browser.find_element(By.ID, "id_likes")
+    assert field.get_attribute("aria-describedby") == error.get_attribute("id")
     assert browser.find_elements(By.CSS_SELECTOR, ".result-value") == []
     assert PredictionRequest.objects.get().accepted is False
 

@@ -121,7 +121,7 @@ def test_the_form_refuses_nasty_input_with_a_message_in_place_and_audits_it(
 
     assert response.status_code == 400
     if field:
-        assert f'<p class="field-error" id="id_{field}-error">{message}</p>' in html
+        assert f'<p class="field-error" id="id_{field}_error">{message}</p>' in html
     else:
         assert message in html
     assert 'class="result-value"' not in html

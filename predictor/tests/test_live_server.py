@@ -41,6 +41,8 @@ def test_every_worker_follows_a_retrain_and_a_rollback_without_a_failed_request(
         _wait_for(lambda: min(map(len, answers.values())) >= 10)
         second = services.retrain(data_path=linear_csv).version
         after_retrain = [live.post_json(url, {"likes": 1, "shares": 1}) for _ in range(20)]
+        # Each background client gets at least one answer before the rollback.
+        _wait_for(lambda: all((201, second.label) in mine for mine in answers.values()))
         first = services.activate(version=type(second).objects.get(number=1))
         after_rollback = [live.post_json(url, {"likes": 1, "shares": 1}) for _ in range(20)]
         _wait_for(lambda: min(map(len, answers.values())) >= 30)

@@ -62,7 +62,9 @@ def test_bad_input_is_shown_in_place_with_a_400_and_audited(
     html = response.content.decode()
 
     assert response.status_code == 400
-    assert f'<p class="field-error" id="id_{field}-error">{message}</p>' in html
+    assert f'<p class="field-error" id="id_{field}_error">{message}</p>' in html
+    # The field names its message for screen readers.
+    assert f'aria-describedby="id_{field}_error"' in html
     assert 'class="result-value"' not in html
     record = PredictionRequest.objects.get()
     assert not record.accepted
