@@ -3,7 +3,6 @@ from django.urls import path
 
 from . import views
 from .api import views as api_views
-from .api.fast_lane import with_fast_lane
 
 app_name = "predictor"
 
@@ -17,7 +16,7 @@ urlpatterns = [
     path("internal/refused/body-too-large", views.refused_by_proxy, name="refused-by-proxy"),
     path(
         "api/predictions/",
-        api(with_fast_lane(api_views.PredictionListCreateView.as_view())),
+        api(api_views.PredictionListCreateView.as_view()),
         name="prediction-list",
     ),
     path(

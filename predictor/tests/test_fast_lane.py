@@ -1,6 +1,7 @@
 """The fast lane answers plain anonymous JSON predictions exactly as the DRF view would."""
 
 import pytest
+from csp.utils import build_policy
 from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
@@ -20,7 +21,6 @@ SHARED_HEADERS = [
     "X-Content-Type-Options",
     "Referrer-Policy",
     "Cross-Origin-Opener-Policy",
-    "Content-Security-Policy",
 ]
 
 
@@ -76,6 +76,9 @@ def test_the_lane_answers_as_the_drf_view_does(client, active_model, drf_calls):
         }
     )
     assert [lane.get(h) for h in SHARED_HEADERS] == [drf.get(h) for h in SHARED_HEADERS]
+    assert lane["Content-Length"] == str(len(lane.content))
+    # JSON gets the site's policy; only DRF's HTML pages need the inline-style exception.
+    assert lane["Content-Security-Policy"] == build_policy()
 
 
 def test_a_plain_batch_takes_the_lane_too(client, active_model, drf_calls):
@@ -119,6 +122,14 @@ def test_a_token_or_a_session_user_goes_to_drf_and_is_recorded(active_model, pla
     assert PredictionRequest.objects.get(pk=by_token.json()["id"]).user_id == plain_user.pk
     assert by_session.status_code == 403
     assert PredictionRequest.objects.filter(accepted=False).count() == 1
+
+
+def test_an_unknown_host_is_refused_before_the_lane(client, active_model, drf_calls):
+    response = post(client, HTTP_HOST="attacker.example")
+
+    assert response.status_code == 400
+    assert drf_calls == []
+    assert not PredictionRequest.objects.exists()
 
 
 def test_without_a_model_the_lane_answers_drfs_503_envelope(client, db, drf_calls):
