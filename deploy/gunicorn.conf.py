@@ -37,9 +37,12 @@ preload_app = False
 # Trust X-Forwarded-* only from the local nginx.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
-# One line per request on stdout: the request id nginx assigned, so a line here, a line in
-# nginx's log and the audit row can be matched; and the time taken, in milliseconds.
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+# nginx's access log already has a line per request with its request id, status, client and
+# timings (deploy/nginx/viewsite.conf.template), so gunicorn's is off unless GUNICORN_ACCESS_LOG
+# names a file ("-" for stdout): formatting and writing it cost about a third of a prediction's
+# CPU (bench/README.md). When on, each line carries the request id nginx assigned, so a line
+# here matches a line in nginx's log, and the time taken in milliseconds.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = os.environ.get("GUNICORN_ERROR_LOG", "-")
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # key=value pairs (gunicorn escapes quotes inside values), so the line stays one parseable record.

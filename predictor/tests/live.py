@@ -77,7 +77,13 @@ def gunicorn_process(env: dict, *, log_path: Path, port: int | None = None, time
     Yields (base URL, process); its access and error log go to `log_path`. Always stopped.
     """
     port = port or free_port()
-    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_GRACEFUL_TIMEOUT": "5"}
+    env = {
+        **env,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_GRACEFUL_TIMEOUT": "5",
+        # Off by default in production (nginx logs each request); tests count requests in it.
+        "GUNICORN_ACCESS_LOG": "-",
+    }
     command = [
         sys.executable,
         "-m",
