@@ -3,7 +3,7 @@
 The doors (form, API) validate their input against the shared feature definitions and then call
 `predict` or `record_rejection`. Both write the audit rows (audit.py) before they return; if the
 write fails the caller sees the database error, never a silent success. A prediction is logged
-at DEBUG only: its audit row is the record, and gunicorn's access log has a line per request.
+at DEBUG only: its audit row is the record, and nginx's access log has a line per request.
 """
 
 import datetime
@@ -123,12 +123,10 @@ def predict(
                     info,
                     batch,
                     {"accepted": True, "model_version": version.pk},
-                    ("raw_input", "likes", "shares", "views"),
+                    ("raw_input", *features.INPUT_NAMES, "views"),
                     [
-                        [raw, likes, shares, answer]
-                        for raw, (likes, shares), answer in zip(
-                            raw_inputs, rows, views, strict=True
-                        )
+                        [raw, *row, answer]
+                        for raw, row, answer in zip(raw_inputs, rows, views, strict=True)
                     ],
                     served_by=version,
                 )

@@ -97,6 +97,46 @@ def test_after_a_retrain_the_next_prediction_uses_the_new_version(active_model, 
     assert after[0].model_version == newer
 
 
+ONE = [{"likes": 1, "shares": 1}]
+
+
+def test_an_answer_from_a_replaced_version_is_never_recorded(active_model, linear_csv):
+    services.predict(inputs=ONE, raw_inputs=[{}], info=info())
+    # Another process (a `retrain` command) activates a new version; this one still holds v1.
+    newer = services.retrain(data_path=linear_csv).version
+    assert services.registry.serving_version() == active_model
+
+    with CaptureQueriesContext(connection) as queries:
+        [answer] = services.predict(
+            inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=info()
+        )
+
+    assert answer.model_version == newer
+    # The INSERT for v1 wrote nothing; the version was read again and v2's row written.
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 2
+    assert list(PredictionRequest.objects.values_list("model_version__number", flat=True)) == [
+        2,
+        1,
+    ]
+
+
+def test_a_version_that_keeps_changing_is_a_refusal(active_model, monkeypatch):
+    def replaced(**kwargs):
+        if kwargs.get("served_by") is not None:
+            raise services.audit.VersionChanged
+        return real_insert(**kwargs)
+
+    real_insert = services.audit.insert
+    monkeypatch.setattr(services.audit, "insert", replaced)
+
+    with pytest.raises(services.ModelUnavailable, match="kept changing"):
+        services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=info())
+    [row] = PredictionRequest.objects.all()
+    assert not row.accepted
+    assert "kept changing" in row.errors["model"][0]
+
+
 def test_audit_rows_cannot_be_updated_or_deleted(active_model):
     [answer] = services.predict(inputs=[{"likes": 1, "shares": 2}], raw_inputs=[{}], info=info())
     record = PredictionRequest.objects.get(pk=answer.id)
