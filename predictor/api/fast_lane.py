@@ -105,7 +105,8 @@ def _plain_payload(request):
     ):
         return None
     try:
-        payload = json.loads(request.body)
+        # UTF-8 only, as DRF's parser reads it (json.loads would also guess UTF-16 and -32).
+        payload = json.loads(request.body.decode())
     except (RequestDataTooBig, ValueError, RecursionError):
         return None
     return payload if isinstance(payload, dict | list) else None

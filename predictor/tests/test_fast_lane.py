@@ -97,6 +97,7 @@ def test_a_plain_batch_takes_the_lane_too(client, active_model, drf_calls):
         ('{"likes": "500", "shares": 300}', {}),  # not a plain whole number: DRF explains
         ('{"likes": 500}', {}),
         ("{not json", {}),
+        (PLAIN.encode("utf-16"), {}),  # DRF's parser reads UTF-8 only
         (PLAIN, {"HTTP_ACCEPT": "text/html"}),  # the browsable API
         (PLAIN, {"QUERY_STRING": "format=api"}),
     ],
