@@ -167,7 +167,8 @@ def record_rejection(
         {"accepted": False},
         ("raw_input", "errors"),
         [
-            [_json_safe(raw), item_errors]
+            # Errors can quote the input (an unknown field's name), so they are made safe too.
+            [_json_safe(raw), _json_safe(item_errors)]
             for raw, item_errors in zip(raw_inputs, errors, strict=True)
         ],
     )
@@ -217,7 +218,10 @@ RAW_TEXT_MAX = 1000
 
 
 def _json_safe(value):
-    """Refused input as JSON can store it, bounded: non-finite floats and huge values as text."""
+    """Refused input as JSON can store it, bounded: non-finite floats and huge values as text.
+
+    PostgreSQL's jsonb cannot hold the character U+0000, so it is kept as the text "\\u0000".
+    """
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**18:
@@ -232,6 +236,7 @@ def _json_safe(value):
 
 
 def _bounded(text: str) -> str:
+    text = text.replace("\x00", "\\u0000")
     if len(text) <= RAW_TEXT_MAX:
         return text
     return f"{text[:RAW_TEXT_MAX]}… [{len(text):,} characters]"
