@@ -157,6 +157,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # PRAGMAs, costs more than a prediction); a connection that broke is replaced before use.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, checking a connection's health only after it sat idle for a second.
+    DATABASES["default"]["ENGINE"] = "viewsite.postgresql"
 
 # ------------------------------------------------------------------------------------------------
 # Auth, i18n
