@@ -11,7 +11,7 @@ BROWSER := /usr/bin/chromium /usr/bin/chromedriver
 NGINX := /usr/sbin/nginx
 BENCH_TOOLS := /usr/bin/wrk /usr/bin/redis-server
 
-.PHONY: run test e2e fuzz chaos bench lint format sample-data clean
+.PHONY: run test e2e fuzz chaos bench bench-in-process lint format sample-data clean
 
 run: $(VENV)/.installed
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
@@ -45,6 +45,12 @@ e2e: $(VENV)/.installed $(NGINX)
 bench: $(VENV)/.installed $(BENCH_TOOLS)
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# CPU per request with no server and no load generator (bench/in_process.py): steadier than
+# throughput on a shared machine. About a minute.
+bench-in-process: $(VENV)/.installed $(BENCH_TOOLS)
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	$(BIN)/python bench/in_process.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
