@@ -2,11 +2,12 @@
 
 Loading a pickle runs code, so an artifact is read whole, its sha256 compared with the one its
 ModelVersion row recorded, and only then unpickled. Loaded models are kept per process, keyed by
-version and checksum, so a worker loads each version once and notices a new active version on the
-very next request (one indexed query), without a restart.
+version and checksum, so a worker loads each version once and answers with a new active version
+from the very next request, without a restart and without a query per request (see
+`serving_version`).
 
 scikit-learn and joblib are imported on the first load, not when a worker starts: a worker that
-only ever serves a linear model answers from plain Python arithmetic (see predictors.py).
+only ever serves a linear model answers with NumPy alone (see predictors.py).
 """
 
 import hashlib
@@ -81,7 +82,7 @@ def artifact_storage():
 
 
 def active_version() -> ModelVersion | None:
-    """The version that serves now: one indexed lookup per call, as every request makes it.
+    """The version active now, asked of the database: one indexed lookup.
 
     The query is plain SQL (compiling it through the ORM costs more than running it), and the
     ModelVersion row is fetched only when the active (id, checksum) pair changes; the fields
