@@ -96,8 +96,7 @@ def _plain_payload(request):
     """The decoded JSON body if the request is one for the lane, else None."""
     meta = request.META
     if (
-        request.method != "POST"
-        or "HTTP_AUTHORIZATION" in meta
+        "HTTP_AUTHORIZATION" in meta
         or settings.SESSION_COOKIE_NAME in request.COOKIES
         or meta.get("QUERY_STRING")
         or request.content_type != "application/json"

@@ -29,8 +29,6 @@ _ACTIVE_CHECK = (
     f"EXISTS (SELECT 1 FROM {ModelVersion._meta.db_table}"
     " WHERE id = %s AND artifact_sha256 = %s AND is_active = %s)"
 )
-# PostgreSQL's protocol allows 65,535 parameters in one statement.
-_POSTGRESQL_MAX_PARAMS = 65_535
 
 
 class VersionChanged(Exception):
@@ -70,9 +68,7 @@ def insert(
         for json_position in json_positions:
             columns[json_position] = [_json_text(value) for value in columns[json_position]]
         sql = _unnest_sql(shared_fields, varying, bool(check_params))
-        returned = _fetch(sql, [*shared_params, *columns, *check_params])
-        if len(returned) != len(rows):
-            raise VersionChanged
+        returned = _fetch(sql, [*shared_params, *columns, *check_params], len(rows))
         for row_id, batch_index in returned:
             ids[batch_index] = row_id
         return ids
@@ -97,28 +93,36 @@ def insert(
 
 
 def _insert_rows(shared_fields, shared_params, varying, rows, check_params) -> list[tuple]:
-    """One INSERT of `rows` (values already adapted); raises VersionChanged if none went in."""
+    """One INSERT of `rows` (values already adapted)."""
     sql = _insert_sql(connection.vendor, shared_fields, varying, len(rows), bool(check_params))
-    returned = _fetch(
-        sql, [*shared_params, *(value for row in rows for value in row), *check_params]
-    )
-    if len(returned) != len(rows):
+    params = [*shared_params, *(value for row in rows for value in row), *check_params]
+    return _fetch(sql, params, len(rows))
+
+
+def _fetch(sql: str, params: list, expected: int) -> list[tuple]:
+    """Run one INSERT ... RETURNING; raises VersionChanged if it wrote fewer rows than expected."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        returned = cursor.fetchall()
+    if len(returned) != expected:
         # Only the active-version check can leave rows out; the transaction, if there is one,
         # undoes the statements already run.
         raise VersionChanged
     return returned
 
 
-def _fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+def _insert_into(shared_fields, varying_fields) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(_FIELDS[name].column) for name in (*shared_fields, *varying_fields))
+    return f"INSERT INTO {quote(PredictionRequest._meta.db_table)} ({columns})"
+
+
+def _where(checked: bool) -> str:
+    return f" WHERE {_ACTIVE_CHECK}" if checked else ""
 
 
 @lru_cache(maxsize=64)
 def _insert_sql(vendor, shared_fields, varying_fields, row_count, checked) -> str:
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(_FIELDS[name].column) for name in (*shared_fields, *varying_fields))
     # Both databases name a VALUES list's columns column1, column2, ... PostgreSQL types them
     # from their values, so a column of NULLs would be text: each is cast to its field's type.
     selected = ", ".join(
@@ -132,25 +136,21 @@ def _insert_sql(vendor, shared_fields, varying_fields, row_count, checked) -> st
     )
     one_row = "(" + ", ".join(["%s"] * len(varying_fields)) + ")"
     values = ", ".join([one_row] * row_count)
-    where = f" WHERE {_ACTIVE_CHECK}" if checked else ""
     returning = "id, batch_index" if row_count > 1 or "batch_index" in varying_fields else "id"
     return (
-        f"INSERT INTO {quote(PredictionRequest._meta.db_table)} ({columns}) "
-        f"SELECT {selected} FROM (VALUES {values}) AS v{where} RETURNING {returning}"
+        f"{_insert_into(shared_fields, varying_fields)} "
+        f"SELECT {selected} FROM (VALUES {values}) AS v{_where(checked)} RETURNING {returning}"
     )
 
 
 @lru_cache(maxsize=16)
 def _unnest_sql(shared_fields, varying_fields, checked) -> str:
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(_FIELDS[name].column) for name in (*shared_fields, *varying_fields))
     names = [f"c{number}" for number in range(1, len(varying_fields) + 1)]
     arrays = ", ".join(f"%s::{_FIELDS[name].db_type(connection)}[]" for name in varying_fields)
-    where = f" WHERE {_ACTIVE_CHECK}" if checked else ""
+    selected = ", ".join(["%s"] * len(shared_fields) + [f"u.{name}" for name in names])
     return (
-        f"INSERT INTO {quote(PredictionRequest._meta.db_table)} ({columns}) "
-        f"SELECT {', '.join(['%s'] * len(shared_fields) + [f'u.{n}' for n in names])} "
-        f"FROM unnest({arrays}) AS u({', '.join(names)}){where} RETURNING id, batch_index"
+        f"{_insert_into(shared_fields, varying_fields)} SELECT {selected} "
+        f"FROM unnest({arrays}) AS u({', '.join(names)}){_where(checked)} RETURNING id, batch_index"
     )
 
 
@@ -166,7 +166,7 @@ def _json_text(value) -> str | None:
 
 
 def _max_params() -> int:
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    return _POSTGRESQL_MAX_PARAMS
+    # Only SQLite sends a batch's rows as VALUES (PostgreSQL sends arrays), so only its limit,
+    # as this build of SQLite was compiled with, matters here.
+    connection.ensure_connection()
+    return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
