@@ -141,6 +141,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several gunicorn workers write the audit trail at once. WAL lets readers and one writer run
     # together; IMMEDIATE takes the write lock when a transaction starts, so two writers queue on
     # the busy timeout instead of failing with "database is locked" when one upgrades its lock.
+    # The same backend, with writers waiting their turn on a lock file rather than asleep in
+    # SQLite's busy handler (viewsite/sqlite3/base.py).
+    DATABASES["default"]["ENGINE"] = "viewsite.sqlite3"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": env.float("VIEWSITE_SQLITE_BUSY_TIMEOUT", default=20.0),
@@ -153,13 +156,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-viewsite.sqlite3")}
     # SQLite creates the file but not its folder; var/ is git-ignored, so a fresh clone lacks it.
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, checking a connection's health only after it sat idle for a second.
+    DATABASES["default"]["ENGINE"] = "viewsite.postgresql"
 # Keep each worker's connection between requests (opening one, and for SQLite running its
 # PRAGMAs, costs more than a prediction); a connection that broke is replaced before use.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The same backend, checking a connection's health only after it sat idle for a second.
-    DATABASES["default"]["ENGINE"] = "viewsite.postgresql"
 
 # ------------------------------------------------------------------------------------------------
 # Auth, i18n
