@@ -24,39 +24,40 @@ class SharedClientRedisCacheClient(RedisCacheClient):
 
 
 class SharedClientRedisCache(RedisCache):
-    """`django.core.cache.backends.redis.RedisCache`, reusing its clients, plus `count_hit`."""
+    """`django.core.cache.backends.redis.RedisCache`, reusing its clients, plus `claim_hits`."""
 
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = SharedClientRedisCacheClient
         self._scripts = {}
 
-    def count_hit(self, key: str, window: int) -> tuple[int, float]:
-        """Count one hit in a window of `window` seconds that opens with its first hit.
+    def claim_hits(self, key: str, window: int, hits: int) -> tuple[int, float]:
+        """Add `hits` to a counter whose window of `window` seconds opens with its first claim.
 
-        Returns the hits so far in the window and the seconds until it closes, in one command:
-        a rate limit checked on every request should cost one round trip and one small reply,
-        not the two or three that `add`, `incr` and a read of the expiry would. A Lua script
-        runs atomically, so the key cannot expire between its INCR and its PEXPIRE and be left
-        as a counter that never expires.
+        Returns the count so far in the window and the seconds until it closes, in one command:
+        a rate limit should cost one round trip and one small reply, not the two or three that
+        `add`, `incr` and a read of the expiry would. A Lua script runs atomically, so the key
+        cannot expire between its INCRBY and its PEXPIRE and be left as a counter that never
+        expires.
         """
         key = self.make_and_validate_key(key)
         client = self._cache.get_client(key, write=True)
-        hits, milliseconds_left = self._count_hit_script(client)(keys=[key], args=[window * 1000])
-        return hits, max(milliseconds_left, 0) / 1000
+        script = self._claim_hits_script(client)
+        count, milliseconds_left = script(keys=[key], args=[window * 1000, hits])
+        return count, max(milliseconds_left, 0) / 1000
 
-    def _count_hit_script(self, client):
+    def _claim_hits_script(self, client):
         # Sent by its sha1 (EVALSHA); redis-py sends the source again if the server lacks it.
         script = self._scripts.get(id(client))
         if script is None:
-            script = self._scripts[id(client)] = client.register_script(_COUNT_HIT_LUA)
+            script = self._scripts[id(client)] = client.register_script(_CLAIM_HITS_LUA)
         return script
 
 
-_COUNT_HIT_LUA = """
-local hits = redis.call('INCR', KEYS[1])
-if hits == 1 then
+_CLAIM_HITS_LUA = """
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
+if count == tonumber(ARGV[2]) then
     redis.call('PEXPIRE', KEYS[1], ARGV[1])
 end
-return {hits, redis.call('PTTL', KEYS[1])}
+return {count, redis.call('PTTL', KEYS[1])}
 """

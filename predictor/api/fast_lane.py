@@ -15,8 +15,8 @@ to the rest of the stack and the DRF view:
 - another content type, an Accept other than JSON (the browsable API) or a query string;
 - a body the quick check does not accept as plain inputs (DRF's parser and serializer say
   what is wrong, and audit it);
-- a request over its rate limit (DRF refuses it with 429 and counts it; the refused request
-  is counted twice in the window, which only moves the count further past the limit).
+- a request over its rate limit (DRF refuses it with 429 and counts the refusal; the worker
+  already knows the limit is reached, so asking again costs no second trip to Redis).
 """
 
 import json

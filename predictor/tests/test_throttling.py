@@ -8,6 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from predictor import services
+from predictor.api import throttling
 from predictor.models import PredictionRequest, ThrottledRequestCount
 
 PREDICTIONS = reverse("predictor:prediction-list")
@@ -150,3 +151,63 @@ def test_the_admin_shows_the_counts(redis_cache, settings, active_model, admin_c
     page = admin_client.get(reverse("admin:predictor_throttledrequestcount_changelist"))
     assert page.status_code == 200
     assert '<td class="field-refused">7</td>' in page.content.decode()
+
+
+# A worker takes a client's hits from Redis a block (a thousandth of the limit) at a time.
+ANON_KEY = "throttle_anon_127.0.0.1"
+
+
+def test_a_worker_asks_redis_once_per_block_of_hits(redis_cache, settings, active_model):
+    limit(settings, anon="5000/minute")  # blocks of 5
+    api = APIClient()
+    statuses = [api.post(PREDICTIONS, BODY, format="json").status_code for _ in range(12)]
+    assert statuses == [201] * 12
+    assert redis_cache.get(ANON_KEY) == 15
+
+
+def test_blocks_never_admit_more_than_the_limit(redis_cache, settings, active_model):
+    limit(settings, anon="2000/minute")  # blocks of 2
+    # Other workers have taken 1,997 of the window's hits.
+    throttling.claim_hits(ANON_KEY, 60, 1997)
+    api = APIClient()
+    statuses = [api.post(PREDICTIONS, BODY, format="json").status_code for _ in range(5)]
+    # A block of 2 (1,999 taken), then the one hit left of the next block: 2,000 admitted.
+    assert statuses == [201, 201, 201, 429, 429]
+
+
+def test_a_block_left_by_another_worker_is_lost_not_reused(redis_cache, settings, active_model):
+    limit(settings, anon="2000/minute")
+    throttling.claim_hits(ANON_KEY, 60, 1996)
+    api = APIClient()
+    statuses = []
+    for _ in range(4):
+        statuses.append(api.post(PREDICTIONS, BODY, format="json").status_code)
+        throttling.forget_leases()  # the next request reaches a worker holding no block
+    # Each worker used one hit of its block of 2: the client is refused early, never late.
+    assert statuses == [201, 201, 429, 429]
+
+
+def test_once_refused_a_client_costs_redis_nothing_more_in_the_window(
+    redis_cache, settings, active_model
+):
+    limit(settings, anon="3/minute")
+    api = APIClient()
+    statuses = [api.post(PREDICTIONS, BODY, format="json").status_code for _ in range(10)]
+    assert statuses == [201] * 3 + [429] * 7
+    # The third hit reached the limit: the refusals never asked Redis for a hit (they are
+    # counted apart, once each).
+    assert redis_cache.get(ANON_KEY) == 3
+    assert services.live_count(ThrottledRequestCount.objects.get()) == 7
+
+
+def test_a_block_closes_with_its_window(redis_cache, settings, active_model):
+    import time
+
+    limit(settings, anon="2000/second")  # blocks of 2, windows of a second
+    api = APIClient()
+    assert api.post(PREDICTIONS, BODY, format="json").status_code == 201
+    time.sleep(1.1)
+    # The window closed in Redis; the block's second hit belonged to it and is not used.
+    assert redis_cache.get(ANON_KEY) is None
+    assert api.post(PREDICTIONS, BODY, format="json").status_code == 201
+    assert redis_cache.get(ANON_KEY) == 2
