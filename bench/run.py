@@ -57,6 +57,7 @@ PROXY_HEADERS = {
 }
 COURSE = "course app"
 VIEWSITE = "viewsite"
+FLOOR = "floor"
 
 
 class BenchError(Exception):
@@ -598,6 +599,28 @@ def course_server(options, *, gunicorn: bool):
         yield server
 
 
+@contextmanager
+def floor_server(options, site: "Site | None"):
+    """bench/floor_app.py under gunicorn with 2 sync workers: `hello`, or `audit` into `site`."""
+    port = free_port()
+    env = {**course_env(options), "FLOOR_MODE": "audit" if site else "hello"}
+    if site:
+        env["FLOOR_DATABASE"] = site.database_url or str(site.var_dir / "viewsite.sqlite3")
+    command = gunicorn_command(options, port, "-w", "2", "-b", f"127.0.0.1:{port}")
+    command.append("bench.floor_app:app")
+    with serve(
+        command,
+        env=env,
+        log=options.work / f"floor-{site.database if site else 'hello'}.log",
+        port=port,
+        ready_path="/",
+        name=f"{FLOOR} ({'WSGI + audit INSERT' if site else 'WSGI hello'})",
+        database=site.database if site else "-",
+        workers=2,
+    ) as server:
+        yield server
+
+
 # ------------------------------------------------------------------------------------------------
 # Batch, start-up, memory
 # ------------------------------------------------------------------------------------------------
@@ -765,6 +788,11 @@ def parse_args(argv):
     parser.add_argument("--skip-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--quick", action="store_true", help="smoke test: 1 run of 3 s")
     parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also load bench/floor_app.py: the most any design can serve here (API only)",
+    )
+    parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
         help="a PostgreSQL database to CREATE/DROP the throwaway database from",
@@ -806,7 +834,8 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGALRM, on_alarm)
     signal.signal(signal.SIGTERM, on_term)
     signal.alarm(options.time_limit)
-    scenarios = 3 + 2 * (1 if options.skip_postgres else 2)
+    databases = 1 if options.skip_postgres else 2
+    scenarios = 3 + 2 * databases + (1 + databases if options.floor else 0)
     estimate = scenarios * (options.warmup + options.runs * options.duration) + 45
     say(
         f"viewsite benchmark: {CONNECTIONS} connections, {THREADS} wrk threads, warm-up "
@@ -852,6 +881,11 @@ def main(argv=None) -> int:
                     if worker_pids(server.process.pid) != before:
                         recycled.append(site.database)
                     workers[f"{VIEWSITE} {site.database}"] = inspect_workers(server)
+            if options.floor:
+                # After viewsite, so the audit rows land in tables viewsite migrated and filled.
+                for site in [None, *sites]:
+                    with floor_server(options, site) as server:
+                        results.append(load(server, api_scenario(server), options, options.work))
 
             say("\nWorker start-up (gunicorn, 1 worker, SQLite)")
             start_ups = []
