@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from functools import lru_cache
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from ..models import ModelVersion, PredictionRequest
 
@@ -50,10 +50,10 @@ def insert(
     """
     if not rows:
         return []
+    # The connection itself, not the `connection` proxy, which looks it up on every attribute.
+    db = connections[DEFAULT_DB_ALIAS]
     shared_fields, varying = tuple(shared), tuple(varying)
-    shared_params = [
-        _FIELDS[name].get_db_prep_save(value, connection) for name, value in shared.items()
-    ]
+    shared_params = [_FIELDS[name].get_db_prep_save(value, db) for name, value in shared.items()]
     check_params = [served_by.pk, served_by.artifact_sha256, True] if served_by is not None else []
     json_positions = [
         position
@@ -61,14 +61,14 @@ def insert(
         if _FIELDS[name].get_internal_type() == "JSONField"
     ]
     ids = [0] * len(rows)
-    if connection.vendor == "postgresql" and len(rows) > 1:
+    if db.vendor == "postgresql" and len(rows) > 1:
         # One array per column: five parameters, not five per row (psycopg spent 0.4 s
         # splitting a 50,000-placeholder statement, and the server as long parsing it).
         columns = [list(column) for column in zip(*rows, strict=True)]
         for json_position in json_positions:
             columns[json_position] = [_json_text(value) for value in columns[json_position]]
         sql = _unnest_sql(shared_fields, varying, bool(check_params))
-        returned = _fetch(sql, [*shared_params, *columns, *check_params], len(rows))
+        returned = _fetch(db, sql, [*shared_params, *columns, *check_params], len(rows))
         for row_id, batch_index in returned:
             ids[batch_index] = row_id
         return ids
@@ -76,9 +76,10 @@ def insert(
     prepared = [list(row) for row in rows]
     for row in prepared:
         for json_position in json_positions:
-            row[json_position] = _adapt_json(row[json_position])
+            row[json_position] = _adapt_json(db, row[json_position])
     if len(rows) == 1:
-        return [_insert_rows(shared_fields, shared_params, varying, prepared, check_params)[0][0]]
+        returned = _insert_rows(db, shared_fields, shared_params, varying, prepared, check_params)
+        return [returned[0][0]]
     per_statement = max(1, (_max_params() - len(shared_params) - 3) // len(varying))
     with transaction.atomic() if len(rows) > per_statement else nullcontext():
         for start in range(0, len(rows), per_statement):
@@ -86,22 +87,22 @@ def insert(
             # RETURNING's order is not guaranteed (SQLite says so): rows are matched by their
             # batch index, not by position.
             for row_id, batch_index in _insert_rows(
-                shared_fields, shared_params, varying, chunk, check_params
+                db, shared_fields, shared_params, varying, chunk, check_params
             ):
                 ids[batch_index] = row_id
     return ids
 
 
-def _insert_rows(shared_fields, shared_params, varying, rows, check_params) -> list[tuple]:
+def _insert_rows(db, shared_fields, shared_params, varying, rows, check_params) -> list[tuple]:
     """One INSERT of `rows` (values already adapted)."""
-    sql = _insert_sql(connection.vendor, shared_fields, varying, len(rows), bool(check_params))
+    sql = _insert_sql(db.vendor, shared_fields, varying, len(rows), bool(check_params))
     params = [*shared_params, *(value for row in rows for value in row), *check_params]
-    return _fetch(sql, params, len(rows))
+    return _fetch(db, sql, params, len(rows))
 
 
-def _fetch(sql: str, params: list, expected: int) -> list[tuple]:
+def _fetch(db, sql: str, params: list, expected: int) -> list[tuple]:
     """Run one INSERT ... RETURNING; raises VersionChanged if it wrote fewer rows than expected."""
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         returned = cursor.fetchall()
     if len(returned) != expected:
@@ -157,8 +158,8 @@ def _unnest_sql(shared_fields, varying_fields, checked) -> str:
 # The varying JSON values (the raw input, the errors) as the backend takes them; the other
 # varying values are numbers, sent as they are. None is SQL NULL, as Django stores it, not the
 # JSON text "null". The audit model's JSON fields use the default encoder.
-def _adapt_json(value):
-    return None if value is None else connection.ops.adapt_json_value(value, None)
+def _adapt_json(db, value):
+    return None if value is None else db.ops.adapt_json_value(value, None)
 
 
 def _json_text(value) -> str | None:
