@@ -8,6 +8,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -16,150 +17,56 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="ModelVersion",
+            name='ModelVersion',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("number", models.PositiveIntegerField(unique=True, verbose_name="version")),
-                ("algorithm", models.CharField(max_length=200)),
-                (
-                    "features",
-                    models.JSONField(
-                        help_text="Input columns, in the order the model expects them."
-                    ),
-                ),
-                (
-                    "parameters",
-                    models.JSONField(
-                        blank=True,
-                        default=dict,
-                        help_text="Fitted parameters (coefficients, intercept).",
-                    ),
-                ),
-                ("cv_r2", models.FloatField(verbose_name="CV R²")),
-                ("cv_mae", models.FloatField(verbose_name="CV MAE")),
-                ("cv_rmse", models.FloatField(verbose_name="CV RMSE")),
-                ("cv_folds", models.PositiveSmallIntegerField(verbose_name="CV folds")),
-                ("training_rows", models.PositiveIntegerField()),
-                (
-                    "rows_filled",
-                    models.PositiveIntegerField(
-                        default=0, help_text="Rows whose blank 转发数 was filled with 点赞数."
-                    ),
-                ),
-                ("data_file_name", models.CharField(max_length=500)),
-                ("data_sha256", models.CharField(max_length=64, verbose_name="data sha256")),
-                ("artifact_name", models.CharField(max_length=500, unique=True)),
-                (
-                    "artifact_sha256",
-                    models.CharField(max_length=64, verbose_name="artifact sha256"),
-                ),
-                (
-                    "sklearn_version",
-                    models.CharField(max_length=40, verbose_name="scikit-learn version"),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("is_active", models.BooleanField(default=False, verbose_name="active")),
-                ("activated_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('number', models.PositiveIntegerField(unique=True, verbose_name='version')),
+                ('algorithm', models.CharField(max_length=200)),
+                ('features', models.JSONField(help_text='Input columns, in the order the model expects them.')),
+                ('parameters', models.JSONField(blank=True, default=dict, help_text='Fitted parameters (coefficients, intercept).')),
+                ('cv_r2', models.FloatField(verbose_name='CV R²')),
+                ('cv_mae', models.FloatField(verbose_name='CV MAE')),
+                ('cv_rmse', models.FloatField(verbose_name='CV RMSE')),
+                ('cv_folds', models.PositiveSmallIntegerField(verbose_name='CV folds')),
+                ('training_rows', models.PositiveIntegerField()),
+                ('rows_filled', models.PositiveIntegerField(default=0, help_text='Rows whose blank 转发数 was filled with 点赞数.')),
+                ('data_file_name', models.CharField(max_length=500)),
+                ('data_sha256', models.CharField(max_length=64, verbose_name='data sha256')),
+                ('artifact_name', models.CharField(max_length=500, unique=True)),
+                ('artifact_sha256', models.CharField(max_length=64, verbose_name='artifact sha256')),
+                ('sklearn_version', models.CharField(max_length=40, verbose_name='scikit-learn version')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('is_active', models.BooleanField(default=False, verbose_name='active')),
+                ('activated_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "ordering": ["-number"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        condition=models.Q(("is_active", True)),
-                        fields=("is_active",),
-                        name="one_active_model_version",
-                    )
-                ],
+                'ordering': ['-number'],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('is_active',), name='one_active_model_version')],
             },
         ),
         migrations.CreateModel(
-            name="PredictionRequest",
+            name='PredictionRequest',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
-                ),
-                (
-                    "channel",
-                    models.CharField(choices=[("form", "Form"), ("api", "API")], max_length=8),
-                ),
-                ("accepted", models.BooleanField(db_index=True)),
-                (
-                    "raw_input",
-                    models.JSONField(blank=True, help_text="The input as received.", null=True),
-                ),
-                (
-                    "likes",
-                    models.PositiveIntegerField(
-                        null=True,
-                        validators=[
-                            django.core.validators.MinValueValidator(0),
-                            django.core.validators.MaxValueValidator(20000),
-                        ],
-                        verbose_name="点赞数",
-                    ),
-                ),
-                (
-                    "shares",
-                    models.PositiveIntegerField(
-                        null=True,
-                        validators=[
-                            django.core.validators.MinValueValidator(0),
-                            django.core.validators.MaxValueValidator(20000),
-                        ],
-                        verbose_name="转发数",
-                    ),
-                ),
-                ("views", models.FloatField(blank=True, null=True, verbose_name="浏览量")),
-                ("errors", models.JSONField(blank=True, null=True)),
-                ("latency_ms", models.FloatField(verbose_name="latency (ms)")),
-                (
-                    "client_ip",
-                    models.GenericIPAddressField(blank=True, null=True, verbose_name="client IP"),
-                ),
-                ("user_agent", models.CharField(blank=True, max_length=512)),
-                ("batch_id", models.UUIDField(blank=True, db_index=True, null=True)),
-                ("batch_index", models.PositiveIntegerField(blank=True, null=True)),
-                (
-                    "model_version",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="The version that answered; empty when the request was refused.",
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="predictions",
-                        to="predictor.modelversion",
-                    ),
-                ),
-                (
-                    "user",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ('channel', models.CharField(choices=[('form', 'Form'), ('api', 'API')], max_length=8)),
+                ('accepted', models.BooleanField(db_index=True)),
+                ('raw_input', models.JSONField(blank=True, help_text='The input as received.', null=True)),
+                ('likes', models.PositiveIntegerField(null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(20000)], verbose_name='点赞数')),
+                ('shares', models.PositiveIntegerField(null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(20000)], verbose_name='转发数')),
+                ('views', models.FloatField(blank=True, null=True, verbose_name='浏览量')),
+                ('errors', models.JSONField(blank=True, null=True)),
+                ('latency_ms', models.FloatField(verbose_name='latency (ms)')),
+                ('client_ip', models.GenericIPAddressField(blank=True, null=True, verbose_name='client IP')),
+                ('user_agent', models.CharField(blank=True, max_length=512)),
+                ('batch_id', models.UUIDField(blank=True, db_index=True, null=True)),
+                ('batch_index', models.PositiveIntegerField(blank=True, null=True)),
+                ('model_version', models.ForeignKey(blank=True, help_text='The version that answered; empty when the request was refused.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='predictions', to='predictor.modelversion')),
+                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
-                "indexes": [
-                    models.Index(
-                        fields=["model_version", "created_at"],
-                        name="predictor_p_model_v_e50de3_idx",
-                    )
-                ],
+                'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['model_version', 'created_at'], name='predictor_p_model_v_e50de3_idx')],
             },
         ),
     ]

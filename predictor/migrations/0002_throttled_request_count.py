@@ -4,39 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("predictor", "0001_initial"),
+        ('predictor', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ThrottledRequestCount",
+            name='ThrottledRequestCount',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("minute", models.DateTimeField(db_index=True)),
-                (
-                    "scope",
-                    models.CharField(help_text="The rate limit that refused them.", max_length=32),
-                ),
-                (
-                    "client",
-                    models.CharField(help_text="Client IP, or user id for users.", max_length=64),
-                ),
-                ("count", models.PositiveIntegerField(default=0)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('minute', models.DateTimeField(db_index=True)),
+                ('scope', models.CharField(help_text='The rate limit that refused them.', max_length=32)),
+                ('client', models.CharField(help_text='Client IP, or user id for users.', max_length=64)),
+                ('count', models.PositiveIntegerField(default=0)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
             ],
             options={
-                "ordering": ["-minute", "-count"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("minute", "scope", "client"), name="one_count_per_client_minute"
-                    )
-                ],
+                'ordering': ['-minute', '-count'],
+                'constraints': [models.UniqueConstraint(fields=('minute', 'scope', 'client'), name='one_count_per_client_minute')],
             },
         ),
     ]

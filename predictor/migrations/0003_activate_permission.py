@@ -4,18 +4,14 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("predictor", "0002_throttled_request_count"),
+        ('predictor', '0002_throttled_request_count'),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name="modelversion",
-            options={
-                "ordering": ["-number"],
-                "permissions": [
-                    ("activate_modelversion", "Can activate a model version (roll back)")
-                ],
-            },
+            name='modelversion',
+            options={'ordering': ['-number'], 'permissions': [('activate_modelversion', 'Can activate a model version (roll back)')]},
         ),
     ]
