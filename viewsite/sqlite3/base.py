@@ -86,9 +86,17 @@ class QueuedWriteCursor(base.SQLiteCursorWrapper):
     writer_queue: WriterQueue | None = None
     _returned: list | None = None
 
+    def _queues(self, query: str) -> bool:
+        # Inside a transaction the turn is already held (from BEGIN IMMEDIATE on).
+        return (
+            self.writer_queue is not None
+            and not self.connection.in_transaction
+            and _WRITE.match(query) is not None
+        )
+
     def execute(self, query, params=None):
         self._returned = None
-        if self.writer_queue is None or self.connection.in_transaction or not _WRITE.match(query):
+        if not self._queues(query):
             return super().execute(query, params)
         with self.writer_queue:
             super().execute(query, params)
@@ -98,7 +106,7 @@ class QueuedWriteCursor(base.SQLiteCursorWrapper):
 
     def executemany(self, query, param_list):
         self._returned = None
-        if self.writer_queue is None or self.connection.in_transaction or not _WRITE.match(query):
+        if not self._queues(query):
             return super().executemany(query, param_list)
         with self.writer_queue:
             return super().executemany(query, param_list)
