@@ -7,8 +7,9 @@ workers, beside the others:
   and the load generator cost on their own;
 - `FLOOR_MODE=audit` reads the JSON body, computes a linear model's arithmetic and writes one
   row into viewsite's own audit table (its real columns and indexes, migrated by viewsite),
-  committed before the answer: SQLite in WAL mode with synchronous=NORMAL and writers queued as
-  viewsite.sqlite3 queues them, or PostgreSQL through one kept connection in autocommit.
+  committed before the answer: SQLite in WAL mode with synchronous=NORMAL and writers taking
+  turns on a lock file (polled from 20 µs, where SQLite's busy handler sleeps a millisecond
+  and more), or PostgreSQL through one kept connection in autocommit.
 
 No validation, no rate limit, no security headers, no error handling, no version check:
 whatever viewsite does for a request, on this machine it cannot serve more requests per second
@@ -16,9 +17,11 @@ than this does with the same database. `FLOOR_DATABASE` is the SQLite file or Po
 """
 
 import datetime
+import fcntl
 import json
 import os
 import sqlite3
+import time
 from contextlib import nullcontext
 
 MODE = os.environ.get("FLOOR_MODE", "hello")
@@ -40,12 +43,10 @@ class _Database:
             self.connection = psycopg.connect(DATABASE, autocommit=True)
             self.placeholder, self.queue = "%s", nullcontext()
         else:
-            from viewsite.sqlite3.base import WriterQueue
-
             self.connection = sqlite3.connect(DATABASE, isolation_level=None, timeout=20)
             self.connection.execute("PRAGMA journal_mode=WAL")
             self.connection.execute("PRAGMA synchronous=NORMAL")
-            self.placeholder, self.queue = "?", WriterQueue(f"{DATABASE}-writers.lock", 20)
+            self.placeholder, self.queue = "?", _WriterTurn(f"{DATABASE}-writers.lock")
         self.version = self.connection.execute(
             "SELECT id FROM predictor_modelversion WHERE is_active"
         ).fetchone()[0]
@@ -58,6 +59,26 @@ class _Database:
         row = (created_at, "api", True, raw, likes, shares, views, None, self.version, 0.1)
         with self.queue:
             self.connection.execute(self.sql, (*row, "127.0.0.1", "wrk", None, None, None))
+
+
+class _WriterTurn:
+    """An exclusive lock on one file, polled, held for one write."""
+
+    def __init__(self, path: str):
+        self.lock_file = open(path, "a")  # noqa: SIM115 - held for the process's life
+
+    def __enter__(self):
+        delay = 20e-6
+        while True:
+            try:
+                fcntl.flock(self.lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except BlockingIOError:
+                time.sleep(delay)
+                delay = min(delay * 2, 1e-3)
+
+    def __exit__(self, *exc_info):
+        fcntl.flock(self.lock_file, fcntl.LOCK_UN)
 
 
 def app(environ, start_response):

@@ -1,9 +1,11 @@
 """The model's inputs and output, defined once.
 
 The audit model's fields, the ModelForm, the API serializer, the CSV loader and the API schema all
-follow these definitions, so a name, a Chinese label or a bound changes here and nowhere else.
+follow these definitions, so a name, a Chinese label, a bound or the refusal of an unknown field
+changes here and nowhere else.
 """
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -26,6 +28,18 @@ class Feature:
     max_value: int | None = FEATURE_MAX
 
     @property
+    def display(self) -> str:
+        return f"{self.label} ({self.name})"
+
+    def bound_problem(self, number: float) -> str | None:
+        """What is wrong with `number` for this column, or None: for a reader without validators."""
+        if number < self.min_value:
+            return f"is below the minimum {self.min_value}"
+        if self.max_value is not None and number > self.max_value:
+            return f"is above the maximum {self.max_value:,}"
+        return None
+
+    @property
     def validators(self) -> list:
         validators = [MinValueValidator(self.min_value)]
         if self.max_value is not None:
@@ -42,3 +56,19 @@ INPUT_FEATURES: tuple[Feature, ...] = (LIKES, SHARES)
 TARGET = VIEWS
 INPUT_NAMES: tuple[str, ...] = tuple(feature.name for feature in INPUT_FEATURES)
 BY_NAME: dict[str, Feature] = {f.name: f for f in (*INPUT_FEATURES, TARGET)}
+
+
+def unknown_fields(names: Iterable, allowed: Sequence[Feature] = INPUT_FEATURES) -> list[str]:
+    """The names that are none of `allowed`: a typo, or a client trying to set what only the
+    server decides (views, id, model_version). Every door refuses them rather than ignore them."""
+    known = {feature.name for feature in allowed}
+    return sorted({str(name) for name in names} - known)
+
+
+def unknown_fields_message(
+    names: Sequence[str], allowed: Sequence[Feature] = INPUT_FEATURES
+) -> str:
+    listed = ", ".join(name[:40] for name in names[:5]) + (", …" if len(names) > 5 else "")
+    *others, last = [feature.display for feature in allowed]
+    accepted = f"{', '.join(others)} and {last}" if others else last
+    return f"Unknown field(s): {listed}. Only {accepted} are accepted."

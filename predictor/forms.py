@@ -1,7 +1,6 @@
 """The browser form: the audit model's likes and shares, with the bounds from predictor.features."""
 
 from django import forms
-from django.forms.renderers import Jinja2
 
 from . import features
 from .models import PredictionRequest
@@ -15,26 +14,16 @@ def _bounded_formfield(model_field, **kwargs):
 
 
 class PredictionForm(forms.ModelForm):
-    # Its inputs are drawn with Jinja2, like the page around them (viewsite.jinja2). One
-    # renderer for the process: a new one per form would compile the widget templates anew.
-    default_renderer = Jinja2()
-
     class Meta:
         model = PredictionRequest
         fields = features.INPUT_NAMES
         formfield_callback = _bounded_formfield
 
     def clean(self):
-        # A browser sends only these fields; anything else (views, id, model_version...) is a
-        # client trying to set what only the server decides.
-        unknown = sorted(set(self.data) - set(self.fields) - {"csrfmiddlewaretoken"})
+        unknown = features.unknown_fields(set(self.data) - {"csrfmiddlewaretoken"})
         if unknown:
-            names = ", ".join(name[:40] for name in unknown[:5])
             raise forms.ValidationError(
-                "Unknown field(s): %(fields)s. Only 点赞数 (likes) and 转发数 (shares) are "
-                "accepted.",
-                code="unknown_field",
-                params={"fields": names + (", …" if len(unknown) > 5 else "")},
+                features.unknown_fields_message(unknown), code="unknown_field"
             )
         return super().clean()
 

@@ -32,6 +32,11 @@ class ModelVersion(models.Model):
     data_sha256 = models.CharField("data sha256", max_length=64)
     artifact_name = models.CharField(max_length=500, unique=True)
     artifact_sha256 = models.CharField("artifact sha256", max_length=64)
+    # What a worker serves a linear model from without unpickling anything: its coefficients, in
+    # a small JSON file whose checksum is verified like the artifact's (never from `parameters`,
+    # which is for people to read). Empty for models served from the artifact itself.
+    serving_name = models.CharField(max_length=500, blank=True)
+    serving_sha256 = models.CharField("serving file sha256", max_length=64, blank=True)
     sklearn_version = models.CharField("scikit-learn version", max_length=40)
     created_at = models.DateTimeField(default=timezone.now)
     is_active = models.BooleanField("active", default=False)
@@ -62,6 +67,13 @@ class ModelVersion(models.Model):
         return int(number) if number.isdigit() and len(number) < 10 else None
 
 
+class Channel(models.TextChoices):
+    """The door a prediction request came through."""
+
+    FORM = "form", "Form"
+    API = "api", "API"
+
+
 class PredictionRequestQuerySet(models.QuerySet):
     """Refuses bulk updates and deletes: the audit trail only grows."""
 
@@ -77,10 +89,6 @@ class PredictionRequest(models.Model):
 
     Rows are written before the response is sent and never changed afterwards.
     """
-
-    class Channel(models.TextChoices):
-        FORM = "form", "Form"
-        API = "api", "API"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     channel = models.CharField(max_length=8, choices=Channel.choices)

@@ -14,20 +14,26 @@ urlpatterns = [
     path("", views.predict_page, name="predict"),
     path("healthz", views.healthz, name="healthz"),
     path("internal/refused/body-too-large", views.refused_by_proxy, name="refused-by-proxy"),
+    path("api/", api(api_views.api_root), name="api-root"),
     path(
         "api/predictions/",
-        api(api_views.PredictionListCreateView.as_view()),
+        api(api_views.PredictionCreateApi.as_view()),
+        name="prediction-create",
+    ),
+    path(
+        "api/predictions/history/",
+        api(api_views.PredictionListApi.as_view()),
         name="prediction-list",
     ),
     path(
         "api/predictions/<int:pk>/",
-        api(api_views.PredictionDetailView.as_view()),
+        api(api_views.PredictionDetailApi.as_view()),
         name="prediction-detail",
     ),
-    path("api/models/", api(api_views.ModelVersionListView.as_view()), name="model-list"),
+    path("api/models/", api(api_views.ModelVersionListApi.as_view()), name="model-list"),
     path(
         "api/models/<str:label>/activate/",
-        api(api_views.ModelVersionActivateView.as_view()),
+        api(api_views.ModelVersionActivateApi.as_view()),
         name="model-activate",
     ),
 ]

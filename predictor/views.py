@@ -4,7 +4,6 @@ import logging
 import time
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import JsonResponse
@@ -15,7 +14,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import services
+from .api.errors import RequestBodyTooLarge, error_body
 from .forms import PredictionForm
+from .models import Channel
 
 logger = logging.getLogger(__name__)
 
@@ -27,16 +28,15 @@ def predict_page(request):
     context = {"form": form}
     status = 200
     if request.method == "POST":
-        info = services.RequestInfo.from_request(request, channel="form", started=started)
-        raw_input = request.POST.dict()
-        raw_input.pop("csrfmiddlewaretoken", None)
+        info = services.RequestInfo.from_request(request, channel=Channel.FORM, started=started)
+        raw_input = _form_input(request)
         try:
             if form.is_valid():
                 [context["record"]] = services.predict(
                     inputs=[form.cleaned_data], raw_inputs=[raw_input], info=info
                 )
             else:
-                services.record_rejection(
+                services.record_refusal(
                     raw_inputs=[raw_input], errors=[form.errors.get_json_data()], info=info
                 )
                 status = 400
@@ -51,39 +51,48 @@ def predict_page(request):
     return render(request, "predictor/predict.html", context, status=status)
 
 
+def _form_input(request) -> dict:
+    raw_input = request.POST.dict()
+    raw_input.pop("csrfmiddlewaretoken", None)
+    return raw_input
+
+
 @never_cache
 @require_GET
 def healthz(request):
+    """Ready means able to answer: the database answers and the active model loads verified."""
     try:
         version = services.active_version()
+        if version is None:
+            raise services.ModelUnavailable("No model is active. Run `manage.py retrain`.")
+        services.load_predictor(version)
     except DatabaseError as error:
         logger.error("health check: database unavailable error=%s", error)
         return JsonResponse(
             {"status": "unavailable", "detail": "The database is unreachable."}, status=503
         )
-    if version is None:
-        return JsonResponse(
-            {"status": "unavailable", "detail": "No model is active. Run `manage.py retrain`."},
-            status=503,
-        )
+    except services.ModelUnavailable as error:
+        return JsonResponse({"status": "unavailable", "detail": str(error)}, status=503)
     return JsonResponse({"status": "ok", "model_version": version.label})
 
 
 def csrf_failure(request, reason=""):
     """A form post without a valid CSRF token: refused with 403, and audited like any refusal."""
     if request.method == "POST" and request.path == reverse("predictor:predict"):
-        raw_input = request.POST.dict()
-        raw_input.pop("csrfmiddlewaretoken", None)
-        info = services.RequestInfo.from_request(request, channel="form")
-        try:
-            services.record_rejection(
-                raw_inputs=[raw_input],
-                errors=[{"csrf": [f"CSRF check failed: {reason}"]}],
-                info=info,
-            )
-        except DatabaseError as error:
-            logger.error("CSRF refusal not recorded: database unavailable error=%s", error)
+        _record_refusal(
+            request, Channel.FORM, _form_input(request), f"CSRF check failed: {reason}", "csrf"
+        )
     return render(request, "403_csrf.html", {"reason": reason}, status=403)
+
+
+def _record_refusal(request, channel: Channel, raw_input, detail: str, key: str) -> None:
+    """Audit a request refused before any view could (CSRF, an oversized body); the refusal
+    stands even if the database cannot record it."""
+    info = services.RequestInfo.from_request(request, channel=channel)
+    try:
+        services.record_refusal(raw_inputs=[raw_input], errors=[{key: [detail]}], info=info)
+    except DatabaseError as error:
+        logger.error("refusal not recorded: database unavailable error=%s", error)
 
 
 # --- Error pages ----------------------------------------------------------------------------------
@@ -95,15 +104,17 @@ _ERRORS = {
     400: ("bad_request", "The request could not be understood."),
     403: ("permission_denied", "You are not allowed to do this."),
     404: ("not_found", "There is nothing here."),
+    413: ("body_too_large", "The request body is too large."),
     500: ("server_error", "Something went wrong on our side. It has been logged."),
 }
 
 
-def _error(request, status: int, *, code: str | None = None, detail: str | None = None):
+def _error(request, status: int, *, code=None, detail=None, path: str | None = None):
+    """The error page for `path` (the request's own by default): JSON under the API's root."""
     default_code, default_detail = _ERRORS[status]
     code, detail = code or default_code, detail or default_detail
-    if request.path.startswith("/api/"):
-        return JsonResponse({"detail": detail, "code": code}, status=status)
+    if (path or request.path).startswith(reverse("predictor:api-root")):
+        return JsonResponse(error_body(detail, code), status=status)
     return render(request, "error.html", {"status": status, "detail": detail}, status=status)
 
 
@@ -147,19 +158,13 @@ def refused_by_proxy(request):
 
 
 def _refuse_oversized(request, *, path: str, content_length: str):
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    detail = f"The request body is larger than the limit of {limit:,} bytes."
-    channel = {reverse("predictor:predict"): "form", reverse("predictor:prediction-list"): "api"}
-    if request.method == "POST" and path in channel:
-        info = services.RequestInfo.from_request(request, channel=channel[path])
-        try:
-            services.record_rejection(
-                raw_inputs=[{"content_length": content_length}],
-                errors=[{"request": [detail]}],
-                info=info,
-            )
-        except DatabaseError as error:
-            logger.error("oversized request not recorded: database unavailable error=%s", error)
-    if path.startswith("/api/"):
-        return JsonResponse({"detail": detail, "code": "body_too_large"}, status=413)
-    return render(request, "error.html", {"status": 413, "detail": detail}, status=413)
+    detail = str(RequestBodyTooLarge().detail)
+    channels = {
+        reverse("predictor:predict"): Channel.FORM,
+        reverse("predictor:prediction-create"): Channel.API,
+    }
+    if request.method == "POST" and path in channels:
+        _record_refusal(
+            request, channels[path], {"content_length": content_length}, detail, "request"
+        )
+    return _error(request, 413, detail=detail, path=path)

@@ -92,11 +92,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "viewsite.middleware.CSPMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Answers plain anonymous JSON predictions, after the headers every response gets and
-    # before the session, CSRF, auth and messages machinery they do not use (its docstring).
-    "predictor.api.fast_lane.FastLaneMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -111,15 +108,9 @@ WSGI_APPLICATION = "viewsite.wsgi.application"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TEMPLATES = [
-    # The site's own pages (templates/) are Jinja2: the form page is rendered on every post.
-    {
-        "BACKEND": "django.template.backends.jinja2.Jinja2",
-        "DIRS": [BASE_DIR / "templates"],
-        "OPTIONS": {"environment": "viewsite.jinja2.environment"},
-    },
-    # The admin's and DRF's templates.
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -141,9 +132,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several gunicorn workers write the audit trail at once. WAL lets readers and one writer run
     # together; IMMEDIATE takes the write lock when a transaction starts, so two writers queue on
     # the busy timeout instead of failing with "database is locked" when one upgrades its lock.
-    # The same backend, with writers waiting their turn on a lock file rather than asleep in
-    # SQLite's busy handler (viewsite/sqlite3/base.py).
-    DATABASES["default"]["ENGINE"] = "viewsite.sqlite3"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": env.float("VIEWSITE_SQLITE_BUSY_TIMEOUT", default=20.0),
@@ -156,9 +144,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-viewsite.sqlite3")}
     # SQLite creates the file but not its folder; var/ is git-ignored, so a fresh clone lacks it.
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The same backend, checking a connection's health only after it sat idle for a second.
-    DATABASES["default"]["ENGINE"] = "viewsite.postgresql"
 # Keep each worker's connection between requests (opening one, and for SQLite running its
 # PRAGMAs, costs more than a prediction); a connection that broke is replaced before use.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
@@ -215,10 +200,11 @@ REDIS_URL = env.str("REDIS_URL", default="")
 CACHES = {
     "default": (
         {
-            "BACKEND": "viewsite.cache.SharedClientRedisCache",
+            # django-redis keeps one client per process and counts in one round trip (INCR).
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("VIEWSITE_CACHE_PREFIX", default="viewsite"),
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}

@@ -56,6 +56,14 @@ def as_api_exception(exc: Exception) -> Exception:
     return exc
 
 
+def error_body(detail, code: str, errors=None) -> dict:
+    """The envelope of every error answer, from every door (the API, the JSON error pages)."""
+    body = {"detail": str(detail), "code": code}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
 def exception_handler(exc, context):
     exc = as_api_exception(exc)
     if isinstance(exc, exceptions.Throttled) and context.get("request") is not None:
@@ -64,17 +72,12 @@ def exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, ValidationError):
-        response.data = {
-            "detail": "The input is not valid.",
-            "code": "invalid",
-            "errors": exc.detail,
-        }
+        response.data = error_body("The input is not valid.", "invalid", exc.detail)
     else:
         codes = exc.get_codes()
-        response.data = {
-            "detail": str(exc.detail),
-            "code": codes if isinstance(codes, str) else exc.default_code,
-        }
+        response.data = error_body(
+            exc.detail, codes if isinstance(codes, str) else exc.default_code
+        )
     return response
 
 
@@ -82,7 +85,7 @@ def _count_throttled(request) -> None:
     scope, client = throttled_client(request)
     try:
         record_throttled(scope=scope, client=client)
-    except (DatabaseError, CacheError, OSError) as error:
+    except (DatabaseError, *CacheError) as error:
         # The refusal stands either way; only its tally is missing.
         logger.error(
             "throttled request not counted scope=%s client=%s error=%s", scope, client, error

@@ -1,17 +1,19 @@
-"""API views: each validates its input, calls the service layer, and shapes the answer."""
+"""API views, one per operation: each validates its input, calls the service layer, and shapes
+the answer. Errors become the one envelope in predictor.api.errors."""
 
 import time
 
 from django.db import DatabaseError
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, permissions, status
+from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.settings import api_settings
-from rest_framework.views import APIView
 
 from .. import services
-from ..models import ModelVersion, PredictionRequest
+from ..models import Channel, ModelVersion, PredictionRequest
 from .errors import Conflict, ServiceUnavailable, as_api_exception
 from .filters import PredictionRequestFilter
 from .parsers import MalformedJSON
@@ -20,34 +22,39 @@ from .serializers import (
     ModelVersionSerializer,
     PredictionInputSerializer,
     PredictionSerializer,
-    plain_inputs,
-    predictions_json,
+    prediction_output,
 )
 
 NOT_PREDICTED = "Not predicted: other items in this batch are invalid."
 
 
-class PredictionListCreateView(generics.ListCreateAPIView):
-    """POST one input or a list of inputs to predict views; GET the audit history (staff only)."""
+@extend_schema(exclude=True)
+@api_view(["GET"])
+@permission_classes([permissions.AllowAny])
+def api_root(request, format=None):
+    """viewsite's API: predict, review the history (staff), list and activate model versions."""
+    return Response(
+        {
+            name: reverse(f"predictor:{url_name}", request=request, format=format)
+            for name, url_name in [
+                ("predictions", "prediction-create"),
+                ("history", "prediction-list"),
+                ("models", "model-list"),
+            ]
+        }
+    )
+
+
+class PredictionCreateApi(generics.GenericAPIView):
+    """POST one input or a list of inputs (a batch) to predict views. Every request is audited,
+    answered or refused, before its answer leaves."""
 
     name = "Predictions"
-    queryset = PredictionRequest.objects.select_related("model_version", "user")
-    filterset_class = PredictionRequestFilter
-
-    def get_permissions(self):
-        # Anyone may ask for a prediction; the history they leave is private to staff.
-        if self.request is not None and self.request.method == "POST":
-            return [permissions.AllowAny()]
-        return [permissions.IsAdminUser()]
-
-    def get_serializer_class(self):
-        if self.request is not None and self.request.method == "POST":
-            return PredictionInputSerializer
-        return AuditRecordSerializer
+    permission_classes = [permissions.AllowAny]
+    serializer_class = PredictionInputSerializer
 
     def initial(self, request, *args, **kwargs):
         self.started = time.perf_counter()
-        self.audited = False
         super().initial(request, *args, **kwargs)
 
     @extend_schema(
@@ -67,66 +74,66 @@ class PredictionListCreateView(generics.ListCreateAPIView):
         description='Send `{"likes": 500, "shares": 300}`, or a list of such objects (a batch, '
         "predicted in one model call). Every request is audited, accepted or not.",
     )
-    def post(self, request, *args, **kwargs):
+    def post(self, request):
         payload = request.data
         batch = isinstance(payload, list)
-        info = services.RequestInfo.from_request(request, channel="api", started=self.started)
-        # From here on the service audits whatever happens, so handle_exception must not.
-        self.audited = True
-        inputs = plain_inputs(payload, batch=batch)
-        if inputs is None:
-            serializer = PredictionInputSerializer(data=payload, many=batch)
-            if not serializer.is_valid():
-                raw_inputs, errors = _refused_items(payload, serializer.errors, batch)
-                services.record_rejection(
-                    raw_inputs=raw_inputs, errors=errors, info=info, batch=batch
-                )
-                raise ValidationError(serializer.errors)
-            inputs = serializer.validated_data if batch else [serializer.validated_data]
+        serializer = self.get_serializer(data=payload, many=batch)
+        serializer.is_valid(raise_exception=True)
         try:
             records = services.predict(
-                inputs=inputs, raw_inputs=payload if batch else [payload], info=info, batch=batch
+                inputs=serializer.validated_data if batch else [serializer.validated_data],
+                raw_inputs=payload if batch else [payload],
+                info=self.request_info(),
+                batch=batch,
             )
-        except services.ModelUnavailable as error:
+        except services.ModelUnavailable as error:  # audited by the service
             raise ServiceUnavailable(str(error)) from error
-        output = predictions_json(records)
+        output = prediction_output(records)
         return Response(output if batch else output[0], status=status.HTTP_201_CREATED)
 
     def handle_exception(self, exc):
-        # Refused before validation (bad JSON, oversized body, wrong content type, failed auth):
-        # still one audit row. If even that cannot be written, the answer becomes a 503.
-        # Rate-limited requests are counted per client and minute instead (predictor.api.errors).
+        # Whatever refused a prediction request (its JSON, its size, its content type, its
+        # token, its input) leaves one audit row; if even that cannot be written, a 503.
+        # Rate-limited requests are counted per client and minute instead (errors.py), and a
+        # 503 was either audited by the service or could not be.
+        refusal = as_api_exception(exc)
         if (
             self.request.method == "POST"
-            and not self.audited
-            and not isinstance(exc, DatabaseError | Throttled)
+            and isinstance(refusal, APIException)
+            and not isinstance(refusal, Throttled | ServiceUnavailable)
         ):
-            refusal = as_api_exception(exc)
-            if isinstance(refusal, APIException):
-                self.audited = True
-                try:
-                    self._audit_refused_request(refusal)
-                except DatabaseError as error:
-                    exc = error
+            try:
+                self.record_refusal(refusal)
+            except DatabaseError as error:
+                exc = error
         return super().handle_exception(exc)
 
-    def _audit_refused_request(self, exc: APIException) -> None:
-        meta = self.request.META
-        raw = {
-            "content_type": meta.get("CONTENT_TYPE", ""),
-            "content_length": meta.get("CONTENT_LENGTH", ""),
-        }
-        if isinstance(exc, MalformedJSON):
-            raw["body_excerpt"] = exc.body_excerpt
-        info = services.RequestInfo.from_request(self.request, channel="api", started=self.started)
-        services.record_rejection(
-            raw_inputs=[raw], errors=[{"request": [str(exc.detail)]}], info=info
+    def record_refusal(self, refusal: APIException) -> None:
+        if isinstance(refusal, ValidationError):
+            raw_inputs, errors = _refused_items(self.request.data, refusal.detail)
+            batch = isinstance(self.request.data, list)
+        else:
+            meta = self.request.META
+            raw = {
+                "content_type": meta.get("CONTENT_TYPE", ""),
+                "content_length": meta.get("CONTENT_LENGTH", ""),
+            }
+            if isinstance(refusal, MalformedJSON):
+                raw["body_excerpt"] = refusal.body_excerpt
+            raw_inputs, errors, batch = [raw], [{"request": [str(refusal.detail)]}], False
+        services.record_refusal(
+            raw_inputs=raw_inputs, errors=errors, info=self.request_info(), batch=batch
+        )
+
+    def request_info(self) -> services.RequestInfo:
+        return services.RequestInfo.from_request(
+            self.request, channel=Channel.API, started=getattr(self, "started", None)
         )
 
 
-def _refused_items(payload, errors, batch: bool) -> tuple[list, list]:
+def _refused_items(payload, errors) -> tuple[list, list]:
     """Pair each refused input with its errors: one audit row per item of a batch."""
-    if not batch:
+    if not isinstance(payload, list):
         return [payload], [errors]
     if api_settings.NON_FIELD_ERRORS_KEY in errors:
         # The list itself was refused (empty, or longer than allowed): one row tells the story
@@ -137,7 +144,16 @@ def _refused_items(payload, errors, batch: bool) -> tuple[list, list]:
     ]
 
 
-class PredictionDetailView(generics.RetrieveAPIView):
+class PredictionListApi(generics.ListAPIView):
+    """The audit history of prediction requests, newest first (staff only)."""
+
+    name = "Prediction history"
+    queryset = PredictionRequest.objects.select_related("model_version", "user")
+    serializer_class = AuditRecordSerializer
+    filterset_class = PredictionRequestFilter
+
+
+class PredictionDetailApi(generics.RetrieveAPIView):
     """One audit record in full (staff only)."""
 
     name = "Prediction"
@@ -145,7 +161,7 @@ class PredictionDetailView(generics.RetrieveAPIView):
     serializer_class = AuditRecordSerializer
 
 
-class ModelVersionListView(generics.ListAPIView):
+class ModelVersionListApi(generics.ListAPIView):
     """The trained model versions with their cross-validated metrics, and which one is active."""
 
     name = "Model versions"
@@ -161,11 +177,12 @@ class CanActivateModelVersions(permissions.BasePermission):
         return bool(request.user and request.user.has_perm("predictor.activate_modelversion"))
 
 
-class ModelVersionActivateView(APIView):
+class ModelVersionActivateApi(generics.GenericAPIView):
     """Serve this version from the next request on, on every worker and host (a rollback)."""
 
     name = "Activate a model version"
     permission_classes = [CanActivateModelVersions]
+    serializer_class = ModelVersionSerializer
 
     @extend_schema(request=None, responses={200: ModelVersionSerializer})
     def post(self, request, label: str):
@@ -177,4 +194,4 @@ class ModelVersionActivateView(APIView):
             services.activate(version=version)
         except services.ModelUnavailable as error:
             raise Conflict(str(error)) from error
-        return Response(ModelVersionSerializer(version).data)
+        return Response(self.get_serializer(version).data)

@@ -12,7 +12,7 @@ from .errors import (
     QualityGateRefused,
     ViewsiteError,
 )
-from .predictions import Prediction, RequestInfo, predict, record_rejection
+from .predictions import RequestInfo, predict, record_refusal
 from .registry import activate, active_version, load_model, load_predictor
 from .throttling import live_count, record_throttled
 
@@ -40,7 +40,6 @@ __all__ = [
     "DatasetError",
     "Metrics",
     "ModelUnavailable",
-    "Prediction",
     "QualityGateRefused",
     "RequestInfo",
     "RetrainReport",
@@ -53,7 +52,7 @@ __all__ = [
     "load_predictor",
     "load_training_data",
     "predict",
-    "record_rejection",
+    "record_refusal",
     "record_throttled",
     "retrain",
 ]

@@ -65,6 +65,10 @@ def load_training_data(path: Path | str) -> TrainingData:
         raise DatasetError(f"{path}: not a valid CSV file ({error}).") from error
 
     columns = {_column_for(path, frame, feature): feature for feature in COLUMNS}
+    unknown = [str(column) for column in frame.columns if column not in columns]
+    if unknown:
+        message = features.unknown_fields_message(unknown, allowed=COLUMNS)
+        raise DatasetError(f"{path}: line 1 (the header): {message}")
     if frame.empty:
         raise DatasetError(f"{path}: the file has a header but no data rows.")
     if len(frame) < MIN_ROWS:
@@ -129,14 +133,11 @@ def _column_values(
             number = math.nan
         if not math.isfinite(number):
             raise _cell_error(path, row, column, cell, "is not a number")
-        if number < feature.min_value:
-            raise _cell_error(path, row, column, cell, f"is below the minimum {feature.min_value}")
-        if not number.is_integer():
-            raise _cell_error(path, row, column, cell, "is not a whole number")
-        if feature.max_value is not None and number > feature.max_value:
-            raise _cell_error(
-                path, row, column, cell, f"is above the maximum {feature.max_value:,}"
-            )
+        problem = feature.bound_problem(number)
+        if problem is None and not number.is_integer():
+            problem = "is not a whole number"
+        if problem is not None:
+            raise _cell_error(path, row, column, cell, problem)
         values[row - 1] = number
     return values
 

@@ -110,9 +110,7 @@ def retrain(
     with transaction.atomic():
         number = (ModelVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
         try:
-            artifact_name, artifact_sha256 = registry.store_artifact(
-                estimator=estimator, number=number
-            )
+            stored = registry.store_artifacts(estimator=estimator, number=number)
         except OSError as error:
             raise ArtifactWriteError(
                 f"The model artifact could not be written ({error.strerror or error}). Nothing "
@@ -131,8 +129,10 @@ def retrain(
             rows_filled=data.rows_filled,
             data_file_name=data.file_name,
             data_sha256=data.sha256,
-            artifact_name=artifact_name,
-            artifact_sha256=artifact_sha256,
+            artifact_name=stored.name,
+            artifact_sha256=stored.sha256,
+            serving_name=stored.serving_name,
+            serving_sha256=stored.serving_sha256,
             sklearn_version=sklearn.__version__,
         )
         if activate:

@@ -10,7 +10,6 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from predictor import services
-from predictor.api import throttling
 from predictor.services import registry
 
 HEADER = ("点赞数", "转发数", "浏览量")
@@ -61,9 +60,8 @@ def artifact_root(tmp_path, settings):
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    """Rate-limit counters, and this process's blocks of them, must not leak between tests."""
+    """Rate-limit counters must not leak between tests."""
     cache.clear()
-    throttling.forget_leases()
 
 
 @pytest.fixture

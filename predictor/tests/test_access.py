@@ -52,7 +52,7 @@ ROLES = ("anonymous", "ordinary", "staff", "operator", "admin")
 def knock(api, door, record_id):
     if door == "predict":
         return api.post(
-            reverse("predictor:prediction-list"), {"likes": 1, "shares": 1}, format="json"
+            reverse("predictor:prediction-create"), {"likes": 1, "shares": 1}, format="json"
         )
     if door == "history":
         return api.get(reverse("predictor:prediction-list"))

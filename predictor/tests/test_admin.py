@@ -12,7 +12,7 @@ from .test_predictions import info
 def make_records(count=3):
     inputs = [{"likes": i, "shares": i + 1} for i in range(count)]
     services.predict(inputs=inputs, raw_inputs=inputs, info=info(), batch=True)
-    services.record_rejection(raw_inputs=[{"likes": "x"}], errors=[{"likes": ["bad"]}], info=info())
+    services.record_refusal(raw_inputs=[{"likes": "x"}], errors=[{"likes": ["bad"]}], info=info())
 
 
 def test_audit_records_are_listed_filtered_and_searched(admin_client, active_model):

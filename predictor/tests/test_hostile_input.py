@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from predictor.models import PredictionRequest
 
-PREDICTIONS = reverse("predictor:prediction-list")
+PREDICTIONS = reverse("predictor:prediction-create")
 PAGE = reverse("predictor:predict")
 JSON = "application/json"
 LONG = "7" * 100_000

@@ -1,9 +1,11 @@
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from predictor import services
-from predictor.models import PredictionRequest
+from predictor.models import ModelVersion, PredictionRequest
 
 from .conftest import exact_views
 
@@ -31,45 +33,30 @@ def test_predict_answers_exactly_and_audits_one_row_per_input(active_model):
     assert all(r.latency_ms >= 0 for r in stored)
 
 
-def test_a_batch_is_one_predictor_call_and_one_insert(active_model, monkeypatch):
+def test_a_batch_is_one_predictor_call_and_one_lookup_before_its_inserts(active_model, monkeypatch):
     predictor = services.load_predictor(active_model)
     calls = []
     real_predict = predictor.predict
     monkeypatch.setattr(
         predictor, "predict", lambda rows: calls.append(len(rows)) or real_predict(rows)
     )
-    inputs = [{"likes": i, "shares": 2 * i} for i in range(500)]
-    services.predict(inputs=inputs[:1], raw_inputs=inputs[:1], info=info())  # finds the version
-    calls.clear()
+    inputs = [{"likes": i, "shares": 2 * i} for i in range(2000)]
 
     with CaptureQueriesContext(connection) as queries:
         records = services.predict(inputs=inputs, raw_inputs=inputs, info=info(), batch=True)
 
-    assert calls == [500]
-    # Nothing but the insert: the active version is checked inside it.
-    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT"]
+    assert calls == [2000]
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    statements = [word for word in statements if word in ("SELECT", "INSERT")]
+    # The active version, then the rows (as many INSERTs as the database's parameter limit
+    # needs), in one transaction.
+    assert statements == ["SELECT"] + ["INSERT"] * (len(statements) - 1)
     # Each answer carries the id of its own row.
     stored = PredictionRequest.objects.in_bulk([r.id for r in records])
     rows = [stored[r.id] for r in records]
     assert [(row.batch_index, row.likes, row.shares) for row in rows] == [
-        (i, i, 2 * i) for i in range(500)
+        (i, i, 2 * i) for i in range(2000)
     ]
-
-
-def test_a_batch_beyond_the_parameter_limit_is_split_and_written_whole(active_model, monkeypatch):
-    # 100 parameters allow 19 rows a statement (5 values each, beside the shared ones) where rows
-    # are sent as values (SQLite); PostgreSQL is sent one array per column, in one statement.
-    monkeypatch.setattr(services.audit, "_max_params", lambda: 100)
-    inputs = [{"likes": i, "shares": i} for i in range(50)]
-
-    with CaptureQueriesContext(connection) as queries:
-        records = services.predict(inputs=inputs, raw_inputs=inputs, info=info(), batch=True)
-
-    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
-    assert len(inserts) == (1 if connection.vendor == "postgresql" else 3)
-    stored = PredictionRequest.objects.in_bulk([r.id for r in records])
-    assert [stored[r.id].batch_index for r in records] == list(range(50))
-    assert [r.views for r in records] == [exact_views(i, i) for i in range(50)]
 
 
 def test_without_an_active_model_the_request_is_refused_and_audited(db):
@@ -100,41 +87,40 @@ def test_after_a_retrain_the_next_prediction_uses_the_new_version(active_model, 
 ONE = [{"likes": 1, "shares": 1}]
 
 
-def test_an_answer_from_a_replaced_version_is_never_recorded(active_model, linear_csv):
-    services.predict(inputs=ONE, raw_inputs=[{}], info=info())
-    # Another process (a `retrain` command) activates a new version; this one still holds v1.
+def test_a_rollback_is_served_from_the_next_request(active_model, linear_csv):
+    services.predict(inputs=ONE, raw_inputs=ONE, info=info())
     newer = services.retrain(data_path=linear_csv).version
-    assert services.registry.serving_version() == active_model
+    assert services.predict(inputs=ONE, raw_inputs=ONE, info=info())[0].model_version == newer
 
-    with CaptureQueriesContext(connection) as queries:
-        [answer] = services.predict(
-            inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=info()
-        )
+    # Another process (`manage.py activate`) rolls back; this one has both versions loaded.
+    ModelVersion.objects.filter(pk=newer.pk).update(is_active=False)
+    ModelVersion.objects.filter(pk=active_model.pk).update(is_active=True)
 
-    assert answer.model_version == newer
-    # The INSERT for v1 wrote nothing; the version was read again and v2's row written.
-    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
-    assert len(inserts) == 2
-    assert list(PredictionRequest.objects.values_list("model_version__number", flat=True)) == [
-        2,
-        1,
-    ]
+    [answer] = services.predict(inputs=ONE, raw_inputs=ONE, info=info())
+    assert answer.model_version == active_model
+    assert PredictionRequest.objects.get(pk=answer.pk).model_version == active_model
 
 
-def test_a_version_that_keeps_changing_is_a_refusal(active_model, monkeypatch):
-    def replaced(**kwargs):
-        if kwargs.get("served_by") is not None:
-            raise services.audit.VersionChanged
-        return real_insert(**kwargs)
+def test_editing_a_versions_recorded_parameters_changes_no_answer(active_model):
+    # Whoever can write the row but not the artifacts must not be able to change the answers.
+    before = services.predict(inputs=ONE, raw_inputs=ONE, info=info())[0].views
+    ModelVersion.objects.filter(pk=active_model.pk).update(
+        parameters={"coefficients": {"likes": 1e6, "shares": 1e6}, "intercept": -5.0}
+    )
+    services.registry.clear_loaded_models()  # as a worker that starts after the edit
 
-    real_insert = services.audit.insert
-    monkeypatch.setattr(services.audit, "insert", replaced)
+    after = services.predict(inputs=ONE, raw_inputs=ONE, info=info())[0].views
+    assert after == before == exact_views(1, 1)
 
-    with pytest.raises(services.ModelUnavailable, match="kept changing"):
-        services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=info())
-    [row] = PredictionRequest.objects.all()
-    assert not row.accepted
-    assert "kept changing" in row.errors["model"][0]
+
+def test_a_tampered_serving_file_is_refused_and_audited(active_model, artifact_root):
+    serving_file = artifact_root / active_model.serving_name
+    spec = json.loads(serving_file.read_text())
+    spec["coefficients"][0] *= 100
+    serving_file.write_text(json.dumps(spec))
+    with pytest.raises(services.ArtifactIntegrityError, match="does not match"):
+        services.predict(inputs=ONE, raw_inputs=ONE, info=info())
+    assert PredictionRequest.objects.get().accepted is False
 
 
 def test_audit_rows_cannot_be_updated_or_deleted(active_model):
@@ -153,7 +139,7 @@ def test_audit_rows_cannot_be_updated_or_deleted(active_model):
 
 
 def test_non_finite_raw_input_is_stored_as_text(db):
-    services.record_rejection(
+    services.record_refusal(
         raw_inputs=[{"likes": float("nan"), "shares": [float("inf")]}],
         errors=[{"likes": ["bad"]}],
         info=info(),

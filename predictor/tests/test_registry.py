@@ -1,4 +1,5 @@
 import io
+import json
 import pickle
 import warnings
 
@@ -51,16 +52,31 @@ def test_an_artifact_from_another_scikit_learn_version_is_refused(active_model, 
         services.load_model(active_model)
 
 
-def test_artifacts_are_written_whole_under_a_content_addressed_name(db, artifact_root):
+def test_artifacts_are_written_whole_under_content_addressed_names(db, artifact_root):
     from sklearn.linear_model import LinearRegression
 
     estimator = LinearRegression().fit([[0, 0], [1, 2], [3, 1]], [0, 5, 7])
-    name, sha256 = registry.store_artifact(estimator=estimator, number=7)
+    stored = registry.store_artifacts(estimator=estimator, number=7)
 
-    assert name == f"model-v7-{sha256[:12]}.joblib"
-    assert [p.name for p in artifact_root.iterdir()] == [name]  # no temporary file left
-    loaded = joblib.load(io.BytesIO((artifact_root / name).read_bytes()))
+    assert stored.name == f"model-v7-{stored.sha256[:12]}.joblib"
+    assert stored.serving_name == f"model-v7-{stored.serving_sha256[:12]}.json"
+    # No temporary file left.
+    assert {p.name for p in artifact_root.iterdir()} == {stored.name, stored.serving_name}
+    loaded = joblib.load(io.BytesIO((artifact_root / stored.name).read_bytes()))
     assert loaded.coef_.tolist() == pytest.approx(estimator.coef_.tolist())
+    spec = json.loads((artifact_root / stored.serving_name).read_text())
+    assert spec["coefficients"] == estimator.coef_.tolist()
+    assert spec["intercept"] == estimator.intercept_
+
+
+def test_a_model_that_is_not_linear_has_no_serving_file(db, artifact_root):
+    from sklearn.tree import DecisionTreeRegressor
+
+    estimator = DecisionTreeRegressor().fit([[0, 0], [1, 2], [3, 1]], [0, 5, 7])
+    stored = registry.store_artifacts(estimator=estimator, number=8)
+
+    assert (stored.serving_name, stored.serving_sha256) == ("", "")
+    assert [p.name for p in artifact_root.iterdir()] == [stored.name]
 
 
 def test_activating_an_older_version_rolls_back(db, linear_csv):
