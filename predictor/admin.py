@@ -20,7 +20,8 @@ class _Echo:
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """For records nobody may add, change or delete here, superusers included."""
+    """For records nobody may add, change or delete here, superusers included: Django shows
+    every field read-only to those who may only view."""
 
     def has_add_permission(self, request):
         return False
@@ -51,7 +52,6 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
     search_fields = ["client_ip", "user_agent", "user__username", "batch_id"]
     date_hierarchy = "created_at"
     list_select_related = ["model_version", "user"]
-    readonly_fields = [field.name for field in PredictionRequest._meta.fields]
     actions = ["export_csv"]
     show_full_result_count = False
 
@@ -82,7 +82,10 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ReadOnlyAdmin):
+    """Versions come from `manage.py retrain`, which records how they were made; here they are
+    reviewed, and activated by whoever holds the dedicated permission (a rollback)."""
+
     list_display = [
         "label",
         "is_active",
@@ -95,22 +98,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "activated_at",
     ]
     list_filter = ["is_active", "algorithm"]
-    readonly_fields = [field.name for field in ModelVersion._meta.fields]
     actions = ["activate_version"]
 
     @admin.display(description="version", ordering="number")
     def label(self, obj):
         return obj.label
 
-    def has_add_permission(self, request):
-        # Versions come from `manage.py retrain`, which records how they were made.
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def has_activate_permission(self, request):
+        return request.user.has_perm("predictor.activate_modelversion")
 
     @admin.action(
-        description="Activate this version (serve it from now on)", permissions=["change"]
+        description="Activate this version (serve it from now on)", permissions=["activate"]
     )
     def activate_version(self, request, queryset):
         if queryset.count() != 1:
@@ -133,7 +131,6 @@ class ThrottledRequestCountAdmin(ReadOnlyAdmin):
     list_filter = ["scope", "minute"]
     search_fields = ["client"]
     date_hierarchy = "minute"
-    readonly_fields = [field.name for field in ThrottledRequestCount._meta.fields]
 
     @admin.display(description="requests refused")
     def refused(self, obj):

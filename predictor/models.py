@@ -67,6 +67,9 @@ class ModelVersion(models.Model):
         return int(number) if number.isdigit() and len(number) < 10 else None
 
 
+USER_AGENT_MAX = 512
+
+
 class Channel(models.TextChoices):
     """The door a prediction request came through."""
 
@@ -114,7 +117,7 @@ class PredictionRequest(models.Model):
     )
     latency_ms = models.FloatField("latency (ms)")
     client_ip = models.GenericIPAddressField("client IP", null=True, blank=True)
-    user_agent = models.CharField(max_length=512, blank=True)
+    user_agent = models.CharField(max_length=USER_AGENT_MAX, blank=True)
     # PROTECT: a user who appears in the audit trail is deactivated, not deleted, so no row changes.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, db_index=False
@@ -150,7 +153,7 @@ class PredictionRequest(models.Model):
         return f"#{self.pk} {self.channel} {self.created_at:%Y-%m-%d %H:%M:%S} → {outcome}"
 
     def save(self, *args, **kwargs):
-        if not self._state.adding:
+        if self.pk is not None:  # a row is only ever inserted, and its id is the database's
             raise PermissionError("Audit records are append-only; they cannot be updated.")
         super().save(*args, **kwargs)
 

@@ -21,14 +21,11 @@ from django.utils import timezone
 from rest_framework.settings import api_settings
 
 from .. import features
-from ..models import Channel, PredictionRequest
+from ..models import USER_AGENT_MAX, Channel, PredictionRequest
 from . import registry
 from .errors import ModelUnavailable
 
 logger = logging.getLogger(__name__)
-
-USER_AGENT_MAX = PredictionRequest._meta.get_field("user_agent").max_length
-
 
 @dataclass(frozen=True)
 class RequestInfo:
