@@ -45,8 +45,12 @@ class _PerVersion:
         self.entries: OrderedDict[tuple, object] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get_or_build(self, version: ModelVersion, build):
-        key = (version.pk, version.artifact_sha256, version.serving_sha256)
+    def get_or_build(self, version: ModelVersion | tuple, build):
+        key = (
+            version
+            if isinstance(version, tuple)
+            else (version.pk, version.artifact_sha256, version.serving_sha256)
+        )
         with self.lock:
             if key in self.entries:
                 self.entries.move_to_end(key)
@@ -63,14 +67,15 @@ class _PerVersion:
             self.entries.clear()
 
 
+_versions = _PerVersion(size=3)
 _estimators = _PerVersion(size=3)
 _predictors = _PerVersion(size=3)
 
 
 def clear_loaded_models() -> None:
     """Forget every model this process has loaded; the next request loads and verifies afresh."""
-    _estimators.clear()
-    _predictors.clear()
+    for cache in (_versions, _estimators, _predictors):
+        cache.clear()
 
 
 def artifact_storage():
@@ -78,8 +83,15 @@ def artifact_storage():
 
 
 def active_version() -> ModelVersion | None:
-    """The version active now: one lookup on the partial unique index of `is_active`."""
-    return ModelVersion.objects.filter(is_active=True).first()
+    """The version active now: one lookup on the partial unique index of `is_active`.
+
+    It asks only for what identifies the version; the whole row, which never changes after
+    `retrain` writes it, is read once per version per process.
+    """
+    active = ModelVersion.objects.filter(is_active=True).order_by()
+    for key in active.values_list("pk", "artifact_sha256", "serving_sha256")[:1]:
+        return _versions.get_or_build(key, lambda key: ModelVersion.objects.get(pk=key[0]))
+    return None
 
 
 @dataclass(frozen=True)
