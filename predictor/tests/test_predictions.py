@@ -41,6 +41,8 @@ def test_a_batch_is_one_predictor_call_and_one_lookup_before_its_inserts(active_
         predictor, "predict", lambda rows: calls.append(len(rows)) or real_predict(rows)
     )
     inputs = [{"likes": i, "shares": 2 * i} for i in range(2000)]
+    services.predict(inputs=inputs[:1], raw_inputs=inputs[:1], info=info())  # reads the row
+    calls.clear()
 
     with CaptureQueriesContext(connection) as queries:
         records = services.predict(inputs=inputs, raw_inputs=inputs, info=info(), batch=True)
