@@ -27,6 +27,7 @@ from .errors import ModelUnavailable
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class RequestInfo:
     """Who asked, through which door, and when the request started (for its latency)."""

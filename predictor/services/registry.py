@@ -208,9 +208,11 @@ def _unpickle_verified(version: ModelVersion):
 def activate(*, version: ModelVersion) -> ModelVersion:
     """Make `version` the one every worker serves from its next request on.
 
-    What it would serve is loaded and verified first: rolling back to a version whose files are
-    gone or altered would leave nothing able to answer.
+    Its artifact is unpickled and verified in full first (and what workers will serve from it
+    built): rolling back to a version whose files are gone, altered or pickled by another
+    scikit-learn would leave nothing trustworthy able to answer.
     """
+    load_model(version)
     load_predictor(version)
     with transaction.atomic():
         # Lock the rows so two activations at once end with exactly one active version.

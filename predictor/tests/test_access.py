@@ -126,6 +126,15 @@ def test_the_admin_activate_action_needs_the_activate_permission(client, linear_
     )
     assert services.active_version() == second
 
+    # The dedicated permission, not a general right to change versions, offers it.
+    staff.user_permissions.add(Permission.objects.get(codename="activate_modelversion"))
+    client.force_login(staff)
+    assert b"activate_version" in client.get(changelist).content
+    client.post(
+        changelist, {"action": "activate_version", "index": "0", "_selected_action": [first.pk]}
+    )
+    assert services.active_version() == first
+
 
 def test_retraining_is_never_reachable_over_http(client, active_model, users):
     routes = list(all_routes(get_resolver().url_patterns))

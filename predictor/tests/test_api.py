@@ -5,8 +5,8 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from predictor import services
-from predictor.api.serializers import PredictionSerializer
+from predictor import features, services
+from predictor.api.serializers import PredictionInputSerializer, PredictionSerializer
 from predictor.models import PredictionRequest
 
 from .conftest import exact_views, linear_rows, write_csv
@@ -288,6 +288,25 @@ def test_healthz_is_503_without_a_model(client, db):
     assert response.json()["status"] == "unavailable"
 
 
+@pytest.mark.parametrize("damage", ["tampered", "missing"])
+def test_healthz_is_503_when_the_active_model_cannot_be_served(
+    client, api, active_model, artifact_root, damage
+):
+    artifact = artifact_root / active_model.artifact_name
+    if damage == "tampered":
+        artifact.write_bytes(b"not the model")
+    else:
+        artifact.unlink()
+
+    health = client.get(reverse("predictor:healthz"))
+
+    assert health.status_code == 503
+    reason = "does not match the recorded sha256" if damage == "tampered" else "cannot be read"
+    assert reason in health.json()["detail"]
+    # Ready means what the predictions see.
+    assert post_json(api, {"likes": 1, "shares": 1}).status_code == 503
+
+
 def test_the_browsable_api_offers_a_json_form_to_anyone_and_the_history_to_staff(
     client, active_model, staff_user
 ):
@@ -310,6 +329,10 @@ def test_the_openapi_schema_describes_the_prediction_input(client, db):
     input_schema = schema["components"]["schemas"]["PredictionInput"]
     assert input_schema["properties"]["likes"]["maximum"] == 20_000
     assert input_schema["required"] == ["likes", "shares"]
+
+
+def test_the_input_serializer_takes_exactly_the_feature_inputs():
+    assert list(PredictionInputSerializer().fields) == list(features.INPUT_NAMES)
 
 
 def test_the_answer_is_what_the_prediction_serializer_documents(api, active_model):

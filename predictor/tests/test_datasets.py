@@ -90,3 +90,14 @@ def test_unusable_files_are_refused_with_the_file_named(tmp_path, content, messa
 def test_a_missing_file_is_refused(tmp_path):
     with pytest.raises(DatasetError, match="cannot be read"):
         load_training_data(tmp_path / "nope.csv")
+
+
+def test_an_unknown_column_is_refused_naming_it(tmp_path):
+    rows = [(*row, "标题") for row in linear_rows(12)]
+    path = write_csv(tmp_path / "extra.csv", rows, header=(*HEADER, "标题"))
+    with pytest.raises(DatasetError) as refused:
+        load_training_data(path)
+    assert str(refused.value) == (
+        f"{path}: line 1 (the header): Unknown field(s): 标题. Only 点赞数 (likes), "
+        "转发数 (shares) and 浏览量 (views) are accepted."
+    )

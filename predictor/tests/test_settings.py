@@ -67,7 +67,8 @@ PROBE = """
 import django; django.setup()
 from django.test import Client
 client = Client(HTTP_HOST="127.0.0.1")
-api = client.get("/api/predictions/history/", HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+html = "text/html,application/xhtml+xml,*/*;q=0.8"
+api = client.get("/api/predictions/history/", HTTP_ACCEPT=html)
 print("PROBE", api.status_code, api["Content-Type"], client.get("/api/schema/").status_code)
 """
 
