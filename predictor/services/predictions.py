@@ -84,10 +84,21 @@ def predict(
     the refusal) when no model can answer.
     """
     rows = [[item[name] for name in features.INPUT_NAMES] for item in inputs]
+    records = _records(
+        info,
+        batch,
+        [
+            {
+                "accepted": True,
+                "raw_input": raw,
+                **dict(zip(features.INPUT_NAMES, row, strict=True)),
+            }
+            for raw, row in zip(raw_inputs, rows, strict=True)
+        ],
+    )
     try:
-        # On SQLite the transaction takes the write lock at BEGIN (IMMEDIATE), so the lookup
-        # and the insert see the same active version; on PostgreSQL the row names the version
-        # the lookup found, whatever commits meanwhile.
+        # On SQLite the transaction takes the write lock at BEGIN (IMMEDIATE), so the rows are
+        # built before it and it holds only the lookup, the arithmetic and the insert.
         with transaction.atomic():
             version = registry.active_version()
             if version is None:
@@ -98,20 +109,10 @@ def predict(
             if not all(map(math.isfinite, predicted)):
                 # Bounded inputs cannot do this to a sane model; refuse rather than serve NaN.
                 raise ModelUnavailable(f"Model {version.label} produced a non-finite prediction.")
-            records = _audit(
-                info,
-                batch,
-                [
-                    {
-                        "accepted": True,
-                        "model_version": version,
-                        "raw_input": raw,
-                        **dict(zip(features.INPUT_NAMES, row, strict=True)),
-                        "views": round(answer, 2),
-                    }
-                    for raw, row, answer in zip(raw_inputs, rows, predicted, strict=True)
-                ],
-            )
+            for record, answer in zip(records, predicted, strict=True):
+                record.model_version = version
+                record.views = round(answer, 2)
+            PredictionRequest.objects.bulk_create(records)
     except ModelUnavailable as error:
         record_refusal(
             raw_inputs=raw_inputs,
@@ -134,7 +135,7 @@ def record_refusal(
     *, raw_inputs: Sequence, errors: Sequence, info: RequestInfo, batch: bool = False
 ) -> list[PredictionRequest]:
     """Audit a refused request, whatever refused it: one row per input item, with its errors."""
-    records = _audit(
+    records = _records(
         info,
         batch,
         [
@@ -143,6 +144,7 @@ def record_refusal(
             for raw, item_errors in zip(raw_inputs, errors, strict=True)
         ],
     )
+    PredictionRequest.objects.bulk_create(records)
     logger.info(
         "prediction refused channel=%s count=%d first_id=%s",
         info.channel,
@@ -152,8 +154,8 @@ def record_refusal(
     return records
 
 
-def _audit(info: RequestInfo, batch: bool, items: list[dict]) -> list[PredictionRequest]:
-    """Write one audit row per item, with who asked and when, in one bulk insert."""
+def _records(info: RequestInfo, batch: bool, items: list[dict]) -> list[PredictionRequest]:
+    """One audit row per item, with who asked and when: the caller inserts them at once."""
     shared = {
         "created_at": timezone.now(),
         "channel": info.channel,
@@ -163,10 +165,10 @@ def _audit(info: RequestInfo, batch: bool, items: list[dict]) -> list[Prediction
         "user_id": info.user_id,
         "batch_id": uuid.uuid4() if batch else None,
     }
-    return PredictionRequest.objects.bulk_create(
+    return [
         PredictionRequest(**shared, **item, batch_index=index if batch else None)
         for index, item in enumerate(items)
-    )
+    ]
 
 
 # Refused input is kept as evidence, but not without bound: a 2 MB string is stored as its start.

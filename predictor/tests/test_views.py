@@ -23,6 +23,17 @@ def test_the_form_page_has_chinese_labels_csrf_and_its_own_stylesheet(client, db
     assert "<script" not in html
 
 
+def test_the_pages_carry_a_strict_policy_and_only_api_pages_allow_inline_style(client, db):
+    page = client.get(PAGE)["Content-Security-Policy"]
+    api = client.get(reverse("predictor:model-list"), HTTP_ACCEPT="text/html")
+    assert "script-src 'self'" in page
+    assert "frame-ancestors 'none'" in page
+    assert "'unsafe-inline'" not in page
+    # DRF's browsable API sets one style attribute; its scripts stay 'self'-only.
+    assert "style-src 'self' 'unsafe-inline'" in api["Content-Security-Policy"]
+    assert "script-src 'self';" in api["Content-Security-Policy"]
+
+
 def test_a_valid_post_shows_the_prediction_and_the_version(client, active_model):
     response = client.post(PAGE, {"likes": "500", "shares": "300"}, HTTP_USER_AGENT="Firefox")
     html = response.content.decode()
