@@ -45,17 +45,12 @@ class _PerVersion:
         self.entries: OrderedDict[tuple, object] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get_or_build(self, version: ModelVersion | tuple, build):
-        key = (
-            version
-            if isinstance(version, tuple)
-            else (version.pk, version.artifact_sha256, version.serving_sha256)
-        )
+    def get_or_build(self, key: tuple, build):
         with self.lock:
             if key in self.entries:
                 self.entries.move_to_end(key)
                 return self.entries[key]
-        value = build(version)  # outside the lock: loading may take a while
+        value = build()  # outside the lock: loading may take a while
         with self.lock:
             self.entries[key] = value
             while len(self.entries) > self.size:
@@ -85,13 +80,15 @@ def artifact_storage():
 def active_version() -> ModelVersion | None:
     """The version active now: one lookup on the partial unique index of `is_active`.
 
-    It asks only for what identifies the version; the whole row, which never changes after
-    `retrain` writes it, is read once per version per process.
+    It asks only for what identifies the version; the rest of the row, whose served fields never
+    change after `retrain` writes them, is read once per version per process.
     """
     active = ModelVersion.objects.filter(is_active=True).order_by()
-    for key in active.values_list("pk", "artifact_sha256", "serving_sha256")[:1]:
-        return _versions.get_or_build(key, lambda key: ModelVersion.objects.get(pk=key[0]))
-    return None
+    # The same columns as _key, in the same order.
+    keys = list(active.values_list("pk", "artifact_sha256", "serving_sha256")[:1])
+    if not keys:
+        return None
+    return _versions.get_or_build(keys[0], lambda: ModelVersion.objects.get(pk=keys[0][0]))
 
 
 @dataclass(frozen=True)
@@ -126,13 +123,17 @@ def _store(payload: bytes, name_pattern: str) -> tuple[str, str]:
 
 def load_model(version: ModelVersion):
     """The fitted estimator of `version`, unpickled once its artifact matches its checksum."""
-    return _estimators.get_or_build(version, _unpickle_verified)
+    return _estimators.get_or_build(_key(version), lambda: _unpickle_verified(version))
 
 
 def load_predictor(version: ModelVersion) -> Predictor:
     """What serves `version`'s predictions: built once per version per process, from verified
     files only. Both files of a linear version are verified; only the small one is parsed."""
-    return _predictors.get_or_build(version, _build_predictor)
+    return _predictors.get_or_build(_key(version), lambda: _build_predictor(version))
+
+
+def _key(version: ModelVersion) -> tuple:
+    return (version.pk, version.artifact_sha256, version.serving_sha256)
 
 
 def _build_predictor(version: ModelVersion) -> Predictor:
