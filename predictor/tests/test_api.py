@@ -264,6 +264,17 @@ def test_history_pages(api, active_model, staff_user, settings):
 # --- Model versions and health ----------------------------------------------------------------
 
 
+def test_the_api_root_links_every_operation_by_name(api, db):
+    links = api.get(reverse("predictor:api-root")).json()
+    assert links == {
+        "predictions": "http://testserver" + PREDICTIONS,
+        "history": "http://testserver" + HISTORY,
+        "models": "http://testserver" + reverse("predictor:model-list"),
+    }
+    # Predicting is a POST; the history is the list.
+    assert api.get(PREDICTIONS).status_code == 405
+
+
 def test_models_lists_versions_with_metrics_and_the_active_one(api, db, linear_csv):
     services.retrain(data_path=linear_csv)
     services.retrain(data_path=linear_csv, activate=False)
