@@ -109,9 +109,12 @@ def predict(
             if not all(map(math.isfinite, predicted)):
                 # Bounded inputs cannot do this to a sane model; refuse rather than serve NaN.
                 raise ModelUnavailable(f"Model {version.label} produced a non-finite prediction.")
+            # Stamped after the lookup, so no row is older than its version's activation.
+            answered_at = timezone.now()
             for record, answer in zip(records, predicted, strict=True):
                 record.model_version = version
                 record.views = round(answer, 2)
+                record.created_at = answered_at
             PredictionRequest.objects.bulk_create(records)
     except ModelUnavailable as error:
         record_refusal(

@@ -103,6 +103,26 @@ def test_a_rollback_is_served_from_the_next_request(active_model, linear_csv):
     assert PredictionRequest.objects.get(pk=answer.pk).model_version == active_model
 
 
+def test_a_row_is_never_older_than_the_activation_of_the_version_that_answered(
+    active_model, linear_csv, monkeypatch
+):
+    newer = services.retrain(data_path=linear_csv, activate=False).version
+    lookup = services.registry.active_version
+
+    def activated_elsewhere_just_before_the_lookup():
+        services.activate(version=newer)  # another process, while this request was starting
+        return lookup()
+
+    monkeypatch.setattr(
+        services.registry, "active_version", activated_elsewhere_just_before_the_lookup
+    )
+    [answer] = services.predict(inputs=ONE, raw_inputs=ONE, info=info())
+
+    newer.refresh_from_db()
+    assert answer.model_version == newer
+    assert PredictionRequest.objects.get(pk=answer.pk).created_at >= newer.activated_at
+
+
 def test_editing_a_versions_recorded_parameters_changes_no_answer(active_model):
     # Whoever can write the row but not the artifacts must not be able to change the answers.
     before = services.predict(inputs=ONE, raw_inputs=ONE, info=info())[0].views
