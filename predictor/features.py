@@ -58,11 +58,10 @@ INPUT_NAMES: tuple[str, ...] = tuple(feature.name for feature in INPUT_FEATURES)
 BY_NAME: dict[str, Feature] = {f.name: f for f in (*INPUT_FEATURES, TARGET)}
 
 
-def unknown_fields(names: Iterable, allowed: Sequence[Feature] = INPUT_FEATURES) -> list[str]:
-    """The names that are none of `allowed`: a typo, or a client trying to set what only the
-    server decides (views, id, model_version). Every door refuses them rather than ignore them."""
-    known = {feature.name for feature in allowed}
-    return sorted({str(name) for name in names} - known)
+def unknown_fields(names: Iterable) -> list[str]:
+    """The names that are not inputs: a typo, or a client trying to set what only the server
+    decides (views, id, model_version). Every door refuses them rather than ignore them."""
+    return sorted({str(name) for name in names} - set(INPUT_NAMES))
 
 
 def unknown_fields_message(

@@ -109,10 +109,10 @@ _ERRORS = {
 }
 
 
-def _error(request, status: int, *, code=None, detail=None, path: str | None = None):
+def _error(request, status: int, *, detail=None, path: str | None = None):
     """The error page for `path` (the request's own by default): JSON under the API's root."""
-    default_code, default_detail = _ERRORS[status]
-    code, detail = code or default_code, detail or default_detail
+    code, default_detail = _ERRORS[status]
+    detail = detail or default_detail
     if (path or request.path).startswith(reverse("predictor:api-root")):
         return JsonResponse(error_body(detail, code), status=status)
     return render(request, "error.html", {"status": status, "detail": detail}, status=status)
