@@ -3,13 +3,17 @@
 import csv
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from . import services
 from .api.serializers import AuditRecordSerializer
-from .models import ModelVersion, PredictionRequest, ThrottledRequestCount
+from .models import Activation, ModelVersion, Outcome, PredictionRequest, ThrottledRequestCount
 
 
 class _Echo:
@@ -84,25 +88,72 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ReadOnlyAdmin):
     """Versions come from `manage.py retrain`, which records how they were made; here they are
-    reviewed, and activated by whoever holds the dedicated permission (a rollback)."""
+    reviewed with their live error, and activated by whoever holds the dedicated permission."""
 
     list_display = [
         "label",
         "is_active",
+        "algorithm_name",
         "cv_r2",
         "cv_mae",
-        "cv_rmse",
-        "training_rows",
-        "data_file_name",
+        "cv_interval_coverage",
+        "live_predictions",
+        "live_outcomes",
+        "live_mae",
+        "live_rmse",
+        "live_mape",
+        "live_coverage",
+        "live_error",
+        "card",
         "created_at",
         "activated_at",
     ]
-    list_filter = ["is_active", "algorithm"]
+    list_filter = ["is_active", "algorithm_name"]
     actions = ["activate_version"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_live_error()
 
     @admin.display(description="version", ordering="number")
     def label(self, obj):
         return obj.label
+
+    @admin.display(description="predictions", ordering="live_predictions")
+    def live_predictions(self, obj):
+        return obj.live_predictions
+
+    @admin.display(description="outcomes", ordering="live_outcomes")
+    def live_outcomes(self, obj):
+        return obj.live_outcomes
+
+    @admin.display(description="live MAE", ordering="live_mae")
+    def live_mae(self, obj):
+        return _number(obj.live_mae)
+
+    @admin.display(description="live RMSE", ordering="live_rmse")
+    def live_rmse(self, obj):
+        return _number(obj.live_rmse)
+
+    @admin.display(description="live MAPE", ordering="live_mape")
+    def live_mape(self, obj):
+        return _percent(obj.live_mape)
+
+    @admin.display(description="inside interval", ordering="live_coverage")
+    def live_coverage(self, obj):
+        return _percent(obj.live_coverage)
+
+    @admin.display(description="live error")
+    def live_error(self, obj):
+        if obj.live_error_problem:
+            return format_html(
+                '<strong class="live-error-flag">⚠ {}</strong>', obj.live_error_problem
+            )
+        return "ok"
+
+    @admin.display(description="model card")
+    def card(self, obj):
+        url = reverse("predictor:model-card", kwargs={"number": obj.number})
+        return format_html('<a href="{}">{}</a>', url, obj.label)
 
     def has_activate_permission(self, request):
         return request.user.has_perm("predictor.activate_modelversion")
@@ -111,16 +162,109 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         description="Activate this version (serve it from now on)", permissions=["activate"]
     )
     def activate_version(self, request, queryset):
+        """Asks why first (an intermediate page), then activates and records the reason."""
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
-            return
+            return None
         version = queryset.get()
+        form = ActivationReasonForm(request.POST if "confirm" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(
+                request,
+                "admin/predictor/modelversion/activate.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": f"Activate {version.label}",
+                    "version": version,
+                    "active": ModelVersion.objects.filter(is_active=True).first(),
+                    "form": form,
+                    "opts": self.opts,
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
         try:
-            services.activate(version=version)
+            services.activate(
+                version=version,
+                door=Activation.Door.ADMIN,
+                user_id=request.user.pk,
+                reason=form.cleaned_data["reason"],
+            )
         except services.ModelUnavailable as error:
             self.message_user(request, str(error), messages.ERROR)
-            return
+            return None
         self.message_user(request, f"Model {version.label} is now active.", messages.SUCCESS)
+        return None
+
+
+class ActivationReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=Activation.REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Why this version should serve from now on; kept in the activation history.",
+    )
+
+
+def _number(value):
+    return "—" if value is None else f"{value:,.2f}"
+
+
+def _percent(value):
+    return "—" if value is None else f"{value * 100:.2f}%"
+
+
+@admin.register(Activation)
+class ActivationAdmin(ReadOnlyAdmin):
+    """Who activated which version, when, through which door and why: append-only."""
+
+    list_display = ["activated_at", "version", "previous", "door", "user", "reason"]
+    list_filter = ["door", "version"]
+    list_select_related = ["version", "previous", "user"]
+    date_hierarchy = "activated_at"
+
+
+class OutcomeForm(forms.ModelForm):
+    """Recording a real outcome by hand: checked by the same service as the API and the import."""
+
+    class Meta:
+        model = Outcome
+        fields = ["prediction", "views", "note"]
+
+    def clean(self):
+        cleaned = super().clean()
+        prediction, views = cleaned.get("prediction"), cleaned.get("views")
+        if prediction is not None and views is not None:
+            _, problems = services.check_outcomes([services.OutcomeItem(prediction.pk, views)])
+            if problems:
+                raise forms.ValidationError(
+                    problems[0].message[0].upper() + problems[0].message[1:] + "."
+                )
+        return cleaned
+
+
+@admin.register(Outcome)
+class OutcomeAdmin(ReadOnlyAdmin):
+    """Real outcomes: added by whoever may record them, never changed (a correction is a newer
+    outcome, which supersedes the earlier one without erasing it)."""
+
+    form = OutcomeForm
+    list_display = ["id", "prediction", "views", "recorded_at", "source", "user", "note"]
+    list_filter = ["source", "recorded_at"]
+    search_fields = ["prediction__id", "note"]
+    raw_id_fields = ["prediction"]
+    list_select_related = ["prediction", "user"]
+    date_hierarchy = "recorded_at"
+
+    def has_add_permission(self, request):
+        return request.user.has_perm("predictor.record_outcome")
+
+    def save_model(self, request, obj, form, change):
+        [recorded] = services.record_outcomes(
+            [services.OutcomeItem(obj.prediction_id, obj.views)],
+            source=Outcome.Source.ADMIN,
+            user_id=request.user.pk,
+            note=obj.note,
+        )
+        obj.pk = recorded.pk  # so the admin's "added" message and redirect name the new row
 
 
 @admin.register(ThrottledRequestCount)

@@ -1,10 +1,69 @@
-"""The two tables: trained model versions, and the append-only audit trail of predictions."""
+"""Trained model versions and their activation history, the append-only audit trail of
+predictions, and the real outcomes learned for them afterwards."""
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Abs, Cast, Coalesce, Power, Sqrt
 from django.utils import timezone
 
 from . import features
+
+
+class ModelVersionQuerySet(models.QuerySet):
+    def with_live_error(self):
+        """Each version with how it is really doing, computed by the database: predictions
+        served, outcomes received, and on those (the newest outcome per prediction) MAE, RMSE,
+        MAPE and the share inside the interval the prediction stated.
+
+        MAPE leaves out articles whose real views were 0 (no percentage of nothing); coverage
+        counts only predictions made with an interval.
+        """
+        outcomes = (
+            Outcome.objects.latest_per_prediction()
+            .filter(prediction__model_version=models.OuterRef("pk"))
+            .order_by()
+            .values("prediction__model_version")
+        )
+
+        def per_version(aggregate):
+            return models.Subquery(outcomes.annotate(value=aggregate).values("value")[:1])
+
+        actual = Cast("views", models.FloatField())
+        error = actual - models.F("prediction__views")
+        served = (
+            PredictionRequest.objects.filter(model_version=models.OuterRef("pk"), accepted=True)
+            .order_by()
+            .values("model_version")
+            .annotate(count=models.Count("pk"))
+            .values("count")
+        )
+        inside = models.Q(views__gte=models.F("prediction__views_lower")) & models.Q(
+            views__lte=models.F("prediction__views_upper")
+        )
+        return self.annotate(
+            live_predictions=Coalesce(models.Subquery(served), 0),
+            live_outcomes=Coalesce(per_version(models.Count("pk")), 0),
+            live_mae=per_version(models.Avg(Abs(error))),
+            live_rmse=per_version(Sqrt(models.Avg(Power(error, 2)))),
+            live_mape=per_version(
+                models.Avg(
+                    models.Case(
+                        models.When(views__gt=0, then=Abs(error) / actual),
+                        output_field=models.FloatField(),
+                    )
+                )
+            ),
+            live_coverage=per_version(
+                models.Avg(
+                    models.Case(
+                        models.When(prediction__views_lower__isnull=True, then=None),
+                        models.When(inside, then=models.Value(1.0)),
+                        default=models.Value(0.0),
+                        output_field=models.FloatField(),
+                    )
+                )
+            ),
+        )
 
 
 class ModelVersion(models.Model):
@@ -38,9 +97,37 @@ class ModelVersion(models.Model):
     serving_name = models.CharField(max_length=500, blank=True)
     serving_sha256 = models.CharField("serving file sha256", max_length=64, blank=True)
     sklearn_version = models.CharField("scikit-learn version", max_length=40)
+    algorithm_name = models.CharField(
+        max_length=40, default="linear", help_text="The `retrain --algorithm` name."
+    )
+    fit_seconds = models.FloatField("fit time (s)", null=True, blank=True)
+    # The prediction interval: views ± interval_relative_half_width × max(views, floor) covers
+    # the real figure about interval_coverage of the time (split-conformal on out-of-fold
+    # residuals scaled by the prediction, because errors grow with the views; training.py).
+    # Empty for versions trained before intervals existed.
+    interval_coverage = models.FloatField("interval coverage (stated)", null=True, blank=True)
+    interval_relative_half_width = models.FloatField(
+        null=True, blank=True, help_text="Half the interval's width, as a share of the prediction."
+    )
+    interval_scale_floor = models.FloatField(
+        null=True, blank=True, help_text="Predictions below this get the interval of this value."
+    )
+    cv_interval_coverage = models.FloatField(
+        "CV interval coverage", null=True, blank=True, help_text="Measured on held-out folds."
+    )
+    training_summary = models.JSONField(
+        default=dict, blank=True, help_text="Rows by source, and each column's range and mean."
+    )
+    plots = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Diagnostic plots made at retrain time: name → stored file and its sha256.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     is_active = models.BooleanField("active", default=False)
     activated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ModelVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-number"]
@@ -60,11 +147,91 @@ class ModelVersion(models.Model):
     def label(self) -> str:
         return f"v{self.number}"
 
+    @property
+    def live_error_problem(self) -> str:
+        """Why this version's live error is flagged, or "": needs `with_live_error()`.
+
+        Clearly worse means a live MAE above VIEWSITE_LIVE_ERROR_RATIO times the cross-validated
+        MAE, on at least VIEWSITE_LIVE_MIN_OUTCOMES outcomes (fewer say too little either way).
+        """
+        ratio = settings.VIEWSITE_LIVE_ERROR_RATIO
+        enough = self.live_outcomes >= settings.VIEWSITE_LIVE_MIN_OUTCOMES
+        if enough and self.live_mae is not None and self.live_mae > ratio * self.cv_mae:
+            return (
+                f"live MAE {self.live_mae:,.0f} on {self.live_outcomes:,} outcomes is more than "
+                f"{ratio:g}× the cross-validated MAE {self.cv_mae:,.0f}"
+            )
+        return ""
+
+    @property
+    def live_error_flagged(self) -> bool:
+        return bool(self.live_error_problem)
+
     @staticmethod
     def number_from_label(label: str) -> int | None:
         """3 for "v3" (or "3"); None for anything that is not a version label."""
         number = label.strip().lower().removeprefix("v")
         return int(number) if number.isdigit() and len(number) < 10 else None
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Refuses bulk updates and deletes: these tables only grow."""
+
+    def update(self, **kwargs):
+        raise PermissionError("These records are append-only; they cannot be updated.")
+
+    def delete(self):
+        raise PermissionError("These records are append-only; they cannot be deleted.")
+
+
+class AppendOnlyModel(models.Model):
+    """A row is inserted once and never changed or deleted through the ORM."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:  # a row is only ever inserted, and its id is the database's
+            raise PermissionError("These records are append-only; they cannot be updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("These records are append-only; they cannot be deleted.")
+
+
+class Activation(AppendOnlyModel):
+    """Who made which version the served one, when, through which door, and why."""
+
+    class Door(models.TextChoices):
+        RETRAIN = "retrain", "retrain"
+        COMMAND = "command", "activate command"
+        ADMIN = "admin", "admin"
+        API = "api", "API"
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="activations")
+    previous = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The version served until then.",
+    )
+    activated_at = models.DateTimeField(default=timezone.now, db_index=True)
+    door = models.CharField(max_length=8, choices=Door.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    REASON_MAX = 500
+    reason = models.CharField(max_length=REASON_MAX, blank=True)
+
+    class Meta:
+        ordering = ["-activated_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.version.label} activated {self.activated_at:%Y-%m-%d %H:%M:%S} ({self.door})"
 
 
 USER_AGENT_MAX = 512
@@ -77,17 +244,7 @@ class Channel(models.TextChoices):
     API = "api", "API"
 
 
-class PredictionRequestQuerySet(models.QuerySet):
-    """Refuses bulk updates and deletes: the audit trail only grows."""
-
-    def update(self, **kwargs):
-        raise PermissionError("Audit records are append-only; they cannot be updated.")
-
-    def delete(self):
-        raise PermissionError("Audit records are append-only; they cannot be deleted.")
-
-
-class PredictionRequest(models.Model):
+class PredictionRequest(AppendOnlyModel):
     """One prediction asked for, from the form or the API, whether it was answered or refused.
 
     Rows are written before the response is sent and never changed afterwards.
@@ -104,6 +261,8 @@ class PredictionRequest(models.Model):
         features.SHARES.label, null=True, validators=features.SHARES.validators
     )
     views = models.FloatField(features.VIEWS.label, null=True, blank=True)
+    views_lower = models.FloatField("interval low", null=True, blank=True)
+    views_upper = models.FloatField("interval high", null=True, blank=True)
     errors = models.JSONField(null=True, blank=True)
     model_version = models.ForeignKey(
         ModelVersion,
@@ -124,8 +283,6 @@ class PredictionRequest(models.Model):
     )
     batch_id = models.UUIDField(null=True, blank=True)
     batch_index = models.PositiveIntegerField(null=True, blank=True)
-
-    objects = PredictionRequestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -152,13 +309,52 @@ class PredictionRequest(models.Model):
         outcome = f"{self.views:.2f}" if self.accepted else "refused"
         return f"#{self.pk} {self.channel} {self.created_at:%Y-%m-%d %H:%M:%S} → {outcome}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:  # a row is only ever inserted, and its id is the database's
-            raise PermissionError("Audit records are append-only; they cannot be updated.")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise PermissionError("Audit records are append-only; they cannot be deleted.")
+class OutcomeQuerySet(AppendOnlyQuerySet):
+    def latest_per_prediction(self):
+        """The outcome in force for each prediction: a later one supersedes, never erases."""
+        later = Outcome.objects.filter(
+            prediction=models.OuterRef("prediction"), pk__gt=models.OuterRef("pk")
+        )
+        return self.filter(~models.Exists(later))
+
+
+class Outcome(AppendOnlyModel):
+    """The real view count of an article, learned after it was predicted.
+
+    Linked to the audit row, which stays as it was. A prediction may receive several outcomes (a
+    correction, a later count); the newest is the one in force and the older ones stay on record.
+    """
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        IMPORT = "import", "import_outcomes"
+        ADMIN = "admin", "admin"
+
+    prediction = models.ForeignKey(
+        PredictionRequest,
+        on_delete=models.PROTECT,
+        related_name="outcomes",
+        # The (prediction, id) index below serves both the join and "the newest per prediction".
+        db_index=False,
+    )
+    views = models.PositiveBigIntegerField("real 浏览量")
+    recorded_at = models.DateTimeField(default=timezone.now, db_index=True)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, db_index=False
+    )
+    note = models.CharField(max_length=500, blank=True, help_text="Where it came from.")
+
+    objects = OutcomeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        permissions = [("record_outcome", "Can record the real outcome of a prediction")]
+        indexes = [models.Index(fields=["prediction", "id"])]
+
+    def __str__(self) -> str:
+        return f"#{self.prediction_id}: {self.views:,} views ({self.source})"
 
 
 class ThrottledRequestCount(models.Model):

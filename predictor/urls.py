@@ -13,6 +13,12 @@ api = csp_update({"style-src": ["'unsafe-inline'"]})
 urlpatterns = [
     path("", views.predict_page, name="predict"),
     path("healthz", views.healthz, name="healthz"),
+    path("models/v<int:number>/", views.model_card, name="model-card"),
+    path(
+        "models/v<int:number>/plots/<slug:plot>.png",
+        views.model_card_plot,
+        name="model-card-plot",
+    ),
     path("internal/refused/body-too-large", views.refused_by_proxy, name="refused-by-proxy"),
     path("api/", api(api_views.api_root), name="api-root"),
     path(
@@ -29,6 +35,11 @@ urlpatterns = [
         "api/predictions/<int:pk>/",
         api(api_views.PredictionDetailApi.as_view()),
         name="prediction-detail",
+    ),
+    path(
+        "api/predictions/<int:pk>/outcome/",
+        api(api_views.OutcomeApi.as_view()),
+        name="prediction-outcome",
     ),
     path("api/models/", api(api_views.ModelVersionListApi.as_view()), name="model-list"),
     path(

@@ -6,9 +6,10 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -16,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import services
 from .api.errors import RequestBodyTooLarge, error_body
 from .forms import PredictionForm
-from .models import Channel
+from .models import Channel, ModelVersion
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,32 @@ def _form_input(request) -> dict:
     raw_input = request.POST.dict()
     raw_input.pop("csrfmiddlewaretoken", None)
     return raw_input
+
+
+@require_GET
+def model_card(request, number: int):
+    """Everything about one version, for people: how it was made, how good it is, how it does."""
+    try:
+        card = services.model_card(number)
+    except ModelVersion.DoesNotExist:
+        return _error(request, 404, detail=f"There is no model version v{number}.")
+    return render(request, "predictor/model_card.html", {"card": card, "version": card.version})
+
+
+@require_GET
+def model_card_plot(request, number: int, plot: str):
+    """A plot of a model card, served only if it still matches the checksum retrain recorded."""
+    version = ModelVersion.objects.filter(number=number).first()
+    try:
+        if version is None:
+            raise services.ModelUnavailable(f"There is no model version v{number}.")
+        image = services.read_plot(version, plot)
+    except services.ModelUnavailable as error:
+        return _error(request, 404, detail=str(error))
+    response = HttpResponse(image, content_type="image/png")
+    # A version's plots never change: the checksum in its row pins them.
+    patch_cache_control(response, public=True, max_age=86400, immutable=True)
+    return response
 
 
 @never_cache

@@ -284,6 +284,12 @@ VIEWSITE_BATCH_MAX = env.int("VIEWSITE_BATCH_MAX", default=10_000)
 # the floor, or more than the allowed drop below the active model's R² on the same data.
 VIEWSITE_MIN_R2 = env.float("VIEWSITE_MIN_R2", default=0.4)
 VIEWSITE_MAX_R2_DROP = env.float("VIEWSITE_MAX_R2_DROP", default=0.05)
+# Every prediction states an interval that covers the real views this share of the time.
+VIEWSITE_INTERVAL_COVERAGE = env.float("VIEWSITE_INTERVAL_COVERAGE", default=0.9)
+# A version is flagged when its live MAE exceeds this many times its cross-validated MAE, once it
+# has at least this many outcomes.
+VIEWSITE_LIVE_ERROR_RATIO = env.float("VIEWSITE_LIVE_ERROR_RATIO", default=1.5)
+VIEWSITE_LIVE_MIN_OUTCOMES = env.int("VIEWSITE_LIVE_MIN_OUTCOMES", default=20)
 
 # ------------------------------------------------------------------------------------------------
 # Logging: one JSON object per line on stdout, which systemd's journal collects.

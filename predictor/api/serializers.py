@@ -6,7 +6,8 @@ from django.conf import settings
 from rest_framework import serializers
 
 from .. import features
-from ..models import ModelVersion, PredictionRequest
+from ..models import Activation, ModelVersion, Outcome, PredictionRequest
+from ..services.outcomes import OUTCOME_VIEWS_MAX
 
 
 class PredictionBatchSerializer(serializers.ListSerializer):
@@ -52,15 +53,65 @@ class PredictionInputSerializer(serializers.Serializer):
         return validated
 
 
-class PredictionSerializer(serializers.ModelSerializer):
-    """A prediction as the API returns it."""
+class IntervalSerializer(serializers.Serializer):
+    """Where the real views should fall: between `lower` and `upper`, `coverage` of the time."""
 
+    coverage = serializers.FloatField(source="model_version.interval_coverage", read_only=True)
+    lower = serializers.FloatField(source="views_lower", read_only=True)
+    upper = serializers.FloatField(source="views_upper", read_only=True)
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    """A prediction as the API returns it. `interval` is null only for versions trained before
+    intervals existed."""
+
+    interval = IntervalSerializer(source="*", read_only=True, allow_null=True)
     model_version = serializers.CharField(source="model_version.label", read_only=True)
 
     class Meta:
         model = PredictionRequest
-        fields = ["id", *features.INPUT_NAMES, "views", "model_version", "created_at"]
+        fields = ["id", *features.INPUT_NAMES, "views", "interval", "model_version", "created_at"]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.views_lower is None:
+            data["interval"] = None
+        return data
+
+
+class OutcomeSerializer(serializers.Serializer):
+    """The real view count of the article a prediction was made for."""
+
+    views = serializers.IntegerField(
+        min_value=0,
+        max_value=OUTCOME_VIEWS_MAX,
+        help_text="The article's real views (浏览量), a whole number.",
+    )
+
+
+class OutcomeRecordSerializer(serializers.ModelSerializer):
+    """A recorded outcome, as the API returns it."""
+
+    prediction = serializers.PrimaryKeyRelatedField(read_only=True)
+    user = serializers.CharField(
+        source="user.get_username", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = Outcome
+        fields = ["id", "prediction", "views", "recorded_at", "source", "user", "note"]
+        read_only_fields = fields
+
+
+class ActivationSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=Activation.REASON_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why, for the activation history.",
+    )
 
 
 class AuditRecordSerializer(serializers.ModelSerializer):
@@ -82,6 +133,8 @@ class AuditRecordSerializer(serializers.ModelSerializer):
             "accepted",
             *features.INPUT_NAMES,
             "views",
+            "views_lower",
+            "views_upper",
             "model_version",
             "errors",
             "raw_input",
@@ -95,16 +148,35 @@ class AuditRecordSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class LiveErrorSerializer(serializers.Serializer):
+    """How a version is really doing, from recorded outcomes (`with_live_error()` annotations)."""
+
+    predictions = serializers.IntegerField(source="live_predictions")
+    outcomes = serializers.IntegerField(source="live_outcomes")
+    mae = serializers.FloatField(source="live_mae", allow_null=True)
+    rmse = serializers.FloatField(source="live_rmse", allow_null=True)
+    mape = serializers.FloatField(source="live_mape", allow_null=True)
+    interval_coverage = serializers.FloatField(source="live_coverage", allow_null=True)
+    flagged = serializers.BooleanField(source="live_error_flagged")
+    problem = serializers.CharField(source="live_error_problem")
+
+
 class ModelVersionSerializer(serializers.ModelSerializer):
     version = serializers.CharField(source="label", read_only=True)
+    live = LiveErrorSerializer(source="*", read_only=True)
+    model_card = serializers.HyperlinkedIdentityField(
+        view_name="predictor:model-card", lookup_field="number", lookup_url_kwarg="number"
+    )
 
     class Meta:
         model = ModelVersion
         fields = [
             "version",
+            "model_card",
             "is_active",
             "activated_at",
             "created_at",
+            "algorithm_name",
             "algorithm",
             "features",
             "parameters",
@@ -112,6 +184,12 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "cv_mae",
             "cv_rmse",
             "cv_folds",
+            "interval_coverage",
+            "interval_relative_half_width",
+            "interval_scale_floor",
+            "cv_interval_coverage",
+            "live",
+            "fit_seconds",
             "training_rows",
             "rows_filled",
             "data_file_name",
@@ -137,12 +215,16 @@ def prediction_output(records) -> list[dict]:
     first = records[0]
     created_at = _CREATED_AT.to_representation(first.created_at)
     version = first.model_version.label
+    coverage = first.model_version.interval_coverage
     return [
         {
             "id": record.pk,
             "likes": record.likes,
             "shares": record.shares,
             "views": record.views,
+            "interval": None
+            if record.views_lower is None
+            else {"coverage": coverage, "lower": record.views_lower, "upper": record.views_upper},
             "model_version": version,
             "created_at": created_at,
         }

@@ -13,13 +13,16 @@ from rest_framework.reverse import reverse
 from rest_framework.settings import api_settings
 
 from .. import services
-from ..models import Channel, ModelVersion, PredictionRequest
+from ..models import Activation, Channel, ModelVersion, Outcome, PredictionRequest
 from .errors import Conflict, ServiceUnavailable, as_api_exception
 from .filters import PredictionRequestFilter
 from .parsers import MalformedJSON
 from .serializers import (
+    ActivationSerializer,
     AuditRecordSerializer,
     ModelVersionSerializer,
+    OutcomeRecordSerializer,
+    OutcomeSerializer,
     PredictionInputSerializer,
     PredictionSerializer,
     prediction_output,
@@ -161,12 +164,54 @@ class PredictionDetailApi(generics.RetrieveAPIView):
     serializer_class = AuditRecordSerializer
 
 
+class CanRecordOutcomes(permissions.BasePermission):
+    """Recording what really happened is a dedicated permission (superusers have it)."""
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.has_perm("predictor.record_outcome"))
+
+
+class OutcomeApi(generics.GenericAPIView):
+    """The real views of the article a prediction was made for. POST records one (a later one
+    supersedes the earlier without erasing it); GET lists them, the one in force first."""
+
+    name = "Outcome"
+    permission_classes = [CanRecordOutcomes]
+    serializer_class = OutcomeSerializer
+
+    @extend_schema(responses={200: OutcomeRecordSerializer(many=True)})
+    def get(self, request, pk: int):
+        if not PredictionRequest.objects.filter(pk=pk).exists():
+            raise NotFound(f"There is no prediction #{pk}.")
+        outcomes = Outcome.objects.filter(prediction_id=pk).select_related("user").order_by("-pk")
+        return Response(OutcomeRecordSerializer(outcomes, many=True).data)
+
+    @extend_schema(request=OutcomeSerializer, responses={201: OutcomeRecordSerializer})
+    def post(self, request, pk: int):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            [outcome] = services.record_outcomes(
+                [services.OutcomeItem(pk, serializer.validated_data["views"])],
+                source=Outcome.Source.API,
+                user_id=request.user.pk,
+            )
+        except services.OutcomesRefused as error:
+            [problem] = error.problems
+            refusal = {"not_found": NotFound, "not_answered": Conflict}.get(problem.code)
+            if refusal is None:
+                raise ValidationError({"views": [problem.message]}) from error
+            raise refusal(problem.message[0].upper() + problem.message[1:] + ".") from error
+        return Response(OutcomeRecordSerializer(outcome).data, status=status.HTTP_201_CREATED)
+
+
 class ModelVersionListApi(generics.ListAPIView):
-    """The trained model versions with their cross-validated metrics, and which one is active."""
+    """The trained model versions with their cross-validated metrics, their live error from
+    recorded outcomes (flagged when clearly worse), and which one is active."""
 
     name = "Model versions"
     permission_classes = [permissions.AllowAny]
-    queryset = ModelVersion.objects.all()
+    queryset = ModelVersion.objects.with_live_error()
     serializer_class = ModelVersionSerializer
 
 
@@ -184,14 +229,22 @@ class ModelVersionActivateApi(generics.GenericAPIView):
     permission_classes = [CanActivateModelVersions]
     serializer_class = ModelVersionSerializer
 
-    @extend_schema(request=None, responses={200: ModelVersionSerializer})
+    @extend_schema(request=ActivationSerializer, responses={200: ModelVersionSerializer})
     def post(self, request, label: str):
         number = ModelVersion.number_from_label(label)
         version = ModelVersion.objects.filter(number=number).first() if number is not None else None
         if version is None:
             raise NotFound(f"There is no model version {label}.")
+        activation = ActivationSerializer(data=request.data)
+        activation.is_valid(raise_exception=True)
         try:
-            services.activate(version=version)
+            services.activate(
+                version=version,
+                door=Activation.Door.API,
+                user_id=request.user.pk,
+                reason=activation.validated_data["reason"],
+            )
         except services.ModelUnavailable as error:
             raise Conflict(str(error)) from error
+        version = ModelVersion.objects.with_live_error().get(pk=version.pk)
         return Response(self.get_serializer(version).data)

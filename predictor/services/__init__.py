@@ -4,6 +4,7 @@ Views, serializers, forms, the admin and the management commands are doors into 
 and stay a few lines each.
 """
 
+from .cards import model_card
 from .errors import (
     ArtifactIntegrityError,
     ArtifactWriteError,
@@ -12,16 +13,26 @@ from .errors import (
     QualityGateRefused,
     ViewsiteError,
 )
+from .outcomes import (
+    OutcomeItem,
+    OutcomesRefused,
+    check_outcomes,
+    read_outcomes_file,
+    record_outcomes,
+)
 from .predictions import RequestInfo, predict, record_refusal
-from .registry import activate, active_version, load_model, load_predictor
+from .registry import activate, active_version, load_model, load_predictor, read_plot
 from .throttling import live_count, record_throttled
 
 # Training needs pandas and scikit-learn; a web worker never trains, so these load on first use.
 _LAZY = {
     "TrainingData": "datasets",
     "load_training_data": "datasets",
+    "ALGORITHMS": "algorithms",
+    "Comparison": "training",
     "Metrics": "training",
     "RetrainReport": "training",
+    "compare": "training",
     "retrain": "training",
 }
 
@@ -35,11 +46,15 @@ def __getattr__(name):
 
 
 __all__ = [
+    "ALGORITHMS",
     "ArtifactIntegrityError",
     "ArtifactWriteError",
+    "Comparison",
     "DatasetError",
     "Metrics",
     "ModelUnavailable",
+    "OutcomeItem",
+    "OutcomesRefused",
     "QualityGateRefused",
     "RequestInfo",
     "RetrainReport",
@@ -47,11 +62,17 @@ __all__ = [
     "ViewsiteError",
     "activate",
     "active_version",
+    "check_outcomes",
+    "compare",
     "live_count",
     "load_model",
     "load_predictor",
     "load_training_data",
+    "model_card",
     "predict",
+    "read_outcomes_file",
+    "read_plot",
+    "record_outcomes",
     "record_refusal",
     "record_throttled",
     "retrain",

@@ -29,15 +29,45 @@ MISSING_MARKERS = frozenset({"", "nan", "na", "n/a", "null"})
 class TrainingData:
     file_name: str
     sha256: str
-    inputs: (
-        np.ndarray
-    )  # shape (rows, len(INPUT_FEATURES)), float64, columns in INPUT_FEATURES order
+    # shape (rows, len(INPUT_FEATURES)), float64, columns in INPUT_FEATURES order
+    inputs: np.ndarray
     target: np.ndarray  # shape (rows,)
     rows_filled: int
+    # Rows appended from recorded outcomes (`retrain --include-outcomes`), after the file's rows.
+    outcome_rows: int = 0
+    last_outcome_id: int | None = None
 
     @property
     def rows(self) -> int:
         return len(self.target)
+
+    @property
+    def file_rows(self) -> int:
+        return self.rows - self.outcome_rows
+
+    def summary(self) -> dict:
+        """Where the rows came from and each column's range: what the model card shows, and what
+        served inputs are compared with to tell when the model is extrapolating."""
+        columns = {
+            feature.name: values
+            for feature, values in zip(features.INPUT_FEATURES, self.inputs.T, strict=True)
+        }
+        columns[features.TARGET.name] = self.target
+        return {
+            "file_rows": self.file_rows,
+            "outcome_rows": self.outcome_rows,
+            "last_outcome_id": self.last_outcome_id,
+            "rows_filled": self.rows_filled,
+            "columns": {
+                name: {
+                    "min": float(values.min()),
+                    "max": float(values.max()),
+                    "mean": float(values.mean()),
+                    "median": float(np.median(values)),
+                }
+                for name, values in columns.items()
+            },
+        }
 
 
 def load_training_data(path: Path | str) -> TrainingData:

@@ -24,6 +24,7 @@ from .. import features
 from ..models import USER_AGENT_MAX, Channel, PredictionRequest
 from . import registry
 from .errors import ModelUnavailable
+from .predictors import interval_half_widths
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ def predict(
 ) -> list[PredictionRequest]:
     """Predict views for validated inputs in one model call and audit them in one bulk insert.
 
-    Returns the audit rows, one per input, in order. Raises ModelUnavailable (after auditing
+    Each answer carries the active version's interval. Returns the audit rows, one per input,
+    in order. Raises ModelUnavailable (after auditing
     the refusal) when no model can answer.
     """
     rows = [[item[name] for name in features.INPUT_NAMES] for item in inputs]
@@ -115,6 +117,14 @@ def predict(
                 record.model_version = version
                 record.views = round(answer, 2)
                 record.created_at = answered_at
+            if version.interval_relative_half_width is not None:
+                half_widths = interval_half_widths(
+                    predicted, version.interval_relative_half_width, version.interval_scale_floor
+                ).tolist()
+                for record, answer, half_width in zip(records, predicted, half_widths, strict=True):
+                    # Views are never negative, so an interval starts at 0 at the lowest.
+                    record.views_lower = round(max(0.0, answer - half_width), 2)
+                    record.views_upper = round(answer + half_width, 2)
             PredictionRequest.objects.bulk_create(records)
     except ModelUnavailable as error:
         record_refusal(

@@ -44,6 +44,15 @@ class EstimatorPredictor:
 Predictor = LinearPredictor | EstimatorPredictor
 
 
+def interval_half_widths(
+    predicted: Sequence[float], relative_half_width: float, scale_floor: float
+) -> np.ndarray:
+    """How far either side of each prediction its interval reaches: a share of the prediction,
+    because an article predicted at 400,000 views misses by more than one predicted at 40,000;
+    never less than that share of `scale_floor`, so a tiny prediction still gets a real interval."""
+    return relative_half_width * np.maximum(np.asarray(predicted, dtype=np.float64), scale_floor)
+
+
 def serving_spec(estimator) -> dict | None:
     """What a worker needs to serve `estimator` without unpickling it, or None if it cannot."""
     from sklearn.linear_model import LinearRegression

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import features
-from ..models import ModelVersion
+from ..models import Activation, ModelVersion
 from .errors import ArtifactIntegrityError, ModelUnavailable
 from .predictors import Predictor, predictor_for, predictor_from_spec, serving_spec
 
@@ -113,6 +113,23 @@ def store_artifacts(*, estimator, number: int) -> StoredArtifacts:
         json.dumps(spec, indent=2).encode(), f"model-v{number}-{{}}.json"
     )
     return StoredArtifacts(name, sha256, serving_name, serving_sha256)
+
+
+def store_plots(drawn, *, number: int) -> dict:
+    """Store the card's plots like artifacts: content-addressed names, sha256 recorded."""
+    stored = {}
+    for plot in drawn:
+        name, sha256 = _store(plot.image, f"model-v{number}-{{}}-{plot.name}.png")
+        stored[plot.name] = {"title": plot.title, "name": name, "sha256": sha256}
+    return stored
+
+
+def read_plot(version: ModelVersion, plot_name: str) -> bytes:
+    """A plot of `version`'s card, verified like the artifact; ModelUnavailable if it cannot be."""
+    plot = version.plots.get(plot_name)
+    if plot is None:
+        raise ModelUnavailable(f"Model {version.label} has no plot {plot_name!r}.")
+    return _read_verified(version, plot["name"], plot["sha256"])
 
 
 def _store(payload: bytes, name_pattern: str) -> tuple[str, str]:
@@ -206,8 +223,15 @@ def _unpickle_verified(version: ModelVersion):
     return estimator
 
 
-def activate(*, version: ModelVersion) -> ModelVersion:
-    """Make `version` the one every worker serves from its next request on.
+def activate(
+    *,
+    version: ModelVersion,
+    door: Activation.Door,
+    user_id: int | None = None,
+    reason: str = "",
+) -> ModelVersion:
+    """Make `version` the one every worker serves from its next request on, and record who did
+    it, through which door, and why (an append-only history row).
 
     Its artifact is unpickled and verified in full first (and what workers will serve from it
     built): rolling back to a version whose files are gone, altered or pickled by another
@@ -217,10 +241,24 @@ def activate(*, version: ModelVersion) -> ModelVersion:
     load_predictor(version)
     with transaction.atomic():
         # Lock the rows so two activations at once end with exactly one active version.
-        list(ModelVersion.objects.select_for_update().filter(is_active=True))
+        previous = ModelVersion.objects.select_for_update().filter(is_active=True).first()
         ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
         version.is_active = True
         version.activated_at = timezone.now()
         version.save(update_fields=["is_active", "activated_at"])
-    logger.info("model activated version=%s", version.label)
+        Activation.objects.create(
+            version=version,
+            previous=previous,
+            activated_at=version.activated_at,
+            door=door,
+            user_id=user_id,
+            reason=reason[: Activation.REASON_MAX],
+        )
+    logger.info(
+        "model activated version=%s previous=%s door=%s user=%s",
+        version.label,
+        previous.label if previous else None,
+        door,
+        user_id,
+    )
     return version

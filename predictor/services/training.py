@@ -6,7 +6,9 @@ coefficients exactly. Nothing is written until the candidate has passed the qual
 """
 
 import logging
-from dataclasses import dataclass, field
+import math
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,20 +16,21 @@ import sklearn
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
-from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 from sklearn.model_selection import KFold, cross_validate
 
 from .. import features
-from ..models import ModelVersion
-from . import registry
+from ..models import Activation, ModelVersion
+from . import outcomes, plots, registry
+from .algorithms import DEFAULT_ALGORITHM, SEED, Algorithm, algorithm_named, fitted_parameters
 from .datasets import TrainingData, load_training_data
-from .errors import ArtifactWriteError, ModelUnavailable, QualityGateRefused
+from .errors import ArtifactWriteError, DatasetError, ModelUnavailable, QualityGateRefused
+from .predictors import interval_half_widths
 
 logger = logging.getLogger(__name__)
 
 CV_FOLDS = 5
-CV_SEED = 20240601
+CV_SEED = SEED
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,35 @@ class Metrics:
     rmse: float
 
 
+@dataclass(frozen=True)
+class Interval:
+    """views ± relative_half_width × max(views, scale_floor), stated to cover the real figure
+    `coverage` of the time.
+
+    `held_out_coverage` is how often it did on rows it was not calibrated on (each fold judged by
+    the width the other folds give), which is what the stated coverage promises; `mean_width` is
+    the interval's average full width over the data's rows.
+    """
+
+    coverage: float
+    relative_half_width: float
+    scale_floor: float
+    held_out_coverage: float
+    mean_width: float
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One algorithm cross-validated on the data: its scores, its interval, its fit time."""
+
+    algorithm: Algorithm
+    cv: Metrics
+    folds: int
+    interval: Interval
+    fit_seconds: float  # mean over the folds
+    predicted: np.ndarray  # out-of-fold predictions, one per row
+
+
 @dataclass
 class RetrainReport:
     data: TrainingData
@@ -44,6 +76,8 @@ class RetrainReport:
     parameters: dict
     cv: Metrics
     cv_folds: int
+    interval: Interval | None = None
+    algorithm_name: str = DEFAULT_ALGORITHM
     active: ModelVersion | None = None
     active_metrics: Metrics | None = None
     active_problem: str = ""
@@ -61,40 +95,69 @@ class RetrainReport:
         return self.version is not None and self.version.is_active
 
 
+def training_data(*, data_path: Path | str, include_outcomes: bool = False) -> TrainingData:
+    """The data file's rows, and with `include_outcomes` the answered predictions whose real
+    views are known (inputs from the audit row, label from the outcome in force)."""
+    data = load_training_data(data_path)
+    if not include_outcomes:
+        return data
+    inputs, target, last_outcome_id = outcomes.training_rows()
+    if not len(target):
+        raise DatasetError(
+            "--include-outcomes: no prediction has a recorded outcome yet, so there is nothing "
+            "to add to the data file."
+        )
+    return replace(
+        data,
+        inputs=np.vstack([data.inputs, inputs]),
+        target=np.concatenate([data.target, target]),
+        outcome_rows=len(target),
+        last_outcome_id=last_outcome_id,
+    )
+
+
 def retrain(
-    *, data_path: Path | str, activate: bool = True, force: bool = False, dry_run: bool = False
+    *,
+    data_path: Path | str,
+    algorithm: str = DEFAULT_ALGORITHM,
+    include_outcomes: bool = False,
+    activate: bool = True,
+    force: bool = False,
+    dry_run: bool = False,
 ) -> RetrainReport:
     """Train a candidate on `data_path`, judge it, and store and activate it if it passes.
 
     Raises DatasetError for a bad file and QualityGateRefused when the candidate is not good enough
     (unless `force`); in both cases nothing is written and the active model stays as it was.
     """
-    data = load_training_data(data_path)
-    estimator = LinearRegression()
-    cv, folds = _cross_validate(estimator, data)
+    recipe = algorithm_named(algorithm)
+    data = training_data(data_path=data_path, include_outcomes=include_outcomes)
+    evaluation = evaluate(recipe, data)
+    estimator = recipe.build()
+    fit_started = time.perf_counter()
     estimator.fit(data.inputs, data.target)
+    fit_seconds = time.perf_counter() - fit_started
 
     report = RetrainReport(
         data=data,
-        algorithm=f"sklearn.linear_model.{type(estimator).__name__}",
-        parameters={
-            "coefficients": dict(
-                zip(features.INPUT_NAMES, map(float, estimator.coef_), strict=True)
-            ),
-            "intercept": float(estimator.intercept_),
-        },
-        cv=cv,
-        cv_folds=folds,
+        algorithm=_describe(estimator),
+        algorithm_name=recipe.name,
+        parameters=fitted_parameters(recipe, estimator),
+        cv=evaluation.cv,
+        cv_folds=evaluation.folds,
+        interval=evaluation.interval,
         forced=force,
         dry_run=dry_run,
     )
     _compare_with_active(report)
     _apply_quality_gate(report)
     logger.info(
-        "retrain candidate data=%s rows=%d cv_r2=%.4f gate=%s",
+        "retrain candidate algorithm=%s data=%s rows=%d outcome_rows=%d cv_r2=%.4f gate=%s",
+        recipe.name,
         data.file_name,
         data.rows,
-        cv.r2,
+        data.outcome_rows,
+        evaluation.cv.r2,
         "passed" if report.gate_passed else "; ".join(report.gate_reasons),
     )
     if not report.gate_passed and not force:
@@ -107,38 +170,171 @@ def retrain(
     if dry_run:
         return report
 
+    drawn = plots.draw(
+        inputs=data.inputs,
+        target=data.target,
+        predicted=evaluation.predicted,
+        half_widths=interval_half_widths(
+            evaluation.predicted,
+            evaluation.interval.relative_half_width,
+            evaluation.interval.scale_floor,
+        ),
+    )
     with transaction.atomic():
         number = (ModelVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
         try:
             stored = registry.store_artifacts(estimator=estimator, number=number)
+            stored_plots = registry.store_plots(drawn, number=number)
         except OSError as error:
             raise ArtifactWriteError(
                 f"The model artifact could not be written ({error.strerror or error}). Nothing "
                 "was stored and the active model is unchanged. Free some space and retrain."
             ) from error
+        cv, interval = evaluation.cv, evaluation.interval
         report.version = ModelVersion.objects.create(
             number=number,
             algorithm=report.algorithm,
+            algorithm_name=recipe.name,
             features=list(features.INPUT_NAMES),
             parameters=report.parameters,
             cv_r2=cv.r2,
             cv_mae=cv.mae,
             cv_rmse=cv.rmse,
-            cv_folds=folds,
+            cv_folds=evaluation.folds,
+            interval_coverage=interval.coverage,
+            interval_relative_half_width=interval.relative_half_width,
+            interval_scale_floor=interval.scale_floor,
+            cv_interval_coverage=interval.held_out_coverage,
+            fit_seconds=fit_seconds,
             training_rows=data.rows,
             rows_filled=data.rows_filled,
+            training_summary=data.summary(),
             data_file_name=data.file_name,
             data_sha256=data.sha256,
             artifact_name=stored.name,
             artifact_sha256=stored.sha256,
             serving_name=stored.serving_name,
             serving_sha256=stored.serving_sha256,
+            plots=stored_plots,
             sklearn_version=sklearn.__version__,
         )
         if activate:
-            registry.activate(version=report.version)
+            registry.activate(
+                version=report.version,
+                door=Activation.Door.RETRAIN,
+                reason=f"retrained ({recipe.name}) on {data.file_name}"
+                + (f" and {data.outcome_rows} real outcomes" if data.outcome_rows else ""),
+            )
     logger.info("retrain stored version=%s activated=%s", report.version.label, report.activated)
     return report
+
+
+@dataclass(frozen=True)
+class Comparison:
+    data: TrainingData
+    evaluations: list[Evaluation]
+
+    @property
+    def best(self) -> Evaluation:
+        """The highest cross-validated R²: the most variance explained on unseen rows."""
+        return max(self.evaluations, key=lambda evaluation: evaluation.cv.r2)
+
+
+def compare(*, data_path: Path | str, include_outcomes: bool = False, names=None) -> Comparison:
+    """Every algorithm (or those `names`) scored on the same folds of the same data."""
+    from .algorithms import ALGORITHMS
+
+    data = training_data(data_path=data_path, include_outcomes=include_outcomes)
+    chosen = [algorithm_named(name) for name in (names or ALGORITHMS)]
+    return Comparison(data, [evaluate(algorithm, data) for algorithm in chosen])
+
+
+def evaluate(algorithm: Algorithm, data: TrainingData) -> Evaluation:
+    """K-fold cross-validation with a fixed seed (every algorithm gets the same folds), keeping
+    each row's out-of-fold prediction for the interval and the plots."""
+    folds = min(CV_FOLDS, data.rows)
+    results = cross_validate(
+        algorithm.build(),
+        data.inputs,
+        data.target,
+        cv=KFold(n_splits=folds, shuffle=True, random_state=CV_SEED),
+        scoring=("r2", "neg_mean_absolute_error", "neg_root_mean_squared_error"),
+        return_estimator=True,
+        return_indices=True,
+    )
+    predicted = np.empty_like(data.target)
+    fold_of = np.empty(data.rows, dtype=int)
+    for fold, (estimator, test) in enumerate(
+        zip(results["estimator"], results["indices"]["test"], strict=True)
+    ):
+        predicted[test] = estimator.predict(data.inputs[test])
+        fold_of[test] = fold
+    return Evaluation(
+        algorithm=algorithm,
+        cv=Metrics(
+            r2=float(np.mean(results["test_r2"])),
+            mae=float(-np.mean(results["test_neg_mean_absolute_error"])),
+            rmse=float(-np.mean(results["test_neg_root_mean_squared_error"])),
+        ),
+        folds=folds,
+        interval=conformal_interval(
+            data.target, predicted, fold_of, settings.VIEWSITE_INTERVAL_COVERAGE
+        ),
+        fit_seconds=float(np.mean(results["fit_time"])),
+        predicted=predicted,
+    )
+
+
+# Predictions below this quantile of the training views get the interval of that value.
+SCALE_FLOOR_QUANTILE = 0.05
+
+
+def conformal_interval(
+    target: np.ndarray, predicted: np.ndarray, fold_of: np.ndarray, coverage: float
+) -> Interval:
+    """A split-conformal interval from out-of-fold predictions, scaled by the prediction.
+
+    The score of a row is its error as a share of its prediction, |y − ŷ| / max(ŷ, floor): the
+    views' errors grow with the views (on the course file a constant width covers every small
+    article and two thirds of the large ones; a scaled one covers each quarter alike).
+    """
+    scale_floor = max(1.0, float(np.quantile(target, SCALE_FLOOR_QUANTILE)))
+    scores = np.abs(target - predicted) / np.maximum(predicted, scale_floor)
+    relative_half_width = conformal_quantile(scores, coverage)
+    covered = 0
+    for fold in np.unique(fold_of):
+        inside = fold_of == fold
+        covered += int(np.sum(scores[inside] <= conformal_quantile(scores[~inside], coverage)))
+    half_widths = interval_half_widths(predicted, relative_half_width, scale_floor)
+    return Interval(
+        coverage=coverage,
+        relative_half_width=relative_half_width,
+        scale_floor=scale_floor,
+        held_out_coverage=covered / len(scores),
+        mean_width=float(np.mean(2 * half_widths)),
+    )
+
+
+def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
+    """The split-conformal quantile: for n exchangeable scores, a new one is at most the
+    ⌈(n+1)·coverage⌉-th smallest with probability at least `coverage` (MAPIE's rule, in two
+    lines). With too few rows for the coverage asked, the largest score is used."""
+    ordered = np.sort(scores)
+    rank = math.ceil((len(ordered) + 1) * coverage)
+    return float(ordered[min(rank, len(ordered)) - 1])
+
+
+def _describe(estimator) -> str:
+    """The estimator as scikit-learn names it: its class, and its steps for a pipeline."""
+    from sklearn.pipeline import Pipeline
+
+    name = type(estimator).__name__
+    if isinstance(estimator, Pipeline):
+        return f"{name}({' → '.join(type(step).__name__ for _, step in estimator.steps)})"
+    if hasattr(estimator, "regressor"):
+        return f"{name}({_describe(estimator.regressor)})"
+    # Its public module: sklearn.linear_model.LinearRegression, not sklearn.linear_model._base.
+    return f"{'.'.join(type(estimator).__module__.split('.')[:2])}.{name}"
 
 
 def score(estimator, data: TrainingData) -> Metrics:
@@ -148,23 +344,6 @@ def score(estimator, data: TrainingData) -> Metrics:
         mae=float(mean_absolute_error(data.target, predicted)),
         rmse=float(root_mean_squared_error(data.target, predicted)),
     )
-
-
-def _cross_validate(estimator, data: TrainingData) -> tuple[Metrics, int]:
-    folds = min(CV_FOLDS, data.rows)
-    results = cross_validate(
-        estimator,
-        data.inputs,
-        data.target,
-        cv=KFold(n_splits=folds, shuffle=True, random_state=CV_SEED),
-        scoring=("r2", "neg_mean_absolute_error", "neg_root_mean_squared_error"),
-    )
-    metrics = Metrics(
-        r2=float(np.mean(results["test_r2"])),
-        mae=float(-np.mean(results["test_neg_mean_absolute_error"])),
-        rmse=float(-np.mean(results["test_neg_root_mean_squared_error"])),
-    )
-    return metrics, folds
 
 
 def _compare_with_active(report: RetrainReport) -> None:

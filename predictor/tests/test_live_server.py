@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from predictor import services
-from predictor.models import PredictionRequest
+from predictor.models import Activation, PredictionRequest
 
 from . import live
 
@@ -43,7 +43,9 @@ def test_every_worker_follows_a_retrain_and_a_rollback_without_a_failed_request(
         after_retrain = [live.post_json(url, {"likes": 1, "shares": 1}) for _ in range(20)]
         # Each background client gets at least one answer before the rollback.
         _wait_for(lambda: all((201, second.label) in mine for mine in answers.values()))
-        first = services.activate(version=type(second).objects.get(number=1))
+        first = services.activate(
+            version=type(second).objects.get(number=1), door=Activation.Door.COMMAND
+        )
         after_rollback = [live.post_json(url, {"likes": 1, "shares": 1}) for _ in range(20)]
         _wait_for(lambda: min(map(len, answers.values())) >= 30)
     finally:

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from predictor import services
-from predictor.models import ModelVersion, PredictionRequest
+from predictor.models import Activation, ModelVersion, PredictionRequest
 
 from .conftest import exact_views
 
@@ -110,7 +110,9 @@ def test_a_row_is_never_older_than_the_activation_of_the_version_that_answered(
     lookup = services.registry.active_version
 
     def activated_elsewhere_just_before_the_lookup():
-        services.activate(version=newer)  # another process, while this request was starting
+        services.activate(
+            version=newer, door=Activation.Door.COMMAND
+        )  # another process, while this request was starting
         return lookup()
 
     monkeypatch.setattr(

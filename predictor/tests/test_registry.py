@@ -8,7 +8,7 @@ import pytest
 from sklearn.exceptions import InconsistentVersionWarning
 
 from predictor import services
-from predictor.models import ModelVersion
+from predictor.models import Activation, ModelVersion
 from predictor.services import registry
 
 
@@ -83,7 +83,7 @@ def test_activating_an_older_version_rolls_back(db, linear_csv):
     first = services.retrain(data_path=linear_csv).version
     second = services.retrain(data_path=linear_csv).version
 
-    services.activate(version=first)
+    services.activate(version=first, door=Activation.Door.COMMAND)
 
     assert services.active_version() == first
     second.refresh_from_db()
@@ -98,7 +98,7 @@ def test_a_version_whose_artifact_is_broken_cannot_be_activated(db, linear_csv, 
     registry.clear_loaded_models()
 
     with pytest.raises(services.ArtifactIntegrityError):
-        services.activate(version=first)
+        services.activate(version=first, door=Activation.Door.COMMAND)
     assert services.active_version() == second
 
 

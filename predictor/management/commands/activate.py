@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from predictor import services
-from predictor.models import ModelVersion
+from predictor.models import Activation, ModelVersion
 
 
 class Command(BaseCommand):
@@ -11,8 +11,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("version", help="The version label (v3) or number (3).")
+        parser.add_argument(
+            "--reason",
+            default="",
+            help="Why, for the activation history (e.g. 'v7 over-predicts since the redesign').",
+        )
 
-    def handle(self, *args, version, verbosity, **options):
+    def handle(self, *args, version, reason, verbosity, **options):
         number = ModelVersion.number_from_label(version)
         if number is None:
             raise CommandError(f"{version!r} is not a version; use a label like v3.")
@@ -24,7 +29,7 @@ class Command(BaseCommand):
                 f"There is no version {version}. Stored versions: {known}."
             ) from None
         try:
-            services.activate(version=model_version)
+            services.activate(version=model_version, door=Activation.Door.COMMAND, reason=reason)
         except services.ModelUnavailable as error:
             raise CommandError(str(error)) from error
         if verbosity >= 1:

@@ -1,0 +1,95 @@
+"""What a version's model card says: how it was made, how good it was, how it is really doing, and
+whether the inputs it is asked about look like the data it learned from."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+
+from .. import features
+from ..models import Activation, ModelVersion, PredictionRequest
+
+
+@dataclass(frozen=True)
+class Term:
+    coefficient: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Equation:
+    """A linear model in words: 浏览量 ≈ a × 点赞数 + b × 转发数 + c (or on log(1+x))."""
+
+    target: str
+    terms: list[Term]
+    intercept: float
+    log_scale: bool
+
+
+@dataclass(frozen=True)
+class InputDrift:
+    """How the inputs served so far compare with the training data's ranges."""
+
+    served: int
+    outside: int
+    ranges: dict  # input name -> {"min": ..., "max": ...} of the training data
+
+    @property
+    def share_outside(self) -> float | None:
+        return self.outside / self.served if self.served else None
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    version: ModelVersion  # annotated with its live error
+    equation: Equation | None
+    drift: InputDrift | None
+    activations: list[Activation]
+
+
+def model_card(number: int) -> ModelCard:
+    """The card of version `number`; ModelVersion.DoesNotExist if there is none."""
+    version = ModelVersion.objects.with_live_error().get(number=number)
+    return ModelCard(
+        version=version,
+        equation=equation(version),
+        drift=input_drift(version),
+        activations=list(
+            version.activations.select_related("previous", "user").order_by("-pk")[:20]
+        ),
+    )
+
+
+def equation(version: ModelVersion) -> Equation | None:
+    parameters = version.parameters
+    if "coefficients" not in parameters:
+        return None
+    log_scale = parameters.get("scale") == "log1p"
+
+    def named(feature):
+        return f"log(1 + {feature.label})" if log_scale else feature.label
+
+    return Equation(
+        target=named(features.TARGET),
+        terms=[
+            Term(parameters["coefficients"][feature.name], named(feature))
+            for feature in features.INPUT_FEATURES
+        ],
+        intercept=parameters["intercept"],
+        log_scale=log_scale,
+    )
+
+
+def input_drift(version: ModelVersion) -> InputDrift | None:
+    """The share of this version's answered requests with an input outside the training range:
+    there the model is extrapolating. Counted by the database in one aggregate."""
+    columns = version.training_summary.get("columns", {})
+    ranges = {name: columns[name] for name in features.INPUT_NAMES if name in columns}
+    if len(ranges) != len(features.INPUT_NAMES):
+        return None  # trained before summaries were recorded
+    outside = Q()
+    for name, bounds in ranges.items():
+        outside |= Q(**{f"{name}__lt": bounds["min"]}) | Q(**{f"{name}__gt": bounds["max"]})
+    counts = PredictionRequest.objects.filter(model_version=version, accepted=True).aggregate(
+        served=Count("pk"), outside=Count("pk", filter=outside)
+    )
+    return InputDrift(served=counts["served"], outside=counts["outside"], ranges=ranges)

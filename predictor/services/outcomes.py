@@ -1,0 +1,219 @@
+"""Real outcomes: the view count an article really reached, recorded against its prediction.
+
+Every door (the API, `import_outcomes`, the admin) records through `record_outcomes`, which
+checks every item first and writes all of them or none. An outcome is a row of its own: the audit
+row it answers stays as it was, and a later outcome for the same prediction supersedes the earlier
+one without erasing it (Outcome.objects.latest_per_prediction()).
+"""
+
+import csv
+import io
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from .. import features
+from ..models import Outcome, PredictionRequest
+from .errors import ViewsiteError
+
+logger = logging.getLogger(__name__)
+
+# WeChat counts stop being shown exactly at 100,000; nothing real comes near a billion.
+OUTCOME_VIEWS_MAX = 1_000_000_000
+# Headers `import_outcomes` accepts for the two columns, English or the course's Chinese.
+ID_HEADERS = ("prediction_id", "prediction", "id", "预测编号", "编号")
+VIEWS_HEADERS = (features.TARGET.name, features.TARGET.label, "actual_views", "真实浏览量")
+
+
+@dataclass(frozen=True)
+class OutcomeItem:
+    """One outcome to record, and where it came from (a file's line number, for the report)."""
+
+    prediction_id: object
+    views: object
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int | None
+    prediction_id: object
+    message: str
+    code: str  # invalid, not_found or not_answered: each door maps it to its own answer
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        return f"{where}{self.message}"
+
+
+class OutcomesRefused(ViewsiteError):
+    """Some outcomes cannot be recorded; none were. Carries every problem found."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        shown = "; ".join(map(str, self.problems[:20]))
+        more = f"; and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
+        super().__init__(f"Nothing was recorded. {shown}{more}.")
+
+
+def record_outcomes(
+    items: Iterable[OutcomeItem],
+    *,
+    source: Outcome.Source,
+    user_id: int | None = None,
+    note: str = "",
+) -> list[Outcome]:
+    """Check every item, then record them all in one transaction; OutcomesRefused otherwise."""
+    checked, problems = check_outcomes(items)
+    if problems:
+        raise OutcomesRefused(problems)
+    recorded_at = timezone.now()
+    outcomes = [
+        Outcome(
+            prediction_id=prediction_id,
+            views=views,
+            recorded_at=recorded_at,
+            source=source,
+            user_id=user_id,
+            note=note[:500],
+        )
+        for prediction_id, views in checked
+    ]
+    with transaction.atomic():
+        Outcome.objects.bulk_create(outcomes, batch_size=2000)
+    logger.info("outcomes recorded source=%s count=%d user=%s", source, len(outcomes), user_id)
+    return outcomes
+
+
+def check_outcomes(items: Iterable[OutcomeItem]) -> tuple[list[tuple[int, int]], list[Problem]]:
+    """The (prediction id, views) pairs that can be recorded, and the problem with each other item:
+    a value that is not a whole number in range, an unknown prediction, or a refused one."""
+    problems: list[Problem] = []
+    candidates: list[tuple[OutcomeItem, int, int]] = []
+    for item in items:
+        prediction_id, views, problem = _checked(item)
+        if problem:
+            problems.append(Problem(item.line, item.prediction_id, problem, "invalid"))
+        else:
+            candidates.append((item, prediction_id, views))
+    accepted = _accepted_by_id({prediction_id for _, prediction_id, _ in candidates})
+    checked = []
+    for item, prediction_id, views in candidates:
+        if prediction_id not in accepted:
+            message, code = f"there is no prediction #{prediction_id}", "not_found"
+        elif not accepted[prediction_id]:
+            message = (
+                f"prediction #{prediction_id} was refused, so it has no answer to compare with"
+            )
+            code = "not_answered"
+        else:
+            checked.append((prediction_id, views))
+            continue
+        problems.append(Problem(item.line, prediction_id, message, code))
+    problems.sort(key=lambda problem: (problem.line is None, problem.line or 0))
+    return checked, problems
+
+
+def _checked(item: OutcomeItem) -> tuple[int | None, int | None, str]:
+    prediction_id = _whole_number(item.prediction_id)
+    if prediction_id is None or prediction_id < 1:
+        return None, None, f"prediction id {item.prediction_id!r} is not a positive whole number"
+    views = _whole_number(item.views)
+    if views is None:
+        return prediction_id, None, f"views {item.views!r} is not a whole number"
+    if not 0 <= views <= OUTCOME_VIEWS_MAX:
+        return prediction_id, None, f"views {views:,} is outside 0 to {OUTCOME_VIEWS_MAX:,}"
+    return prediction_id, views, ""
+
+
+def _whole_number(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip().replace(",", "")
+        return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+    return None
+
+
+def _accepted_by_id(ids: set[int]) -> dict[int, bool]:
+    """Which of `ids` exist, and whether each was answered, asked in bounded chunks."""
+    accepted: dict[int, bool] = {}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 900):  # under SQLite's 999 parameters
+        chunk = ordered[start : start + 900]
+        accepted.update(
+            PredictionRequest.objects.filter(pk__in=chunk).values_list("pk", "accepted")
+        )
+    return accepted
+
+
+def read_outcomes_file(path: Path | str) -> list[OutcomeItem]:
+    """The items of an outcomes CSV (a prediction id and the real views per line), with their line
+    numbers; OutcomesRefused naming the file for a header that has not both columns."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        raise OutcomesRefused(
+            [Problem(None, None, f"{path}: cannot be read ({error.strerror or error})", "invalid")]
+        ) from error
+    except UnicodeDecodeError as error:
+        raise OutcomesRefused(
+            [Problem(None, None, f"{path}: is not UTF-8 text", "invalid")]
+        ) from error
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [cell.strip().lower() for cell in next(reader, [])]
+    id_column = _column(header, ID_HEADERS)
+    views_column = _column(header, VIEWS_HEADERS)
+    if id_column is None or views_column is None:
+        raise OutcomesRefused(
+            [
+                Problem(
+                    1,
+                    None,
+                    f"{path}: the header needs a prediction id column ({', '.join(ID_HEADERS)}) "
+                    f"and a views column ({', '.join(VIEWS_HEADERS)}); it has "
+                    f"{', '.join(header) or 'nothing'}",
+                    "invalid",
+                )
+            ]
+        )
+    items = []
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        cells = row + [""] * (max(id_column, views_column) + 1 - len(row))
+        items.append(OutcomeItem(cells[id_column], cells[views_column], line=line))
+    return items
+
+
+def _column(header: list[str], names: Sequence[str]) -> int | None:
+    for name in names:
+        if name.lower() in header:
+            return header.index(name.lower())
+    return None
+
+
+def training_rows() -> tuple[np.ndarray, np.ndarray, int | None]:
+    """The answered predictions with an outcome in force: their inputs (from the audit row), their
+    real views (the newest outcome), and the newest outcome's id, for the version's provenance."""
+    rows = list(
+        Outcome.objects.latest_per_prediction()
+        .filter(prediction__accepted=True)
+        .order_by("pk")
+        .values_list(*(f"prediction__{name}" for name in features.INPUT_NAMES), "views", "pk")
+    )
+    if not rows:
+        return np.empty((0, len(features.INPUT_NAMES))), np.empty(0), None
+    table = np.array(rows, dtype="float64")
+    return table[:, : len(features.INPUT_NAMES)], table[:, -2], int(rows[-1][-1])

@@ -1,0 +1,37 @@
+"""Numbers as people read them: "about 46,300", "9 times in 10"."""
+
+import math
+from fractions import Fraction
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def about(value, digits: int = 3) -> str:
+    """`value` to `digits` significant figures, with thousands separators: 46292.74 → "46,300".
+
+    An interval tens of thousands wide makes the last digits of a prediction noise; showing
+    them would claim a precision the model does not have.
+    """
+    if value is None or not math.isfinite(value):
+        return ""
+    if value == 0:
+        return "0"
+    magnitude = math.floor(math.log10(abs(value)))
+    return f"{round(value, digits - 1 - magnitude):,.0f}"
+
+
+@register.filter
+def times_in(coverage) -> str:
+    """A coverage as a frequency: 0.9 → "9 times in 10", 0.95 → "19 times in 20"."""
+    if coverage is None:
+        return ""
+    share = Fraction(coverage).limit_denominator(100)
+    return f"{share.numerator} times in {share.denominator}"
+
+
+@register.filter
+def percent(value, places: int = 1) -> str:
+    return "" if value is None else f"{value * 100:.{places}f}%"
