@@ -131,7 +131,14 @@ def test_the_admin_activate_action_needs_the_activate_permission(client, linear_
     client.force_login(staff)
     assert b"activate_version" in client.get(changelist).content
     client.post(
-        changelist, {"action": "activate_version", "index": "0", "_selected_action": [first.pk]}
+        changelist,
+        {
+            "action": "activate_version",
+            "index": "0",
+            "_selected_action": [first.pk],
+            "confirm": "yes",
+            "reason": "roll back",
+        },
     )
     assert services.active_version() == first
 

@@ -4,7 +4,7 @@ import io
 from django.urls import reverse
 
 from predictor import services
-from predictor.models import ModelVersion, PredictionRequest
+from predictor.models import Activation, ModelVersion, PredictionRequest
 
 from .test_predictions import info
 
@@ -73,14 +73,31 @@ def test_the_activate_action_rolls_back_to_an_older_version(admin_client, linear
     first = services.retrain(data_path=linear_csv).version
     services.retrain(data_path=linear_csv)
 
-    response = admin_client.post(
-        reverse("admin:predictor_modelversion_changelist"),
-        {"action": "activate_version", "index": "0", "_selected_action": [first.pk]},
-        follow=True,
-    )
+    changelist = reverse("admin:predictor_modelversion_changelist")
+    action = {"action": "activate_version", "index": "0", "_selected_action": [first.pk]}
 
+    asked = admin_client.post(changelist, action)
+    assert asked.status_code == 200
+    assert 'name="reason"' in asked.content.decode()  # it asks why first
+    assert services.active_version().number == 2
+
+    without_reason = admin_client.post(changelist, {**action, "confirm": "yes", "reason": ""})
+    assert 'name="reason"' in without_reason.content.decode()
+    assert services.active_version().number == 2
+
+    response = admin_client.post(
+        changelist, {**action, "confirm": "yes", "reason": "v2 over-predicts"}, follow=True
+    )
     assert "Model v1 is now active." in response.content.decode()
     assert services.active_version() == first
+    latest = Activation.objects.first()
+    assert (latest.version, latest.previous.number, latest.door, latest.reason) == (
+        first,
+        2,
+        "admin",
+        "v2 over-predicts",
+    )
+    assert latest.user.username == "admin"
 
 
 def test_the_activate_action_wants_exactly_one_version(admin_client, linear_csv):

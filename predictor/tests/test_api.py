@@ -29,7 +29,15 @@ def test_a_prediction_returns_201_with_the_answer_and_the_version(api, active_mo
 
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "likes", "shares", "views", "model_version", "created_at"}
+    assert set(body) == {
+        "id",
+        "likes",
+        "shares",
+        "views",
+        "interval",
+        "model_version",
+        "created_at",
+    }
     assert body["views"] == exact_views(500, 300)
     assert body["model_version"] == active_model.label
     record = PredictionRequest.objects.get(pk=body["id"])

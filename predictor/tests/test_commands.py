@@ -19,7 +19,8 @@ def run(*args) -> str:
 def test_retrain_reports_rows_metrics_and_the_decision(db, linear_csv):
     output = run("retrain", "--data", str(linear_csv))
 
-    assert "rows used: 40; blank 转发数 filled with 点赞数: 0" in output
+    assert "rows from the file: 40; blank 转发数 filled with 点赞数: 0" in output
+    assert "rows used: 40" in output
     assert "点赞数 80.0000, 转发数 60.0000, intercept 1000.0000" in output
     assert "candidate (5-fold CV)" in output
     assert "no active model yet" in output

@@ -3,10 +3,10 @@ import io
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LinearRegression
 
 from predictor.sample_data import generate_sample
 from predictor.services import load_training_data
-from predictor.services.training import LinearRegression
 
 
 def test_the_sample_has_the_course_header_and_about_1500_rows():

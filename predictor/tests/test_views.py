@@ -45,7 +45,8 @@ def test_a_valid_post_shows_the_prediction_and_the_version(client, active_model)
     assert response.status_code == 200
     assert f'data-views="{exact_views(500, 300)}' in html
     assert "59,000" in html
-    assert f'<strong class="model-version">{active_model.label}</strong>' in html
+    card = reverse("predictor:model-card", kwargs={"number": active_model.number})
+    assert f'<a class="model-version" href="{card}">{active_model.label}</a>' in html
     record = PredictionRequest.objects.get()
     assert (record.channel, record.accepted, record.views) == ("form", True, 59000.0)
     assert record.raw_input == {"likes": "500", "shares": "300"}
