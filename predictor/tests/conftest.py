@@ -37,6 +37,26 @@ def linear_rows(count: int = 40, relation=exact_views):
     ]
 
 
+def noisy_rows(count: int = 300, *, seed: int = 7):
+    """Rows of the known relation with errors that grow with the views, as the course file's do:
+    each real figure is the relation's value times a normal factor around 1 (sd 0.25)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    likes = rng.integers(0, 3000, size=count)
+    shares = rng.integers(0, 2000, size=count)
+    factors = rng.normal(1.0, 0.25, size=count)
+    return [
+        (int(like), int(share), max(0, round(exact_views(like, share) * factor)))
+        for like, share, factor in zip(likes, shares, factors, strict=True)
+    ]
+
+
+@pytest.fixture
+def noisy_csv(tmp_path) -> Path:
+    return write_csv(tmp_path / "noisy.csv", noisy_rows())
+
+
 @pytest.fixture(scope="session", autouse=True)
 def collected_static(tmp_path_factory):
     """Production static storage (hashed names) needs a manifest, as after `collectstatic`."""

@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from predictor import services
 from predictor.models import Activation, ModelVersion, PredictionRequest
+from predictor.services import registry
 
 from .conftest import exact_views
 
@@ -190,3 +191,32 @@ def test_client_ip_trusts_only_the_configured_number_of_proxies(
         headers["HTTP_X_FORWARDED_FOR"] = forwarded
     request = rf.post("/", **headers)
     assert services.predictions.client_ip(request) == expected
+
+
+def test_each_answer_carries_its_versions_interval_into_its_audit_row(db, noisy_csv):
+    version = services.retrain(data_path=noisy_csv).version
+    inputs = [{"likes": 500, "shares": 300}, {"likes": 0, "shares": 0}]
+
+    records = services.predict(inputs=inputs, raw_inputs=inputs, info=info(), batch=True)
+
+    share, floor = version.interval_relative_half_width, version.interval_scale_floor
+    assert 0 < share < 1
+    assert floor > 0
+    for record in PredictionRequest.objects.filter(pk__in=[r.pk for r in records]):
+        half_width = share * max(record.views, floor)
+        assert record.views_lower == pytest.approx(max(0.0, record.views - half_width), abs=0.02)
+        assert record.views_upper == pytest.approx(record.views + half_width, abs=0.02)
+    # (0, 0) predicts little: its interval is the floor's, and never below zero views.
+    assert records[1].views_upper - records[1].views == pytest.approx(share * floor, abs=0.02)
+    assert records[1].views_lower >= 0
+
+
+def test_a_version_trained_before_intervals_answers_without_one(active_model):
+    ModelVersion.objects.filter(pk=active_model.pk).update(
+        interval_coverage=None, interval_relative_half_width=None, interval_scale_floor=None
+    )
+    registry.clear_loaded_models()
+
+    [record] = services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=info())
+
+    assert (record.views, record.views_lower, record.views_upper) == (exact_views(1, 1), None, None)

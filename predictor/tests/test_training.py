@@ -1,12 +1,17 @@
+import hashlib
+from functools import partial
+
+import numpy as np
 import pytest
 import sklearn
 from django.core.files.storage import storages
 
 from predictor import services
-from predictor.models import ModelVersion
-from predictor.services import registry
+from predictor.models import Activation, ModelVersion, Outcome
+from predictor.services import registry, training
+from predictor.services.algorithms import ALGORITHMS
 
-from .conftest import linear_rows, write_csv
+from .conftest import linear_rows, noisy_rows, write_csv
 
 
 def test_retrain_recovers_a_known_linear_relation_and_records_its_provenance(db, linear_csv):
@@ -116,3 +121,165 @@ def test_a_broken_active_model_does_not_block_a_good_replacement(db, linear_csv,
 
     assert "does not match the recorded sha256" in report.active_problem
     assert report.activated
+
+
+# --- Intervals -----------------------------------------------------------------------------------
+
+
+def test_the_interval_covers_the_stated_share_of_new_data_from_the_known_relation(db, noisy_csv):
+    version = services.retrain(data_path=noisy_csv).version
+    assert version.interval_coverage == 0.9
+    assert 0.85 <= version.cv_interval_coverage <= 0.95
+
+    # Fresh articles from the same relation, never seen in training, answered by the service.
+    fresh = noisy_rows(2000, seed=99)
+    inputs = [{"likes": likes, "shares": shares} for likes, shares, _ in fresh]
+    records = services.predict(
+        inputs=inputs, raw_inputs=inputs, info=services.RequestInfo(channel="api"), batch=True
+    )
+
+    inside = [
+        record.views_lower <= real <= record.views_upper
+        for record, (_, _, real) in zip(records, fresh, strict=True)
+    ]
+    assert 0.87 <= sum(inside) / len(inside) <= 0.93
+    # The interval grows with the prediction: errors do.
+    widths = {r.views: r.views_upper - r.views_lower for r in records if r.views_lower > 0}
+    smallest, largest = min(widths), max(widths)
+    assert widths[largest] > 3 * widths[smallest]
+
+
+def test_the_conformal_quantile_is_the_finite_sample_rank():
+    scores = np.arange(1.0, 20.0)  # 19 scores: rank ⌈20 × 0.9⌉ = 18
+    assert training.conformal_quantile(scores, 0.9) == 18.0
+    assert training.conformal_quantile(np.array([3.0, 1.0, 2.0]), 0.5) == 2.0
+    # Too few scores for the coverage asked: the largest.
+    assert training.conformal_quantile(np.array([5.0, 1.0]), 0.99) == 5.0
+
+
+def test_held_out_coverage_judges_each_fold_by_the_others(db):
+    target = np.array([100.0] * 10)
+    predicted = np.array([100.0] * 9 + [1000.0])  # one row far off, in fold 1
+    fold_of = np.array([0] * 5 + [1] * 5)
+    interval = training.conformal_interval(target, predicted, fold_of, 0.8)
+    # Fold 1's far row is judged by fold 0's scores (all 0), so it is missed: 9 of 10 covered.
+    assert interval.held_out_coverage == 0.9
+
+
+# --- Algorithms ----------------------------------------------------------------------------------
+
+
+def test_compare_scores_every_algorithm_on_the_same_folds_and_stores_nothing(db, noisy_csv):
+    comparison = services.compare(data_path=noisy_csv)
+
+    assert [e.algorithm.name for e in comparison.evaluations] == list(ALGORITHMS)
+    assert comparison.best.cv.r2 == max(e.cv.r2 for e in comparison.evaluations)
+    for evaluation in comparison.evaluations:
+        assert evaluation.folds == 5
+        assert evaluation.predicted.shape == (300,)
+        assert 0.8 <= evaluation.interval.held_out_coverage <= 1.0
+        assert evaluation.interval.mean_width > 0
+        assert evaluation.fit_seconds > 0
+    assert ModelVersion.objects.count() == 0
+
+
+@pytest.mark.parametrize("name", ["ridge", "log-linear", "hist-gb"])
+def test_each_algorithm_stores_its_whole_pipeline_and_is_served_through_scikit_learn(
+    db, noisy_csv, name
+):
+    version = services.retrain(data_path=noisy_csv, algorithm=name).version
+    registry.clear_loaded_models()  # as a fresh worker
+
+    assert version.algorithm_name == name
+    assert version.serving_name == ""  # no JSON shortcut: the verified artifact is unpickled
+    estimator = services.load_model(version)
+    assert type(estimator) is type(ALGORITHMS[name].build())
+    inputs = [{"likes": 500, "shares": 300}, {"likes": 2500, "shares": 1500}]
+    records = services.predict(
+        inputs=inputs, raw_inputs=inputs, info=services.RequestInfo(channel="api"), batch=True
+    )
+    expected = estimator.predict(np.array([[500, 300], [2500, 1500]], dtype=float))
+    assert [r.views for r in records] == [round(float(v), 2) for v in expected]
+    assert all(r.views_lower < r.views < r.views_upper for r in records)
+
+
+def test_linear_algorithms_record_their_equation_in_the_units_of_the_data(db, linear_csv):
+    for name in ("linear", "ridge"):
+        parameters = services.retrain(data_path=linear_csv, algorithm=name).parameters
+        assert parameters["coefficients"] == pytest.approx(
+            {"likes": 80.0, "shares": 60.0}, rel=1e-3
+        )
+        assert parameters["intercept"] == pytest.approx(1000.0, rel=1e-2)
+        assert parameters["scale"] == "views"
+    hist = services.retrain(data_path=linear_csv, algorithm="hist-gb", force=True).parameters
+    assert "coefficients" not in hist
+    assert hist["hyperparameters"]["learning_rate"] == 0.05
+
+
+def test_an_unknown_algorithm_is_refused_before_anything_is_trained(db, linear_csv):
+    with pytest.raises(ValueError, match="choose one of linear, ridge"):
+        services.retrain(data_path=linear_csv, algorithm="xgboost")
+    assert ModelVersion.objects.count() == 0
+
+
+# --- Plots, history, outcomes --------------------------------------------------------------------
+
+
+def test_retrain_stores_the_card_plots_with_their_checksums(db, noisy_csv):
+    version = services.retrain(data_path=noisy_csv).version
+
+    assert set(version.plots) == {"predicted-vs-actual", "residuals-likes", "residuals-shares"}
+    for plot in version.plots.values():
+        with storages["artifacts"].open(plot["name"], "rb") as stored:
+            image = stored.read()
+        assert image.startswith(b"\x89PNG")
+        assert hashlib.sha256(image).hexdigest() == plot["sha256"]
+
+
+def test_retrain_records_each_activation_with_what_it_replaced(db, linear_csv):
+    first = services.retrain(data_path=linear_csv).version
+    second = services.retrain(data_path=linear_csv).version
+    services.retrain(data_path=linear_csv, activate=False)
+
+    history = list(Activation.objects.order_by("pk"))
+    assert [(a.version, a.previous, a.door) for a in history] == [
+        (first, None, "retrain"),
+        (second, first, "retrain"),
+    ]
+    assert history[1].reason == "retrained (linear) on linear.csv"
+
+
+def test_include_outcomes_trains_on_the_file_and_the_latest_outcome_of_each_answer(db, linear_csv):
+    services.retrain(data_path=linear_csv)
+    inputs = [{"likes": 100, "shares": 100}, {"likes": 200, "shares": 50}]
+    answered = services.predict(
+        inputs=inputs, raw_inputs=inputs, info=services.RequestInfo(channel="api"), batch=True
+    )
+    [refused] = services.record_refusal(
+        raw_inputs=[{"likes": -1}],
+        errors=[{"likes": ["bad"]}],
+        info=services.RequestInfo(channel="api"),
+    )
+    record = partial(services.record_outcomes, source=Outcome.Source.API)
+    record([services.OutcomeItem(answered[0].pk, 1)])
+    record(
+        [services.OutcomeItem(answered[0].pk, 20_000), services.OutcomeItem(answered[1].pk, 17_000)]
+    )
+
+    data = training.training_data(data_path=linear_csv, include_outcomes=True)
+    assert (data.file_rows, data.outcome_rows, data.rows) == (40, 2, 42)
+    assert data.inputs[-2:].tolist() == [[100.0, 100.0], [200.0, 50.0]]
+    assert data.target[-2:].tolist() == [20_000.0, 17_000.0]  # the superseding outcome
+    assert refused.pk not in {o.prediction_id for o in Outcome.objects.all()}
+
+    version = services.retrain(data_path=linear_csv, include_outcomes=True, force=True).version
+    assert version.training_rows == 42
+    assert version.training_summary["outcome_rows"] == 2
+    assert version.training_summary["last_outcome_id"] == Outcome.objects.order_by("pk").last().pk
+    assert "and 2 real outcomes" in Activation.objects.first().reason
+
+
+def test_include_outcomes_without_any_outcome_is_refused_and_stores_nothing(db, linear_csv):
+    with pytest.raises(services.DatasetError, match="no prediction has a recorded outcome"):
+        services.retrain(data_path=linear_csv, include_outcomes=True)
+    assert ModelVersion.objects.count() == 0
