@@ -14,7 +14,8 @@ ERROR_STATUSES = {
     "404": "No such resource.",
     "405": "This method is not allowed here.",
     "406": "None of the media types in Accept can be returned.",
-    "409": "The model version cannot be activated (its artifact is missing or altered).",
+    "409": "Not possible in this state: a model version whose artifact is missing or altered "
+    "cannot be activated; a refused prediction has no answer to record an outcome for.",
     "413": "The request body is over the size limit.",
     "415": "The body is not JSON.",
     "429": "Too many requests from this client; retry after the Retry-After header's seconds.",

@@ -178,6 +178,7 @@ class OutcomeApi(generics.GenericAPIView):
     name = "Outcome"
     permission_classes = [CanRecordOutcomes]
     serializer_class = OutcomeSerializer
+    queryset = PredictionRequest.objects.all()  # what <pk> names, for the schema
 
     @extend_schema(responses={200: OutcomeRecordSerializer(many=True)})
     def get(self, request, pk: int):
