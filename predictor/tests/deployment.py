@@ -76,6 +76,7 @@ def make_site(root: Path, *, database_url: str = "", upstream_ports=(), **overri
             "DATABASE_URL": database_url,
             "VIEWSITE_VAR_DIR": str(site.var_dir),
             "VIEWSITE_ARTIFACT_ROOT": str(site.var_dir / "artifacts"),
+            "MPLCONFIGDIR": str(site.var_dir / "matplotlib"),
             "VIEWSITE_DEFAULT_DATA": str(ROOT / "data" / "wechat_articles_sample.csv"),
             "VIEWSITE_SERVER_NAME": "localhost",
             "VIEWSITE_HTTP_LISTEN": f"127.0.0.1:{site.http_port}",
