@@ -25,11 +25,16 @@ def draw(*, inputs: np.ndarray, target: np.ndarray, predicted: np.ndarray, half_
     """Predicted against actual, and the residual against each input; the points the interval
     missed are drawn in another colour."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import StrMethodFormatter
+
+    thousands = StrMethodFormatter("{x:,.0f}")
 
     residuals = target - predicted
     missed = np.abs(residuals) > half_widths
 
     def scatter(axes, x, y):
+        axes.xaxis.set_major_formatter(thousands)
+        axes.yaxis.set_major_formatter(thousands)
         for rows, color, label in (
             (~missed, "#2563eb", "inside interval"),
             (missed, "#dc2626", "outside"),

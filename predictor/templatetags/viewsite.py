@@ -33,5 +33,14 @@ def times_in(coverage) -> str:
 
 
 @register.filter
+def times_in_zh(coverage) -> str:
+    """The same in Chinese: 0.9 → "10 次中有 9 次"."""
+    if coverage is None:
+        return ""
+    share = Fraction(coverage).limit_denominator(100)
+    return f"{share.denominator} 次中有 {share.numerator} 次"
+
+
+@register.filter
 def percent(value, places: int = 1) -> str:
     return "" if value is None else f"{value * 100:.{places}f}%"
