@@ -28,7 +28,7 @@ def times_in(coverage) -> str:
     """A coverage as a frequency: 0.9 → "9 times in 10", 0.95 → "19 times in 20"."""
     if coverage is None:
         return ""
-    share = Fraction(coverage).limit_denominator(100)
+    share = Fraction(coverage).limit_denominator(1000)
     return f"{share.numerator} times in {share.denominator}"
 
 
@@ -37,7 +37,7 @@ def times_in_zh(coverage) -> str:
     """The same in Chinese: 0.9 → "10 次中有 9 次"."""
     if coverage is None:
         return ""
-    share = Fraction(coverage).limit_denominator(100)
+    share = Fraction(coverage).limit_denominator(1000)
     return f"{share.denominator} 次中有 {share.numerator} 次"
 
 

@@ -1,12 +1,17 @@
+import math
 import re
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
+from predictor import services
 from predictor.models import PredictionRequest
+from predictor.services import registry
+from predictor.templatetags.viewsite import about, percent, times_in, times_in_zh
 
-from .conftest import exact_views
+from .conftest import exact_views, linear_rows, write_csv
+from .test_cards import noisy_views
 
 PAGE = reverse("predictor:predict")
 
@@ -51,6 +56,98 @@ def test_a_valid_post_shows_the_prediction_and_the_version(client, active_model)
     assert (record.channel, record.accepted, record.views) == ("form", True, 59000.0)
     assert record.raw_input == {"likes": "500", "shares": "300"}
     assert record.user_agent == "Firefox"
+
+
+def test_the_answer_links_its_version_to_that_version_card(client, active_model):
+    html = client.post(PAGE, {"likes": "500", "shares": "300"}).content.decode()
+    link = re.search(r'<a class="model-version" href="([^"]+)">', html).group(1)
+    card = client.get(link)
+    assert card.status_code == 200
+    assert f"模型卡片 {active_model.label}" in card.content.decode()
+
+
+@pytest.fixture
+def noisy_model(db, tmp_path):
+    """A linear model with an interval of real width: trained on a known relation plus noise."""
+    path = write_csv(tmp_path / "noisy.csv", linear_rows(60, relation=noisy_views))
+    version = services.retrain(data_path=path).version
+    registry.clear_loaded_models()
+    return version
+
+
+def test_the_answer_states_the_audited_interval_in_words(client, noisy_model):
+    version = noisy_model
+    response = client.post(PAGE, {"likes": "500", "shares": "300"})
+    html = response.content.decode()
+    record = PredictionRequest.objects.get()
+
+    # The audit row holds the answer and its interval, computed from the version's own numbers.
+    coefficients = version.parameters["coefficients"]
+    expected = 500 * coefficients["likes"] + 300 * coefficients["shares"]
+    expected += version.parameters["intercept"]
+    half_width = version.interval_relative_half_width * max(expected, version.interval_scale_floor)
+    assert half_width > 1000
+    assert record.views == pytest.approx(expected, abs=0.01)
+    assert record.views_lower == pytest.approx(expected - half_width, abs=0.01)
+    assert record.views_upper == pytest.approx(expected + half_width, abs=0.01)
+    assert record.model_version == version
+
+    # The page says it in words, each figure of the row rounded as `about` rounds it.
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    views, lower, upper = (
+        about(record.views),
+        about(record.views_lower),
+        about(record.views_upper),
+    )
+    assert lower != views != upper
+    assert f"About {views} views; 9 times in 10 between {lower} and {upper}." in text
+    assert f"约 {views} 次浏览；10 次中有 9 次实际在 {lower} 到 {upper} 之间。" in text
+    assert f'data-lower="{record.views_lower}" data-upper="{record.views_upper}"' in html
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "shown"),
+    [
+        (46292.74, 3, "46,300"),
+        (59000.0, 3, "59,000"),
+        (1234567, 3, "1,230,000"),
+        (999.7, 3, "1,000"),
+        (123.4, 3, "123"),
+        (46292.74, 2, "46,000"),
+        (-46292.74, 3, "-46,300"),
+        (0, 3, "0"),
+        (None, 3, ""),
+        (math.nan, 3, ""),
+        (math.inf, 3, ""),
+    ],
+)
+def test_about_keeps_three_significant_figures_with_thousands_separators(value, digits, shown):
+    assert about(value, digits) == shown
+
+
+@pytest.mark.parametrize(
+    ("coverage", "english", "chinese"),
+    [
+        (0.9, "9 times in 10", "10 次中有 9 次"),
+        (0.95, "19 times in 20", "20 次中有 19 次"),
+        (0.8, "4 times in 5", "5 次中有 4 次"),
+        (0.99, "99 times in 100", "100 次中有 99 次"),
+        # Not rounded up to "1 times in 1": an interval is never stated to hold always.
+        (0.999, "999 times in 1000", "1000 次中有 999 次"),
+        (None, "", ""),
+    ],
+)
+def test_times_in_says_a_coverage_as_a_frequency(coverage, english, chinese):
+    assert times_in(coverage) == english
+    assert times_in_zh(coverage) == chinese
+
+
+@pytest.mark.parametrize(
+    ("value", "places", "shown"),
+    [(0.1234, 1, "12.3%"), (0.9, 0, "90%"), (1, 1, "100.0%"), (0, 2, "0.00%"), (None, 1, "")],
+)
+def test_percent_shows_a_share_as_a_percentage(value, places, shown):
+    assert percent(value, places) == shown
 
 
 @pytest.mark.parametrize(
