@@ -17,6 +17,7 @@ ERROR_STATUSES = {
     "409": "Not possible in this state: a model version whose artifact is missing or altered "
     "cannot be activated; a refused prediction has no answer to record an outcome for.",
     "413": "The request body is over the size limit.",
+    "414": "The URL is too long (the server's request-line limit).",
     "415": "The body is not JSON.",
     "429": "Too many requests from this client; retry after the Retry-After header's seconds.",
     "503": "No model can answer, or the database is unavailable.",

@@ -179,6 +179,7 @@ class OutcomeApi(generics.GenericAPIView):
     permission_classes = [CanRecordOutcomes]
     serializer_class = OutcomeSerializer
     queryset = PredictionRequest.objects.all()  # what <pk> names, for the schema
+    pagination_class = None  # a prediction has a handful of outcomes
 
     @extend_schema(responses={200: OutcomeRecordSerializer(many=True)})
     def get(self, request, pk: int):
