@@ -1,13 +1,17 @@
 import json
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.forms.models import model_to_dict
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from predictor import features, services
 from predictor.api.serializers import PredictionInputSerializer, PredictionSerializer
-from predictor.models import PredictionRequest
+from predictor.models import Outcome, PredictionRequest
+from predictor.services.outcomes import OUTCOME_VIEWS_MAX
 
 from .conftest import exact_views, linear_rows, write_csv
 
@@ -359,3 +363,166 @@ def test_the_answer_is_what_the_prediction_serializer_documents(api, active_mode
     answers = post_json(api, [{"likes": 5, "shares": 7}, {"likes": 0, "shares": 9}]).json()
     records = PredictionRequest.objects.filter(pk__in=[a["id"] for a in answers])
     assert answers == PredictionSerializer(records.order_by("batch_index"), many=True).data
+
+
+# --- Outcomes (the record_outcome permission) ---------------------------------------------------
+
+
+def outcome_url(prediction_id: int) -> str:
+    return reverse("predictor:prediction-outcome", args=[prediction_id])
+
+
+@pytest.fixture
+def recorder(django_user_model):
+    """Someone who may record outcomes: not staff, only the permission."""
+    user = django_user_model.objects.create_user("marketing", password="pw-for-tests")
+    user.user_permissions.add(Permission.objects.get(codename="record_outcome"))
+    return user
+
+
+@pytest.fixture
+def prediction(api, active_model) -> PredictionRequest:
+    body = post_json(api, {"likes": 500, "shares": 300}).json()
+    return PredictionRequest.objects.get(pk=body["id"])
+
+
+@pytest.mark.parametrize("door", ["session", "token"])
+def test_a_user_with_the_permission_records_an_outcome_and_gets_the_row(
+    api, prediction, recorder, door
+):
+    if door == "session":
+        api.force_login(recorder)
+    else:
+        token = Token.objects.create(user=recorder)
+        api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+
+    response = api.post(outcome_url(prediction.pk), {"views": 61234}, format="json")
+
+    assert response.status_code == 201
+    outcome = Outcome.objects.get()
+    body = response.json()
+    assert parse_datetime(body.pop("recorded_at")) == outcome.recorded_at
+    assert body == {
+        "id": outcome.pk,
+        "prediction": prediction.pk,
+        "views": 61234,
+        "source": "api",
+        "user": "marketing",
+        "note": "",
+    }
+    assert (outcome.prediction, outcome.views, outcome.source, outcome.user) == (
+        prediction,
+        61234,
+        "api",
+        recorder,
+    )
+
+
+def test_outcomes_are_refused_without_the_permission(api, prediction, plain_user, staff_user):
+    url = outcome_url(prediction.pk)
+
+    anonymous = api.post(url, {"views": 1}, format="json")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["code"] == "not_authenticated"
+    assert api.get(url).status_code == 401
+    for user in (plain_user, staff_user):  # staff may read the history, not record outcomes
+        api.force_authenticate(user)
+        refused = api.post(url, {"views": 1}, format="json")
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "permission_denied"
+        assert api.get(url).status_code == 403
+    assert not Outcome.objects.exists()
+
+
+def test_a_superuser_may_record_outcomes(api, prediction, admin_user):
+    api.force_authenticate(admin_user)
+    assert api.post(outcome_url(prediction.pk), {"views": 7}, format="json").status_code == 201
+
+
+def test_an_outcome_for_an_unknown_prediction_is_a_404(api, prediction, recorder):
+    api.force_authenticate(recorder)
+    unknown = prediction.pk + 1000
+
+    response = api.post(outcome_url(unknown), {"views": 1}, format="json")
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": f"There is no prediction #{unknown}.",
+        "code": "not_found",
+    }
+    assert api.get(outcome_url(unknown)).status_code == 404
+    assert not Outcome.objects.exists()
+
+
+def test_an_outcome_for_a_refused_prediction_is_a_409(api, active_model, recorder):
+    post_json(api, {"likes": -1, "shares": 1})
+    refused = PredictionRequest.objects.get()
+    api.force_authenticate(recorder)
+
+    response = api.post(outcome_url(refused.pk), {"views": 1}, format="json")
+
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "conflict"
+    assert body["detail"].startswith(f"Prediction #{refused.pk} was refused")
+    assert not Outcome.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"views": -1},
+        {"views": 1.5},
+        {"views": "many"},
+        {"views": True},
+        {"views": None},
+        {"views": OUTCOME_VIEWS_MAX + 1},
+        {},
+    ],
+    ids=["negative", "fraction", "text", "bool", "null", "too large", "missing"],
+)
+def test_a_bad_outcome_value_is_a_400_in_the_error_envelope(api, prediction, recorder, body):
+    api.force_authenticate(recorder)
+
+    response = api.post(outcome_url(prediction.pk), body, format="json")
+
+    assert response.status_code == 400
+    envelope = response.json()
+    assert (envelope["detail"], envelope["code"]) == ("The input is not valid.", "invalid")
+    assert list(envelope["errors"]) == ["views"]
+    assert not Outcome.objects.exists()
+
+
+def test_outcomes_are_listed_newest_first_and_the_audit_row_is_unchanged(api, prediction, recorder):
+    before = model_to_dict(PredictionRequest.objects.get(pk=prediction.pk))
+    api.force_authenticate(recorder)
+    url = outcome_url(prediction.pk)
+    assert api.get(url).json() == []
+
+    first = api.post(url, {"views": 58000}, format="json").json()
+    second = api.post(url, {"views": "61000"}, format="json").json()
+
+    listed = api.get(url).json()
+    assert [(o["id"], o["views"]) for o in listed] == [
+        (second["id"], 61000),
+        (first["id"], 58000),
+    ]
+    assert model_to_dict(PredictionRequest.objects.get(pk=prediction.pk)) == before
+
+
+def test_a_version_without_outcomes_shows_an_empty_live_error(api, prediction):
+    [version] = api.get(reverse("predictor:model-list")).json()["results"]
+
+    assert version["live"] == {
+        "predictions": 1,
+        "outcomes": 0,
+        "mae": None,
+        "rmse": None,
+        "mape": None,
+        "interval_coverage": None,
+        "flagged": False,
+        "problem": "",
+    }
+    assert version["model_card"] == "http://testserver" + reverse(
+        "predictor:model-card", kwargs={"number": version["version"].removeprefix("v")}
+    )
