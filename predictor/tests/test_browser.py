@@ -1,5 +1,6 @@
 """The pages in a real browser: Debian's Chromium, driven through chromedriver, against gunicorn."""
 
+import re
 import shutil
 import urllib.request
 
@@ -14,7 +15,8 @@ from predictor import services
 from predictor.models import PredictionRequest
 
 from . import live
-from .conftest import exact_views
+from .conftest import exact_views, linear_rows, write_csv
+from .test_cards import noisy_views
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -127,3 +129,50 @@ def test_the_pages_obey_their_content_security_policy(server, browser):
         if "Content Security Policy" in entry["message"]
     ]
     assert violations == [], "\n".join(violations)
+
+
+def test_the_answer_leads_to_a_model_card_whose_plots_all_load_without_a_console_error(
+    server, browser, tmp_path
+):
+    # A fit with real error, so the plots have points on both sides of the line.
+    noisy = write_csv(tmp_path / "noisy.csv", linear_rows(60, relation=noisy_views))
+    version = services.retrain(data_path=noisy).version
+    browser.get(f"{server}/")
+    browser.find_element(By.ID, "id_likes").send_keys("500")
+    browser.find_element(By.ID, "id_shares").send_keys("300")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+    assert wait_for(browser, ".result-interval").text.startswith("约 ")
+    link = browser.find_element(By.CSS_SELECTOR, ".model-version")
+    assert link.text == version.label
+    link.click()
+
+    equation = wait_for(browser, "#equation")
+    assert browser.current_url == f"{server}/models/{version.label}/"
+    assert equation.is_displayed()
+    assert re.fullmatch(
+        r"浏览量 ≈ \d+\.\d\d × 点赞数 \+ \d+\.\d\d × 转发数 [+−] [\d,]+(\.\d\d)?", equation.text
+    ), equation.text
+    images = browser.find_elements(By.CSS_SELECTOR, ".plots img")
+    assert len(images) == len(version.plots) == 3
+    WebDriverWait(browser, 10).until(
+        lambda driver: all(
+            driver.execute_script("return arguments[0].complete", image) for image in images
+        )
+    )
+    for image in images:
+        assert image.is_displayed()
+        natural = browser.execute_script(
+            "return [arguments[0].naturalWidth, arguments[0].naturalHeight]", image
+        )
+        # Drawn at 100 dpi, 5.5 inches wide; 0 would mean the browser could not decode it.
+        assert natural[0] == 550, (image.get_attribute("src"), natural)
+        assert natural[1] > 0
+    # A blocked script or style, a plot refused with 404, a failed load: each is a console error.
+    # (The site has no icon, and Chromium asks for /favicon.ico on its own: not the page's doing.)
+    errors = [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if entry["level"] == "SEVERE" and not entry["message"].startswith(f"{server}/favicon.ico ")
+    ]
+    assert errors == [], "\n".join(errors)
