@@ -4,15 +4,19 @@ import http.cookiejar
 import itertools
 import re
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
+from django.urls import reverse
 
 from predictor import services
-from predictor.models import Activation, PredictionRequest
+from predictor.models import Activation, ModelVersion, PredictionRequest
 
 from . import live
 
@@ -152,3 +156,187 @@ def test_a_worker_serves_a_linear_model_without_pandas_or_scikit_learn(
     assert "pandas/_libs" not in mapped
     assert "sklearn" not in mapped
     assert "site-packages/scipy/" not in mapped
+
+
+# --- Rollbacks by the command and by the admin, followed by every worker ------------------------
+
+
+@dataclass
+class WorkerLoggedServer:
+    """gunicorn whose access log names the worker that answered each request."""
+
+    url: str
+    master_pid: int
+    log_path: Path
+
+    def workers(self) -> set[str]:
+        children = Path(f"/proc/{self.master_pid}/task/{self.master_pid}/children")
+        return set(children.read_text().split())
+
+    def workers_of(self, request_ids, timeout=5.0) -> dict[str, str]:
+        """The worker pid that answered each request id; a worker logs a request just after
+        answering it, so this waits for the lines to appear."""
+        deadline = time.monotonic() + timeout
+        while True:
+            logged = dict(
+                (request_id, pid)
+                for pid, request_id in re.findall(
+                    r"^pid=<(\d+)> request_id=(\S+) ", self.log_path.read_text(), re.MULTILINE
+                )
+            )
+            if all(request_id in logged for request_id in request_ids):
+                return {request_id: logged[request_id] for request_id in request_ids}
+            if time.monotonic() > deadline:
+                missing = sorted(set(request_ids) - set(logged))
+                raise AssertionError(f"not in the access log: {missing[:5]}")
+            time.sleep(0.05)
+
+    def ask_every_worker(self, tag: str, *, at_least: int = 20, limit: int = 400) -> dict:
+        """Predictions from two clients at once, until at least `at_least` are answered and every
+        worker has answered some of them: {request id: (status, version, worker pid)}."""
+        answers = {}
+
+        def ask(request_ids):
+            for request_id in request_ids:
+                status, body = live.request_json(
+                    f"{self.url}/api/predictions/",
+                    {"likes": 1, "shares": 1},
+                    headers={"X-Request-ID": request_id},
+                )
+                answers[request_id] = (status, body.get("model_version"))
+
+        while len(answers) < limit:
+            batch = [f"{tag}-{len(answers) + i}" for i in range(10)]
+            clients = [threading.Thread(target=ask, args=(batch[i::2],)) for i in range(2)]
+            for client in clients:
+                client.start()
+            for client in clients:
+                client.join()
+            workers = self.workers_of(answers)
+            if len(answers) >= at_least and set(workers.values()) == self.workers():
+                return {key: (*answer, workers[key]) for key, answer in answers.items()}
+        raise AssertionError(f"{limit} requests and not every worker answered one: {workers}")
+
+
+@pytest.fixture
+def worker_logged_server(transactional_db, linear_csv, artifact_root, collected_static):
+    services.retrain(data_path=linear_csv)
+    env = live.app_env(artifact_root=artifact_root, static_root=collected_static, workers=2)
+    # The deployment's access log has no pid; this one does, and nothing else is changed.
+    env["GUNICORN_CMD_ARGS"] = (
+        "--access-logformat='pid=%(p)s request_id=%({x-request-id}i)s status=%(s)s'"
+    )
+    log_path = artifact_root.parent / "gunicorn.log"
+    with live.gunicorn_process(env, log_path=log_path) as (url, master):
+        yield WorkerLoggedServer(url, master.pid, log_path)
+
+
+class AdminBrowser:
+    """The admin over HTTP as a person's browser uses it: a session cookie, and each form posted
+    back with the CSRF token the page gave."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def open(self, path: str, form: dict | None = None) -> tuple[int, str, str]:
+        """GET, or POST `form`; redirects are followed. Returns the status, the final path, and
+        the page."""
+        request = urllib.request.Request(
+            f"{self.base_url}{path}",
+            data=None if form is None else urllib.parse.urlencode(form).encode(),
+        )
+        try:
+            with self.opener.open(request, timeout=10) as response:
+                return response.status, urllib.parse.urlsplit(response.url).path, _read(response)
+        except urllib.error.HTTPError as error:
+            return error.code, path, _read(error)
+
+    def hidden_fields(self, page: str) -> dict:
+        return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+
+    def log_in(self, username: str, password: str) -> None:
+        _, _, page = self.open(f"{reverse('admin:login')}?next={reverse('admin:index')}")
+        form = {**self.hidden_fields(page), "username": username, "password": password}
+        status, path, page = self.open(reverse("admin:login"), form)
+        assert (status, path) == (200, reverse("admin:index")), page
+        assert "Log out" in page
+
+    def activate(self, version: ModelVersion, reason: str) -> str:
+        """Select the version, choose the action, give the reason when asked, confirm."""
+        changelist = reverse("admin:predictor_modelversion_changelist")
+        _, _, page = self.open(changelist)
+        status, _, asking = self.open(
+            changelist,
+            {
+                "csrfmiddlewaretoken": self.hidden_fields(page)["csrfmiddlewaretoken"],
+                "action": "activate_version",
+                "index": "0",
+                "select_across": "0",
+                "_selected_action": str(version.pk),
+            },
+        )
+        assert status == 200
+        assert 'name="reason"' in asking
+        status, path, done = self.open(changelist, {**self.hidden_fields(asking), "reason": reason})
+        assert (status, path) == (200, changelist)
+        return done
+
+
+def _read(response) -> str:
+    return response.read().decode()
+
+
+def test_a_rollback_by_the_command_then_by_the_admin_reaches_every_worker_and_is_recorded(
+    worker_logged_server, linear_csv, django_user_model
+):
+    server = worker_logged_server
+    operator = django_user_model.objects.create_superuser(
+        "operator", "operator@example.com", "pw-for-tests"
+    )
+    first = ModelVersion.objects.get(number=1)
+    second = services.retrain(data_path=linear_csv).version
+    assert len(server.workers()) == 2
+
+    def served(answers) -> set:
+        return {(status, version) for status, version, _ in answers.values()}
+
+    # Both workers serve v2 and hold it in memory before it is rolled back.
+    assert served(server.ask_every_worker("before-command")) == {(201, second.label)}
+    call_command("activate", first.label, "--reason", "v2 over-predicts", verbosity=0)
+    # Every request from then on, on every worker, is answered by v1.
+    after_command = server.ask_every_worker("after-command")
+    assert served(after_command) == {(201, first.label)}
+
+    admin = AdminBrowser(server.url)
+    admin.log_in("operator", "pw-for-tests")
+    page = admin.activate(second, reason="the over-prediction is fixed upstream")
+    assert f"Model {second.label} is now active." in page
+    after_admin = server.ask_every_worker("after-admin")
+    assert served(after_admin) == {(201, second.label)}
+
+    command, by_admin = Activation.objects.order_by("pk")[2:]  # after the two retrains'
+    assert (command.version, command.previous, command.door, command.user, command.reason) == (
+        first,
+        second,
+        Activation.Door.COMMAND,
+        None,
+        "v2 over-predicts",
+    )
+    assert (by_admin.version, by_admin.previous, by_admin.door, by_admin.user, by_admin.reason) == (
+        second,
+        first,
+        Activation.Door.ADMIN,
+        operator,
+        "the over-prediction is fixed upstream",
+    )
+    # The audit trail agrees: each activation starts a run of rows answered by its version.
+    answered = PredictionRequest.objects.filter(accepted=True)
+    between = answered.filter(
+        created_at__gte=command.activated_at, created_at__lt=by_admin.activated_at
+    )
+    since = answered.filter(created_at__gte=by_admin.activated_at)
+    assert list(between.values_list("model_version", flat=True)) == [first.pk] * len(after_command)
+    assert list(since.values_list("model_version", flat=True)) == [second.pk] * len(after_admin)
