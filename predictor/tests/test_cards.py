@@ -246,6 +246,37 @@ def test_a_boosted_trees_card_shows_its_parameters_and_no_equation(client, db, t
     }
 
 
+def test_a_version_trained_before_cards_existed_still_has_one(client, db):
+    """No interval, no summary of its data, no plots: the card says what it knows."""
+    version = ModelVersion.objects.create(
+        number=1,
+        algorithm="sklearn.linear_model.LinearRegression",
+        features=["likes", "shares"],
+        parameters={"coefficients": {"likes": 80.0, "shares": 60.0}, "intercept": 1000.0},
+        cv_r2=0.9,
+        cv_mae=1234.5,
+        cv_rmse=2345.6,
+        cv_folds=5,
+        training_rows=40,
+        data_file_name="old.csv",
+        data_sha256="0" * 64,
+        artifact_name="model-v1.joblib",
+        artifact_sha256="1" * 64,
+        sklearn_version="1.4.2",
+    )
+    page = get_card(client, version)
+
+    assert page.text("equation") == "浏览量 ≈ 80 × 点赞数 + 60 × 转发数 + 1,000"
+    assert table_rows(page, "cv-metrics") == [
+        ["5-fold cross-validation", "0.9000", "1,235", "2,346", "—"]
+    ]
+    assert "trained before intervals existed" in page.text()
+    assert page.all("img") == []
+    assert not page.has("served-inputs")
+    assert not page.has("extrapolation-warning")
+    assert "Never activated." in page.text()
+
+
 # --- Plots ----------------------------------------------------------------------------------------
 
 
