@@ -23,22 +23,26 @@ def about(value, digits: int = 3) -> str:
     return f"{round(value, digits - 1 - magnitude):,.0f}"
 
 
+def _as_frequency(coverage) -> tuple[int, int] | None:
+    """0.9 → (9, 10); 0.95 → (19, 20)."""
+    if coverage is None:
+        return None
+    share = Fraction(coverage).limit_denominator(100)
+    return share.numerator, share.denominator
+
+
 @register.filter
 def times_in(coverage) -> str:
     """A coverage as a frequency: 0.9 → "9 times in 10", 0.95 → "19 times in 20"."""
-    if coverage is None:
-        return ""
-    share = Fraction(coverage).limit_denominator(1000)
-    return f"{share.numerator} times in {share.denominator}"
+    frequency = _as_frequency(coverage)
+    return f"{frequency[0]} times in {frequency[1]}" if frequency else ""
 
 
 @register.filter
 def times_in_zh(coverage) -> str:
     """The same in Chinese: 0.9 → "10 次中有 9 次"."""
-    if coverage is None:
-        return ""
-    share = Fraction(coverage).limit_denominator(1000)
-    return f"{share.denominator} 次中有 {share.numerator} 次"
+    frequency = _as_frequency(coverage)
+    return f"{frequency[1]} 次中有 {frequency[0]} 次" if frequency else ""
 
 
 @register.filter
