@@ -264,7 +264,13 @@ class OutcomeAdmin(ReadOnlyAdmin):
             user_id=request.user.pk,
             note=obj.note,
         )
-        obj.pk = recorded.pk  # so the admin's "added" message and redirect name the new row
+        # So the admin's "added" message, its history entry and redirect name the recorded row.
+        obj.pk, obj.source, obj.user_id, obj.recorded_at = (
+            recorded.pk,
+            recorded.source,
+            recorded.user_id,
+            recorded.recorded_at,
+        )
 
 
 @admin.register(ThrottledRequestCount)

@@ -1,10 +1,13 @@
 import csv
 import io
 
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from predictor import services
-from predictor.models import Activation, ModelVersion, PredictionRequest
+from predictor.models import Activation, ModelVersion, Outcome, PredictionRequest
 
 from .test_predictions import info
 
@@ -128,3 +131,125 @@ def test_the_admin_is_for_staff_only(client, active_model, plain_user):
     response = client.get(reverse("admin:predictor_predictionrequest_changelist"))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+# --- Outcomes and activations -------------------------------------------------------------------
+
+OUTCOME_ADD = reverse("admin:predictor_outcome_add")
+
+
+def staff_with(django_user_model, username, *codenames):
+    user = django_user_model.objects.create_user(username, password="pw-for-tests", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+@pytest.fixture
+def recorder(django_user_model):
+    return staff_with(django_user_model, "marketing", "record_outcome")
+
+
+def test_a_user_who_may_record_outcomes_adds_one_through_the_admin(client, active_model, recorder):
+    make_records(1)
+    prediction = PredictionRequest.objects.get(accepted=True)
+    client.force_login(recorder)
+    assert client.get(OUTCOME_ADD).status_code == 200
+
+    response = client.post(
+        OUTCOME_ADD, {"prediction": prediction.pk, "views": "1234", "note": "from the CMS"}
+    )
+
+    assert response.status_code == 302
+    outcome = Outcome.objects.get()
+    assert (outcome.prediction, outcome.views, outcome.note) == (prediction, 1234, "from the CMS")
+    assert (outcome.source, outcome.user) == ("admin", recorder)
+    entry = LogEntry.objects.get()
+    assert (entry.object_id, entry.user) == (str(outcome.pk), recorder)
+    assert entry.object_repr == str(outcome)
+
+
+def test_staff_without_the_permission_cannot_add_outcomes(client, active_model, staff_user):
+    make_records(1)
+    prediction = PredictionRequest.objects.get(accepted=True)
+    staff_user.user_permissions.add(Permission.objects.get(codename="view_outcome"))
+    client.force_login(staff_user)
+
+    assert client.get(OUTCOME_ADD).status_code == 403
+    assert client.post(OUTCOME_ADD, {"prediction": prediction.pk, "views": "1"}).status_code == 403
+    assert not Outcome.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("which", "views", "message"),
+    [
+        ("refused", "100", "was refused, so it has no answer to compare with."),
+        ("unknown", "100", "Select a valid choice."),
+        ("answered", "-5", "Ensure this value is greater than or equal to 0."),
+        ("answered", "1.5", "Enter a whole number."),
+        ("answered", "lots", "Enter a whole number."),
+        ("answered", "1000000001", "is outside 0 to 1,000,000,000."),
+    ],
+    ids=["refused prediction", "unknown prediction", "negative", "fraction", "text", "too large"],
+)
+def test_an_outcome_the_service_refuses_is_a_form_error_and_writes_nothing(
+    client, active_model, recorder, which, views, message
+):
+    make_records(1)
+    prediction_id = {
+        "refused": PredictionRequest.objects.get(accepted=False).pk,
+        "answered": PredictionRequest.objects.get(accepted=True).pk,
+        "unknown": PredictionRequest.objects.order_by("-pk").first().pk + 100,
+    }[which]
+    client.force_login(recorder)
+
+    response = client.post(OUTCOME_ADD, {"prediction": prediction_id, "views": views})
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert message in str(form.errors)
+    assert message.replace(",", "") in response.content.decode().replace(",", "")
+    assert not Outcome.objects.exists()
+
+
+def test_staff_with_view_permissions_see_the_activations_and_outcomes(
+    client, active_model, django_user_model
+):
+    make_records(1)
+    prediction = PredictionRequest.objects.get(accepted=True)
+    services.record_outcomes([services.OutcomeItem(prediction.pk, 4321)], source="import")
+    services.activate(version=active_model, door="command", reason="back to the known good one")
+    auditor = staff_with(django_user_model, "reviewer", "view_activation", "view_outcome")
+    client.force_login(auditor)
+
+    activations = client.get(reverse("admin:predictor_activation_changelist"))
+    outcomes = client.get(reverse("admin:predictor_outcome_changelist"))
+
+    assert activations.status_code == 200
+    assert "back to the known good one" in activations.content.decode()
+    assert len(activations.context["cl"].result_list) == 2  # the retrain, then the command
+    assert outcomes.status_code == 200
+    assert [o.views for o in outcomes.context["cl"].result_list] == [4321]
+    assert OUTCOME_ADD not in outcomes.content.decode()  # viewing is not recording
+
+
+def test_nobody_can_change_or_delete_an_outcome_or_an_activation(admin_client, active_model):
+    make_records(1)
+    prediction = PredictionRequest.objects.get(accepted=True)
+    [outcome] = services.record_outcomes([services.OutcomeItem(prediction.pk, 4321)], source="api")
+    activation = Activation.objects.get()
+
+    for name, obj in [("outcome", outcome), ("activation", activation)]:
+        change_url = reverse(f"admin:predictor_{name}_change", args=[obj.pk])
+        page = admin_client.get(change_url)
+        assert page.status_code == 200  # viewable, read-only
+        assert b'name="_save"' not in page.content
+        assert admin_client.post(change_url, {"views": "1", "reason": "x"}).status_code == 403
+        delete_url = reverse(f"admin:predictor_{name}_delete", args=[obj.pk])
+        assert admin_client.post(delete_url, {"post": "yes"}).status_code == 403
+        changelist = admin_client.get(reverse(f"admin:predictor_{name}_changelist"))
+        assert "delete_selected" not in changelist.context["cl"].model_admin.get_actions(
+            changelist.wsgi_request
+        )
+    assert admin_client.get(reverse("admin:predictor_activation_add")).status_code == 403
+    assert list(Outcome.objects.values_list("views", flat=True)) == [4321]
+    assert Activation.objects.get().reason == activation.reason
