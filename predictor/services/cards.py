@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 
 from .. import features
 from ..models import Activation, ModelVersion, PredictionRequest
+from . import plots
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class ModelCard:
     equation: Equation | None
     drift: InputDrift | None
     activations: list[Activation]
+    # In the order they were drawn and the columns are defined: PostgreSQL's jsonb keeps
+    # neither order.
+    plots: list[tuple[str, dict]]
+    columns: list[tuple[features.Feature, dict]]
 
 
 def model_card(number: int) -> ModelCard:
@@ -56,6 +61,12 @@ def model_card(number: int) -> ModelCard:
         activations=list(
             version.activations.select_related("previous", "user").order_by("-pk")[:20]
         ),
+        plots=sorted(version.plots.items(), key=lambda item: plots.ORDER.index(item[0])),
+        columns=[
+            (feature, version.training_summary["columns"][feature.name])
+            for feature in (*features.INPUT_FEATURES, features.TARGET)
+            if feature.name in version.training_summary.get("columns", {})
+        ],
     )
 
 

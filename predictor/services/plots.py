@@ -13,6 +13,9 @@ import numpy as np
 
 from .. import features
 
+# The plots `draw` makes, in the order it makes them (and a card shows them).
+ORDER = ("predicted-vs-actual", *(f"residuals-{f.name}" for f in features.INPUT_FEATURES))
+
 
 @dataclass(frozen=True)
 class Plot:

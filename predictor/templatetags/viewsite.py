@@ -1,6 +1,7 @@
 """Numbers as people read them: "about 46,300", "9 times in 10"."""
 
 import math
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from django import template
@@ -20,14 +21,17 @@ def about(value, digits: int = 3) -> str:
     if value == 0:
         return "0"
     magnitude = math.floor(math.log10(abs(value)))
-    return f"{round(value, digits - 1 - magnitude):,.0f}"
+    # Halves round up, as people round (46,250 → 46,300), not to even as round() does.
+    step = Decimal(1).scaleb(magnitude - digits + 1)
+    return f"{Decimal(repr(value)).quantize(step, rounding=ROUND_HALF_UP):,.0f}"
 
 
 def _as_frequency(coverage) -> tuple[int, int] | None:
     """0.9 → (9, 10); 0.95 → (19, 20)."""
     if coverage is None:
         return None
-    share = Fraction(coverage).limit_denominator(100)
+    # To a thousandth, so 0.999 reads "999 times in 1000", never "1 times in 1" (always).
+    share = Fraction(coverage).limit_denominator(1000)
     return share.numerator, share.denominator
 
 

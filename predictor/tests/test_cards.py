@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import resolve, reverse
 
-from predictor import services
+from predictor import features, services
 from predictor.models import Activation, Channel, ModelVersion
 
 from .conftest import exact_views, linear_rows, write_csv
@@ -213,7 +213,7 @@ def test_the_card_summarises_the_training_data(client, db, tmp_path):
         ["blank 转发数 filled with 点赞数", "3"],
     ] + [
         [
-            name,
+            f"{features.BY_NAME[name].label} {name}",
             f"{whole(min(values))} to {whole(max(values))} "
             f"(median {whole(statistics.median(values))})",
         ]
