@@ -1,4 +1,5 @@
-"""The audit table's indexes: what every request writes, and what the auditor's lookups use."""
+"""The audit table's indexes: what every request writes, and what the auditor's lookups use;
+the append-only tables; and the live error of a version where there is little to go on."""
 
 import uuid
 
@@ -6,7 +7,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from predictor.models import PredictionRequest
+from predictor import services
+from predictor.models import Activation, ModelVersion, Outcome, PredictionRequest
+
+from .test_outcomes import predict, record
 
 AUDIT_TABLE = PredictionRequest._meta.db_table
 
@@ -66,3 +70,107 @@ def test_only_the_date_and_version_indexes_hold_every_row():
 def test_the_auditors_lookups_are_served_by_an_index(lookup, index):
     # The user lookups are the ones `on_delete=PROTECT` makes before a user is deleted.
     assert index in plan(lookup(PredictionRequest.objects.all()))
+
+
+@pytest.mark.django_db
+def test_the_newest_outcome_of_each_prediction_is_found_through_its_index():
+    # latest_per_prediction asks, for each outcome, whether a later one exists for its prediction.
+    assert "predictor_o_predict_00af92_idx" in plan(Outcome.objects.latest_per_prediction())
+
+
+# --- Append-only ----------------------------------------------------------------------------------
+
+
+def test_activations_cannot_be_updated_or_deleted_through_the_orm(active_model):
+    activation = Activation.objects.get()
+    activation.reason = "rewritten"
+    with pytest.raises(PermissionError):
+        activation.save()
+    with pytest.raises(PermissionError):
+        activation.delete()
+    with pytest.raises(PermissionError):
+        Activation.objects.update(reason="rewritten")
+    with pytest.raises(PermissionError):
+        Activation.objects.all().delete()
+    assert Activation.objects.get().reason.startswith("retrained (linear)")
+
+
+# --- Live error where there is little to go on ----------------------------------------------------
+
+
+def live(version: ModelVersion) -> ModelVersion:
+    return ModelVersion.objects.with_live_error().get(pk=version.pk)
+
+
+def test_a_version_without_predictions_or_outcomes_has_counts_of_0_and_no_figures(active_model):
+    version = live(active_model)
+    assert (version.live_predictions, version.live_outcomes) == (0, 0)
+    assert [version.live_mae, version.live_rmse, version.live_mape, version.live_coverage] == [
+        None,
+        None,
+        None,
+        None,
+    ]
+    assert version.live_error_problem == ""
+
+
+def test_mape_leaves_out_real_views_of_0_and_is_empty_when_all_are_0(active_model):
+    first, second = predict((500, 300), (0, 0))  # exactly 59,000 and 1,000
+    record(first.pk, 0)
+
+    only_zero = live(active_model)
+    assert only_zero.live_mae == pytest.approx(59000)
+    assert only_zero.live_mape is None
+
+    record(second.pk, 2000)
+    both = live(active_model)
+    assert both.live_mae == pytest.approx((59000 + 1000) / 2)
+    assert both.live_rmse == pytest.approx(((59000**2 + 1000**2) / 2) ** 0.5)
+    assert both.live_mape == pytest.approx(1000 / 2000)
+
+
+def test_coverage_counts_only_predictions_made_with_an_interval(active_model):
+    [with_interval] = predict((500, 300))
+    # A version trained before intervals existed states none.
+    ModelVersion.objects.filter(pk=active_model.pk).update(interval_relative_half_width=None)
+    services.registry.clear_loaded_models()
+    [without] = predict((20, 10))
+    assert (with_interval.views_lower, without.views_lower) == (59000, None)
+    record(without.pk, 99)
+    assert live(active_model).live_coverage is None
+
+    record(with_interval.pk, 59000)  # exactly the prediction, inside an interval of width ~0
+    version = live(active_model)
+    assert version.live_outcomes == 2
+    assert version.live_coverage == pytest.approx(1.0)
+
+
+def test_outcomes_count_against_the_version_that_answered(db, linear_csv):
+    first = services.retrain(data_path=linear_csv).version
+    [old] = predict((500, 300))
+    second = services.retrain(data_path=linear_csv).version
+    [new] = predict((500, 300))
+    record(old.pk, 60000)
+    record(new.pk, 62000)
+    record(new.pk, 63000)
+
+    assert (live(first).live_outcomes, live(first).live_mae) == (1, pytest.approx(1000))
+    assert (live(second).live_outcomes, live(second).live_mae) == (1, pytest.approx(4000))
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "mae", "flagged"),
+    [(20, 150.0, False), (20, 150.5, True), (19, 1e9, False), (0, None, False)],
+    ids=["at the ratio", "above it", "too few outcomes", "no outcome"],
+)
+def test_a_version_is_flagged_above_the_ratio_on_enough_outcomes(settings, outcomes, mae, flagged):
+    settings.VIEWSITE_LIVE_ERROR_RATIO = 1.5
+    settings.VIEWSITE_LIVE_MIN_OUTCOMES = 20
+    version = ModelVersion(number=3, cv_mae=100.0)
+    version.live_outcomes, version.live_mae = outcomes, mae
+
+    assert version.live_error_flagged is flagged
+    if flagged:
+        assert version.live_error_problem == (
+            "live MAE 150 on 20 outcomes is more than 1.5× the cross-validated MAE 100"
+        )
