@@ -235,9 +235,7 @@ class OutcomeForm(forms.ModelForm):
         if prediction is not None and views is not None:
             _, problems = services.check_outcomes([services.OutcomeItem(prediction.pk, views)])
             if problems:
-                raise forms.ValidationError(
-                    problems[0].message[0].upper() + problems[0].message[1:] + "."
-                )
+                raise forms.ValidationError(problems[0].sentence)
         return cleaned
 
 

@@ -344,7 +344,8 @@ class Outcome(AppendOnlyModel):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, db_index=False
     )
-    note = models.CharField(max_length=500, blank=True, help_text="Where it came from.")
+    NOTE_MAX = 500
+    note = models.CharField(max_length=NOTE_MAX, blank=True, help_text="Where it came from.")
 
     objects = OutcomeQuerySet.as_manager()
 

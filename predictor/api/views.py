@@ -203,7 +203,7 @@ class OutcomeApi(generics.GenericAPIView):
             refusal = {"not_found": NotFound, "not_answered": Conflict}.get(problem.code)
             if refusal is None:
                 raise ValidationError({"views": [problem.message]}) from error
-            raise refusal(problem.message[0].upper() + problem.message[1:] + ".") from error
+            raise refusal(problem.sentence) from error
         return Response(OutcomeRecordSerializer(outcome).data, status=status.HTTP_201_CREATED)
 
 

@@ -50,6 +50,11 @@ class Problem:
         where = f"line {self.line}: " if self.line is not None else ""
         return f"{where}{self.message}"
 
+    @property
+    def sentence(self) -> str:
+        """The message on its own, as a sentence: for a door that answers one item."""
+        return f"{self.message[0].upper()}{self.message[1:]}."
+
 
 class OutcomesRefused(ViewsiteError):
     """Some outcomes cannot be recorded; none were. Carries every problem found."""
@@ -80,7 +85,7 @@ def record_outcomes(
             recorded_at=recorded_at,
             source=source,
             user_id=user_id,
-            note=note[:500],
+            note=note[: Outcome.NOTE_MAX],
         )
         for prediction_id, views in checked
     ]
