@@ -11,6 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from predictor import services
+from predictor.models import Activation
 
 
 @pytest.fixture
@@ -45,6 +46,9 @@ DOORS = {
     "record": (401, 403, 200, 403, 200),
     "models": (200, 200, 200, 200, 200),
     "activate": (401, 403, 403, 200, 200),
+    # Recording what really happened is its own permission: staff who read the history or
+    # operators who roll back do not have it by being either.
+    "outcome": (401, 403, 403, 403, 201),
 }
 ROLES = ("anonymous", "ordinary", "staff", "operator", "admin")
 
@@ -60,6 +64,10 @@ def knock(api, door, record_id):
         return api.get(reverse("predictor:prediction-detail", args=[record_id]))
     if door == "models":
         return api.get(reverse("predictor:model-list"))
+    if door == "outcome":
+        return api.post(
+            reverse("predictor:prediction-outcome", args=[record_id]), {"views": 7}, format="json"
+        )
     return api.post(reverse("predictor:model-activate", args=["v1"]))
 
 
@@ -83,11 +91,28 @@ def test_activating_over_the_api_rolls_back(linear_csv, users):
     services.retrain(data_path=linear_csv)
     api = client_for(users["operator"], "token")
 
-    response = api.post(reverse("predictor:model-activate", args=[first.label]))
+    response = api.post(
+        reverse("predictor:model-activate", args=[first.label]),
+        {"reason": "v2 over-predicts"},
+        format="json",
+    )
 
     assert response.status_code == 200
     assert response.json()["version"] == "v1"
     assert response.json()["is_active"] is True
+    assert services.active_version() == first
+    latest = Activation.objects.first()
+    assert (latest.version, latest.previous.number, latest.door, latest.reason) == (
+        first,
+        2,
+        "api",
+        "v2 over-predicts",
+    )
+    assert latest.user == users["operator"]
+    too_long = api.post(
+        reverse("predictor:model-activate", args=["v2"]), {"reason": "x" * 501}, format="json"
+    )
+    assert (too_long.status_code, list(too_long.json()["errors"])) == (400, ["reason"])
     assert services.active_version() == first
     missing = api.post(reverse("predictor:model-activate", args=["v42"]))
     assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
