@@ -242,6 +242,7 @@ class Channel(models.TextChoices):
 
     FORM = "form", "Form"
     API = "api", "API"
+    CLI = "cli", "Command line"
 
 
 class PredictionRequest(AppendOnlyModel):
