@@ -5,6 +5,8 @@ follow these definitions, so a name, a Chinese label, a bound or the refusal of 
 changes here and nowhere else.
 """
 
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -71,3 +73,17 @@ def unknown_fields_message(
     *others, last = [feature.display for feature in allowed]
     accepted = f"{', '.join(others)} and {last}" if others else last
     return f"Unknown field(s): {listed}. Only {accepted} are accepted."
+
+
+_GROUPED_DIGITS = re.compile(r"\d{1,3}(?:,\d{3})+")
+
+
+def normalize_count(text: str) -> str:
+    """A count as people type it, as the plain digits a validator reads: full-width digits and
+    commas from a Chinese keyboard (NFKC: "５００", "1，200"), surrounding spaces, and thousands
+    separators in their places ("1,200"). Anything else is left as it is, for the validator to
+    refuse: "1,5" is not a number people mean."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    if _GROUPED_DIGITS.fullmatch(text):
+        return text.replace(",", "")
+    return text

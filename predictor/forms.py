@@ -6,10 +6,27 @@ from . import features
 from .models import PredictionRequest
 
 
+class CountField(forms.IntegerField):
+    """A whole number as people type it: "1,200", "1，200", "５００" and " 500 " are 1200, 1200,
+    500 and 500 (features.normalize_count). A text input with a numeric keyboard, because a
+    number input refuses thousands separators before the server sees them."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = features.normalize_count(value)
+        return super().to_python(value)
+
+
 def _bounded_formfield(model_field, **kwargs):
     feature = features.BY_NAME[model_field.name]
     return model_field.formfield(
-        min_value=feature.min_value, max_value=feature.max_value, help_text="", **kwargs
+        form_class=CountField,
+        min_value=feature.min_value,
+        max_value=feature.max_value,
+        help_text="",
+        **kwargs,
     )
 
 
@@ -32,4 +49,6 @@ class PredictionForm(forms.ModelForm):
         for name in features.INPUT_NAMES:
             # The fields are nullable in the table (refused requests have no values), never here.
             self.fields[name].required = True
-            self.fields[name].widget.attrs.update({"inputmode": "numeric", "step": 1})
+            self.fields[name].widget.attrs.update(
+                {"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"}
+            )

@@ -243,3 +243,39 @@ def test_a_body_nginx_refused_is_audited_when_nginx_reports_it(client, db):
         False,
         {"content_length": "9999999"},
     )
+
+
+@pytest.mark.parametrize(
+    ("typed", "count"),
+    [
+        ("1,200", 1200),
+        ("1，200", 1200),  # the full-width comma of a Chinese keyboard
+        ("５００", 500),  # full-width digits
+        ("  500\u3000", 500),  # spaces, the ideographic one too
+        ("12,345", 12345),
+    ],
+)
+def test_the_form_accepts_counts_as_people_type_them(client, active_model, typed, count):
+    response = client.post(PAGE, {"likes": typed, "shares": "10"})
+
+    assert response.status_code == 200
+    record = PredictionRequest.objects.get()
+    assert (record.likes, record.views) == (count, exact_views(count, 10))
+    assert record.raw_input["likes"] == typed  # the audit keeps what was typed
+
+
+@pytest.mark.parametrize("typed", ["1,20", "1,5", "12,34,567", "1 200", "1.200,5", ",500"])
+def test_commas_out_of_their_places_are_refused_not_guessed(client, active_model, typed):
+    response = client.post(PAGE, {"likes": typed, "shares": "10"})
+
+    assert response.status_code == 400
+    assert "Enter a whole number." in response.content.decode()
+    assert not PredictionRequest.objects.get().accepted
+
+
+def test_the_inputs_are_text_with_a_numeric_keyboard(client, db):
+    html = client.get(PAGE).content.decode()
+    for name in ("likes", "shares"):
+        [tag] = re.findall(rf'<input [^>]*name="{name}"[^>]*>', html)
+        assert 'type="text"' in tag  # a number input would refuse "1,200" in the browser
+        assert 'inputmode="numeric"' in tag
