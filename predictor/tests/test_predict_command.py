@@ -1,0 +1,359 @@
+"""`manage.py predict`: the command-line door, for one article or a CSV file of any size."""
+
+import csv
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from predictor import services
+from predictor.models import Channel, PredictionRequest
+from predictor.templatetags.viewsite import about
+
+from .conftest import exact_views, write_csv
+
+RESULT_COLUMNS = [
+    "views",
+    "views_lower",
+    "views_upper",
+    "interval_coverage",
+    "model_version",
+    "record_id",
+    "error",
+]
+
+
+def run(*args) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("predict", *[str(arg) for arg in args], stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def read_output(path: Path, encoding="utf-8") -> list[dict]:
+    with path.open(newline="", encoding=encoding) as file:
+        return list(csv.DictReader(file))
+
+
+def write_lines(path: Path, text: str, encoding="utf-8") -> Path:
+    path.write_text(text, encoding=encoding, newline="")
+    return path
+
+
+@pytest.fixture
+def noisy_model(db, noisy_csv):
+    """A model whose interval has a width (the `active_model` data fit exactly)."""
+    return services.retrain(data_path=noisy_csv).version
+
+
+# One article ---------------------------------------------------------------------------------
+
+
+def test_one_prediction_prints_views_the_interval_in_words_and_the_version(noisy_model):
+    out, _ = run(500, 300)
+
+    record = PredictionRequest.objects.get()
+    assert record.accepted
+    assert (record.likes, record.shares) == (500, 300)
+    assert record.channel == Channel.CLI
+    assert record.raw_input == {"likes": "500", "shares": "300"}
+    assert record.views_lower < record.views < record.views_upper
+    assert out == (
+        f"About {about(record.views)} views ({record.views:,.2f}); 9 times in 10 between "
+        f"{about(record.views_lower)} and {about(record.views_upper)}. "
+        f"Model v{noisy_model.number}, record #{record.pk}.\n"
+    )
+
+
+def test_one_prediction_gives_the_exact_answer_of_a_known_model(active_model):
+    out, _ = run(500, 300)
+    assert exact_views(500, 300) == 59_000
+    assert out.startswith("About 59,000 views (59,000.00); 9 times in 10 between ")
+    assert "Model v1, record #" in out
+
+
+def test_one_prediction_accepts_spaces_and_thousands_separators(active_model):
+    run(" 1,200 ", "1，500")
+    record = PredictionRequest.objects.get()
+    assert (record.likes, record.shares) == (1200, 1500)
+    assert record.views == pytest.approx(exact_views(1200, 1500))
+    assert record.raw_input == {"likes": " 1,200 ", "shares": "1，500"}
+
+
+@pytest.mark.parametrize(
+    ("likes", "shares", "message"),
+    [
+        ("20001", "3", r"^Refused: 点赞数 \(likes\): Ensure this value is less than or equal to "),
+        (
+            "5",
+            "-1",
+            r"^Refused: 转发数 \(shares\): Ensure this value is greater than or equal to 0",
+        ),
+        ("1,2", "3", r"^Refused: 点赞数 \(likes\): A valid integer is required\.$"),
+        ("2.5", "3", r"^Refused: 点赞数 \(likes\): A valid integer is required\.$"),
+        ("5", None, r"^Refused: 转发数 \(shares\): This field is required\.$"),
+    ],
+)
+def test_a_bad_input_is_a_plain_command_error_and_is_audited_as_refused(
+    active_model, likes, shares, message
+):
+    args = [likes] if shares is None else [likes, shares]
+    with pytest.raises(CommandError, match=message):
+        run(*args)
+    record = PredictionRequest.objects.get()
+    assert not record.accepted
+    assert record.channel == Channel.CLI
+    assert record.views is None
+    assert record.raw_input["likes"] == likes
+    assert record.errors
+
+
+def test_one_prediction_without_a_model_is_a_command_error_and_is_audited(db):
+    with pytest.raises(CommandError, match="No model is active yet"):
+        run(500, 300)
+    record = PredictionRequest.objects.get()
+    assert (record.accepted, record.channel) == (False, Channel.CLI)
+    assert "No model is active yet" in record.errors["model"][0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "Nothing to predict"),
+        (["500", "300", "--csv", "in.csv", "--out", "out.csv"], "not both"),
+        (["--csv", "in.csv"], "--csv needs --out"),
+        (["--csv", "in.csv", "--out", "o.csv", "--chunk-size", "0"], "--chunk-size must be"),
+    ],
+)
+def test_a_wrong_call_says_how_to_call_it(db, args, message):
+    with pytest.raises(CommandError, match=message):
+        run(*args)
+    assert not PredictionRequest.objects.exists()
+
+
+# A file --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header", [("点赞数", "转发数"), ("likes", "shares"), (" Shares ", "LIKES")]
+)
+def test_a_file_is_written_row_by_row_with_views_interval_version_and_record_id(
+    active_model, tmp_path, header
+):
+    pairs = [(100 + 7 * i, 40 + 3 * i) for i in range(12)]
+    rows = pairs if header[0] != " Shares " else [(s, k) for k, s in pairs]
+    source = write_csv(tmp_path / "in.csv", rows, header=header)
+    out = tmp_path / "out.csv"
+
+    run("--csv", source, "--out", out)
+
+    output = read_output(out)
+    assert list(output[0]) == ["line", *header, *RESULT_COLUMNS]
+    assert len(output) == len(pairs)
+    records = PredictionRequest.objects.in_bulk([int(row["record_id"]) for row in output])
+    for line, ((likes, shares), row) in enumerate(zip(pairs, output, strict=True), start=2):
+        record = records[int(row["record_id"])]
+        assert row["line"] == str(line)
+        assert (record.likes, record.shares, record.channel) == (likes, shares, Channel.CLI)
+        assert float(row["views"]) == pytest.approx(exact_views(likes, shares)) == record.views
+        assert float(row["views_lower"]) == record.views_lower
+        assert float(row["views_upper"]) == record.views_upper
+        assert row["interval_coverage"] == "0.9"
+        assert row["model_version"] == "v1"
+        assert row["error"] == ""
+        assert record.raw_input == {
+            "file": "in.csv",
+            "line": line,
+            header[0]: str(rows[line - 2][0]),
+            header[1]: str(rows[line - 2][1]),
+        }
+    assert not (tmp_path / "out.csv.partial").exists()
+
+
+def test_the_interval_of_a_noisy_model_is_in_the_output(noisy_model, tmp_path):
+    source = write_csv(tmp_path / "in.csv", [(500, 300), (2000, 100)], header=("likes", "shares"))
+    run("--csv", source, "--out", tmp_path / "out.csv")
+    for row in read_output(tmp_path / "out.csv"):
+        assert float(row["views_lower"]) < float(row["views"]) < float(row["views_upper"])
+
+
+def test_a_file_with_a_byte_order_mark_is_read_and_the_output_keeps_it(active_model, tmp_path):
+    source = write_csv(
+        tmp_path / "in.csv", [(500, 300)], header=("点赞数", "转发数"), encoding="utf-8-sig"
+    )
+    out = tmp_path / "out.csv"
+    run("--csv", source, "--out", out)
+    assert out.read_bytes().startswith("\ufeffline,点赞数,转发数,views".encode())
+    [row] = read_output(out, encoding="utf-8-sig")
+    assert float(row["views"]) == exact_views(500, 300)
+
+
+def test_bad_rows_are_written_with_their_line_and_error_and_audited_none_dropped(
+    active_model, tmp_path
+):
+    source = write_lines(
+        tmp_path / "in.csv",
+        "点赞数,转发数\n"
+        "500,300\n"  # line 2
+        "x,5\n"  # 3
+        "\n"  # 4: blank, counted, not a row
+        '"1,200", 20 \n'  # 5: a quoted thousands separator and spaces
+        "1,2,3\n"  # 6
+        "-1,30001\n"  # 7
+        "7\n"  # 8
+        ",\n"  # 9
+        "12.5,3\n"  # 10
+        "600,400\n",  # 11
+    )
+    out = tmp_path / "out.csv"
+
+    stdout, stderr = run("--csv", source, "--out", out, "--chunk-size", 3)
+
+    output = read_output(out)
+    assert [row["line"] for row in output] == ["2", "3", "5", "6", "7", "8", "9", "10", "11"]
+    errors = {row["line"]: row["error"] for row in output}
+    assert errors["2"] == errors["5"] == errors["11"] == ""
+    assert errors["3"] == "点赞数 (likes): A valid integer is required."
+    assert errors["6"] == "has 3 cell(s); expected 2 (点赞数, 转发数)."
+    assert errors["7"] == (
+        "点赞数 (likes): Ensure this value is greater than or equal to 0. "
+        "转发数 (shares): Ensure this value is less than or equal to 20000."
+    )
+    assert errors["8"] == "has 1 cell(s); expected 2 (点赞数, 转发数)."
+    assert errors["9"].startswith("点赞数 (likes): A valid integer is required.")
+    assert errors["10"] == "点赞数 (likes): A valid integer is required."
+    by_line = {row["line"]: row for row in output}
+    assert float(by_line["5"]["views"]) == exact_views(1200, 20)
+    assert (by_line["6"]["点赞数"], by_line["6"]["转发数"]) == ("1", "2")
+
+    # Every row, answered or refused, has its own audit row, with the file and the line.
+    records = PredictionRequest.objects.in_bulk([int(row["record_id"]) for row in output])
+    assert len(records) == len(output) == PredictionRequest.objects.count()
+    for row in output:
+        record = records[int(row["record_id"])]
+        assert record.channel == Channel.CLI
+        assert record.accepted == (row["error"] == "")
+        assert record.raw_input["line"] == int(row["line"])
+        assert record.raw_input["file"] == "in.csv"
+    assert records[int(by_line["6"]["record_id"])].raw_input["cells"] == ["1", "2", "3"]
+    assert records[int(by_line["3"]["record_id"])].errors == {
+        "likes": ["A valid integer is required."]
+    }
+
+    for line in ("3", "6", "7", "8", "9", "10"):
+        assert f"line {line}: " in stderr
+    assert "Read 9 rows from " in stdout
+    assert "  predicted: 3 (model v1: 3)" in stdout
+    assert "  refused:   6 (each in the output with its line and error)" in stdout
+    assert "  blank lines skipped: 1" in stdout
+    assert f"Wrote 9 rows to {out}." in stdout
+
+
+def test_each_chunk_is_one_batch_and_nothing_is_dropped_across_chunks(active_model, tmp_path):
+    rows = [(i % 20_000, (7 * i) % 20_000) for i in range(1, 1_001)]
+    rows[500] = (20_001, 5)
+    source = write_csv(tmp_path / "in.csv", rows, header=("likes", "shares"))
+    out = tmp_path / "out.csv"
+
+    stdout, _ = run("--csv", source, "--out", out, "--chunk-size", 300)
+
+    output = read_output(out)
+    assert len(output) == len(rows)
+    assert [int(row["line"]) for row in output] == list(range(2, 1_002))
+    assert [(int(row["likes"]), int(row["shares"])) for row in output] == rows
+    assert output[500]["error"].startswith("点赞数 (likes): Ensure this value is less than")
+    answered = PredictionRequest.objects.filter(accepted=True)
+    # 1,000 rows in chunks of 300: four model calls, each one batch.
+    assert answered.values("batch_id").distinct().count() == 4
+    assert answered.count() == 999
+    assert PredictionRequest.objects.filter(accepted=False).count() == 1
+    assert not PredictionRequest.objects.exclude(channel=Channel.CLI).exists()
+    assert "rows/s)" in stdout
+    assert "Read 1,000 rows" in stdout
+
+
+def test_the_summary_reports_rows_time_rate_and_output_path(active_model, tmp_path):
+    source = write_csv(tmp_path / "in.csv", [(1, 2), (3, 4)], header=("likes", "shares"))
+    out = tmp_path / "out.csv"
+    stdout, stderr = run("--csv", source, "--out", out)
+    lines = stdout.splitlines()
+    assert lines[0].startswith(f"Read 2 rows from {source} in ")
+    assert lines[0].endswith(" rows/s).")
+    assert lines[1:] == [
+        "  predicted: 2 (model v1: 2)",
+        "  refused:   0",
+        f"Wrote 2 rows to {out}.",
+    ]
+    assert stderr == ""  # no terminal, so no progress bar
+
+
+def test_quiet_writes_the_file_and_says_nothing(active_model, tmp_path):
+    source = write_csv(tmp_path / "in.csv", [(1, 2), ("x", 4)], header=("likes", "shares"))
+    out = tmp_path / "out.csv"
+    assert run("--csv", source, "--out", out, "--verbosity", 0) == ("", "")
+    assert len(read_output(out)) == 2
+
+
+@pytest.mark.parametrize(
+    "header", ["点赞数,转发数,浏览量", "likes,shares,views", "views,likes,shares"]
+)
+def test_a_views_column_is_refused_with_the_reason_and_audited(active_model, tmp_path, header):
+    source = write_lines(tmp_path / "in.csv", f"{header}\n500,300,46000\n")
+    out = tmp_path / "out.csv"
+    with pytest.raises(CommandError, match=r"line 1 \(the header\): Unknown field\(s\)") as raised:
+        run("--csv", source, "--out", out)
+    assert "浏览量 (views) is what this command predicts" in str(raised.value)
+    assert "retrain --data" in str(raised.value)
+    assert not out.exists()
+    record = PredictionRequest.objects.get()
+    assert (record.accepted, record.channel) == (False, Channel.CLI)
+    assert record.raw_input == {"file": "in.csv", "header": header.split(",")}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the file is empty"),
+        ("likes\n5\n", r"missing 转发数 \(shares\)"),
+        ("likes,likes,shares\n1,2,3\n", r"点赞数 \(likes\) more than once"),
+        ("500,300\n1,2\n", r"Unknown field\(s\): 300, 500"),
+    ],
+)
+def test_a_file_without_the_columns_is_refused_before_any_row(
+    active_model, tmp_path, text, message
+):
+    source = write_lines(tmp_path / "in.csv", text)
+    with pytest.raises(CommandError, match=message):
+        run("--csv", source, "--out", tmp_path / "out.csv")
+    assert PredictionRequest.objects.get().accepted is False
+
+
+def test_a_file_that_is_not_utf8_says_how_to_save_it(active_model, tmp_path):
+    source = write_lines(tmp_path / "in.csv", "点赞数,转发数\n1,2\n", encoding="gbk")
+    with pytest.raises(CommandError, match=r"not UTF-8 text.*Save the file as UTF-8"):
+        run("--csv", source, "--out", tmp_path / "out.csv")
+
+
+def test_a_file_without_a_model_is_refused_and_audited_and_the_partial_output_kept(db, tmp_path):
+    source = write_csv(tmp_path / "in.csv", [(1, 2), ("x", 3), (4, 5)], header=("likes", "shares"))
+    out = tmp_path / "out.csv"
+    with pytest.raises(CommandError, match=r"No model is active yet.*Lines 2 to 4 were audited"):
+        run("--csv", source, "--out", out)
+    assert not out.exists()
+    partial = read_output(tmp_path / "out.csv.partial")
+    assert partial[0]["error"].startswith("No model is active yet.")
+    assert partial[1]["error"] == "点赞数 (likes): A valid integer is required."
+    assert partial[2]["error"] == partial[0]["error"]
+    assert [row["record_id"] for row in partial][::2] == ["", ""]
+    refused = PredictionRequest.objects.all()
+    assert len(refused) == 3
+    assert {(record.accepted, record.channel) for record in refused} == {(False, Channel.CLI)}
+
+
+def test_a_missing_file_and_the_input_as_output_are_refused(active_model, tmp_path):
+    with pytest.raises(CommandError, match="cannot be read"):
+        run("--csv", tmp_path / "nope.csv", "--out", tmp_path / "out.csv")
+    source = write_csv(tmp_path / "in.csv", [(1, 2)], header=("likes", "shares"))
+    with pytest.raises(CommandError, match="--out is the input file"):
+        run("--csv", source, "--out", source)
+    assert not PredictionRequest.objects.exists()
