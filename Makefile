@@ -10,6 +10,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BROWSER := /usr/bin/chromium /usr/bin/chromedriver
 NGINX := /usr/sbin/nginx
 BENCH_TOOLS := /usr/bin/wrk /usr/bin/redis-server
+# axe-core, the accessibility engine the browser tests run in Chromium, from npm into the venv.
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+AXE_VERSION := 4.14.1
 
 .PHONY: run test e2e fuzz chaos bench bench-in-process lint format sample-data clean
 
@@ -18,7 +21,7 @@ run: $(VENV)/.installed
 	$(DEV_ENV) $(BIN)/python manage.py retrain --if-no-model
 	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: $(VENV)/.installed $(BROWSER)
+test: $(VENV)/.installed $(BROWSER) $(AXE)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest --create-db -m "not deploy and not fuzz and not chaos" $(PYTEST_ARGS)
@@ -66,6 +69,11 @@ sample-data: $(VENV)/.installed
 $(BROWSER) &:
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+$(AXE): $(VENV)/.installed
+	command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@$(AXE_VERSION)
+	touch $@
 
 $(NGINX):
 	$(SUDO) apt-get update -qq
