@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from predictor import services
 from predictor.models import Channel, PredictionRequest
@@ -357,3 +358,19 @@ def test_a_missing_file_and_the_input_as_output_are_refused(active_model, tmp_pa
     with pytest.raises(CommandError, match="--out is the input file"):
         run("--csv", source, "--out", source)
     assert not PredictionRequest.objects.exists()
+
+
+def test_the_command_speaks_english_whatever_the_active_language(active_model, tmp_path):
+    """One language per answer: the sentence, the file's errors and the audit's, even when the
+    site's language (DJANGO_LANGUAGE_CODE) is Chinese."""
+    with translation.override("zh-hans"):
+        out, _ = run(500, 300)
+        with pytest.raises(CommandError, match=r"点赞数 \(likes\): A valid integer is required\."):
+            run("x", 300)
+        source = write_csv(tmp_path / "in.csv", [("x", 1)], header=("likes", "shares"))
+        run("--csv", source, "--out", tmp_path / "out.csv")
+    assert " 9 times in 10 between " in out
+    [row] = read_output(tmp_path / "out.csv")
+    assert row["error"] == "点赞数 (likes): A valid integer is required."
+    for record in PredictionRequest.objects.filter(accepted=False):
+        assert record.errors == {"likes": ["A valid integer is required."]}

@@ -17,7 +17,6 @@ import codecs
 import csv
 import io
 import os
-import re
 import sys
 import time
 from collections import Counter
@@ -27,7 +26,7 @@ from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 from django.db import DatabaseError, reset_queries, transaction
 from rest_framework.exceptions import ValidationError
 from tqdm import tqdm
@@ -43,10 +42,6 @@ CHUNK_SIZE = 5_000
 # Bad rows named on stderr at verbosity 1 (all of them at -v 2); every one is in the output.
 SHOWN_REFUSALS = 20
 USER_AGENT = "manage.py predict"
-# "1,200", or "1，200" typed on a Chinese keyboard: separators only where thousands are, so that
-# "1,2" stays a mistake rather than becoming 12.
-GROUPED = re.compile(r"\d{1,3}(?:[,，]\d{3})+")
-SEPARATORS = re.compile(r"[,，]")
 RESULT_COLUMNS = (
     "views",
     "views_lower",
@@ -111,6 +106,9 @@ class Command(BaseCommand):
             help=f"Rows per model call and bulk insert (default {CHUNK_SIZE:,}).",
         )
 
+    # The sentence, the summary and the errors stored in the audit are English whatever
+    # DJANGO_LANGUAGE_CODE says: one language per answer, and the same words in every row.
+    @no_translations
     def handle(self, *args, likes, shares, csv_file, out, chunk_size, verbosity, **options):
         if csv_file is not None:
             if likes is not None or shares is not None:
@@ -139,7 +137,7 @@ class Command(BaseCommand):
         try:
             try:
                 item = PredictionInputSerializer().run_validation(
-                    {name: _typed(value) for name, value in raw.items()}
+                    {name: features.normalize_count(value) for name, value in raw.items()}
                 )
             except ValidationError as error:
                 errors = _plain(error.detail)
@@ -396,18 +394,12 @@ def _check(row: Row, columns: Columns, checker: PredictionInputSerializer) -> No
     try:
         row.item = checker.run_validation(
             {
-                feature.name: _typed(cell)
+                feature.name: features.normalize_count(cell)
                 for feature, cell in zip(columns.features, row.cells, strict=True)
             }
         )
     except ValidationError as error:
         row.errors = _plain(error.detail)
-
-
-def _typed(value: str) -> str:
-    """What a person typed, as the serializer reads it: no surrounding spaces nor separators."""
-    text = value.strip()
-    return SEPARATORS.sub("", text) if GROUPED.fullmatch(text) else text
 
 
 def _plain(detail) -> dict[str, list[str]]:
