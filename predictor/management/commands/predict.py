@@ -90,12 +90,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--csv",
             dest="csv_file",
+            metavar="IN.csv",
             type=Path,
             help=f"A CSV file to predict, header {EXPECTED_HEADER}; UTF-8, with or without a BOM.",
         )
         parser.add_argument(
             "--out",
             type=Path,
+            metavar="OUT.csv",
             help="Where to write each input row with its views, interval, version, record id "
             "and error (needed with --csv).",
         )
