@@ -26,8 +26,9 @@ from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, no_translations
+from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, reset_queries, transaction
+from django.utils import translation
 from rest_framework.exceptions import ValidationError
 from tqdm import tqdm
 
@@ -108,10 +109,14 @@ class Command(BaseCommand):
             help=f"Rows per model call and bulk insert (default {CHUNK_SIZE:,}).",
         )
 
-    # The sentence, the summary and the errors stored in the audit are English whatever
-    # DJANGO_LANGUAGE_CODE says: one language per answer, and the same words in every row.
-    @no_translations
-    def handle(self, *args, likes, shares, csv_file, out, chunk_size, verbosity, **options):
+    def handle(self, *args, **options):
+        # The sentence (its words and its digit grouping), the summary and the errors stored in
+        # the audit are English whatever DJANGO_LANGUAGE_CODE says: the command's own words are
+        # English, and one answer or one file speaks one language.
+        with translation.override("en"):
+            self._handle(**options)
+
+    def _handle(self, *, likes, shares, csv_file, out, chunk_size, verbosity, **options):
         if csv_file is not None:
             if likes is not None or shares is not None:
                 raise CommandError("Give either LIKES SHARES or --csv FILE, not both.")
