@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "csp",
     "predictor",
 ]
@@ -267,12 +268,17 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "predictor.api.schema.postprocess",
     ],
+    # The docs pages load Swagger UI and Redoc from our static files, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # ------------------------------------------------------------------------------------------------
 # viewsite
 # ------------------------------------------------------------------------------------------------
-# Serve the OpenAPI schema at /api/schema/ (VIEWSITE_API_SCHEMA=false hides it).
+# Serve the OpenAPI schema at /api/schema/ and its docs pages, /api/docs/ (Swagger UI) and
+# /api/redoc/ (VIEWSITE_API_SCHEMA=false hides all three).
 VIEWSITE_API_SCHEMA = env.bool("VIEWSITE_API_SCHEMA", default=True)
 # The sample dataset `retrain` uses when no --data is given.
 VIEWSITE_DEFAULT_DATA = Path(

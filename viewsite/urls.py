@@ -1,7 +1,13 @@
+from csp.constants import NONCE
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 urlpatterns = [
     path("", include("predictor.urls")),
@@ -9,7 +15,33 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 if settings.VIEWSITE_API_SCHEMA:
-    urlpatterns.append(path("api/schema/", SpectacularAPIView.as_view(), name="schema"))
+    # The docs pages run no inline script (templates/api_docs/ says how). Redoc's run-time
+    # <style> elements carry this response's nonce; the one its bundle inserts while loading
+    # (perfect-scrollbar's, in Redoc 2.5.4 of drf-spectacular-sidecar 2026.10.1) comes before any
+    # nonce can be given, so its text is allowed by hash, as is the empty element it starts as.
+    # If an upgrade changes it, test_browser_api_docs.py fails and Chromium names the new hash.
+    redoc_styles = csp_update(
+        {
+            "style-src": [
+                NONCE,
+                "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+                "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",
+            ]
+        }
+    )
+    urlpatterns += [
+        path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+        path(
+            "api/docs/",
+            SpectacularSwaggerSplitView.as_view(template_name="api_docs/swagger_ui.html"),
+            name="api-docs",
+        ),
+        path(
+            "api/redoc/",
+            redoc_styles(SpectacularRedocView.as_view(template_name="api_docs/redoc.html")),
+            name="api-redoc",
+        ),
+    ]
 
 admin.site.site_header = "viewsite administration"
 admin.site.site_title = "viewsite"

@@ -3,9 +3,29 @@
 - The prediction body is one input or a list of up to VIEWSITE_BATCH_MAX inputs (oneOf).
 - Every operation documents the error envelope for each status it can answer with, so a client
   generator (or a fuzzer checking responses against the schema) knows every possible answer.
+- Those answers carry examples of what the API really says, shown by the docs pages at /api/docs/
+  and /api/redoc/; predictor/tests/test_api_docs.py sends each case and compares.
 """
 
+import io
+import json
+
 from django.conf import settings
+from django.utils.translation import gettext
+from drf_spectacular.utils import OpenApiExample
+from rest_framework import exceptions
+from rest_framework.exceptions import ValidationError
+
+from ..services.outcomes import Problem
+from .errors import (
+    Conflict,
+    RequestBodyTooLarge,
+    ServiceUnavailable,
+    error_body,
+    exception_handler,
+)
+from .parsers import MalformedJSON, StrictJSONParser
+from .serializers import OutcomeSerializer, PredictionInputSerializer
 
 ERROR_STATUSES = {
     "400": "The input is not valid (`errors` names each field), or the JSON is malformed.",
@@ -38,6 +58,293 @@ ERROR_ENVELOPE = {
 }
 
 
+# ------------------------------------------------------------------------------------------------
+# Examples. The request bodies have names so that each refusal below sits beside its cause.
+# ------------------------------------------------------------------------------------------------
+ONE_INPUT = {"likes": 500, "shares": 300}
+BATCH = [{"likes": 500, "shares": 300}, {"likes": 120, "shares": 40}]
+INVALID_INPUT = {"likes": -1, "shares": "many"}
+BATCH_WITH_INVALID_ITEM = [{"likes": 500, "shares": 300}, {"likes": 25000}]
+MALFORMED_JSON = '{"likes": 500,'
+
+
+def _prediction(id: int, likes: int, shares: int, views: float, lower: float, upper: float):
+    return {
+        "id": id,
+        "likes": likes,
+        "shares": shares,
+        "views": views,
+        "interval": {"coverage": 0.9, "lower": lower, "upper": upper},
+        "model_version": "v3",
+        "created_at": "2026-12-01T09:30:00.123456+08:00",
+    }
+
+
+# For PredictionCreateApi.post's extend_schema; its refusals are in error_examples() below.
+PREDICTION_EXAMPLES = [
+    OpenApiExample("One article", value=ONE_INPUT, request_only=True),
+    OpenApiExample(
+        "A batch",
+        value=BATCH,
+        request_only=True,
+        description=f"Up to {settings.VIEWSITE_BATCH_MAX:,} inputs, predicted in one model call.",
+    ),
+    OpenApiExample(
+        "Invalid input",
+        value=INVALID_INPUT,
+        request_only=True,
+        description="Refused with 400, each field naming its errors; audited too.",
+    ),
+    OpenApiExample(
+        "A batch with an invalid item",
+        value=BATCH_WITH_INVALID_ITEM,
+        request_only=True,
+        description="Refused with 400 as a whole: no item of the batch is predicted.",
+    ),
+    OpenApiExample(
+        "One article",
+        value=_prediction(1041, 500, 300, 59012.37, 51873.9, 66150.84),
+        response_only=True,
+        status_codes=["201"],
+    ),
+    OpenApiExample(
+        "A batch",
+        value=[
+            _prediction(1042, 500, 300, 59012.37, 51873.9, 66150.84),
+            _prediction(1043, 120, 40, 13008.52, 10201.4, 15815.64),
+        ],
+        response_only=True,
+        status_codes=["201"],
+        description="One answer per input, in order, all from one model version.",
+    ),
+]
+
+
+def _example(summary: str, body: dict, description: str = "") -> dict:
+    return {
+        "summary": summary,
+        "value": body,
+        **({"description": description} if description else {}),
+    }
+
+
+def _answer(refusal: Exception) -> dict:
+    """The body the API answers `refusal` with: from its own exception handler, as JSON.
+
+    So the examples follow the envelope, and the request's language, wherever those change.
+    """
+    return json.loads(json.dumps(exception_handler(refusal, {}).data))
+
+
+def _refused(serializer_class, data, *, many: bool = False) -> dict:
+    """The answer to a body its serializer refuses (as the view's is_valid would raise)."""
+    serializer = serializer_class(data=data, many=many)
+    if serializer.is_valid():
+        raise ValueError(f"{data!r} is valid")
+    return _answer(ValidationError(serializer.errors))
+
+
+def _unparsable(body: str) -> dict:
+    try:
+        StrictJSONParser().parse(io.BytesIO(body.encode()))
+    except MalformedJSON as refusal:
+        return _answer(refusal)
+    raise ValueError(f"{body!r} is valid JSON")
+
+
+def error_examples(operation_id: str) -> dict[str, dict[str, dict]]:
+    """Examples by error status for one operation: the general ones, or its own where it has them.
+
+    Built with the schema, in its request's language. 414 has none: the server answers an
+    over-long request line before the app does, with a page of its own.
+    """
+    return {**_general_error_examples(), **_operation_error_examples().get(operation_id, {})}
+
+
+def _malformed_json() -> dict:
+    return {
+        "MalformedJson": _example(
+            "Malformed JSON",
+            _unparsable(MALFORMED_JSON),
+            f"The answer to the body `{MALFORMED_JSON}`, which ends too early.",
+        )
+    }
+
+
+def _database_unavailable() -> dict:
+    return _example(
+        "Database unavailable",
+        _answer(
+            ServiceUnavailable(
+                gettext("The database is unavailable, so the request was not served.")
+            )
+        ),
+        "Without the database no request can be audited, so none is answered.",
+    )
+
+
+def _invalid_token() -> dict:
+    return _example(
+        "An unknown token",
+        _answer(exceptions.AuthenticationFailed(gettext("Invalid token."))),
+        "`Authorization: Token <key>` with a key that is not, or no longer, valid.",
+    )
+
+
+def _not_answered() -> dict:
+    problem = Problem(
+        line=None,
+        prediction_id=42,
+        message=gettext("prediction #%(id)s was refused, so it has no answer to compare with")
+        % {"id": 42},
+        code="not_answered",
+    )
+    return _example(
+        "An outcome for a refused prediction",
+        _answer(Conflict(problem.sentence)),
+        "From POST /api/predictions/{id}/outcome/.",
+    )
+
+
+def _cannot_be_served() -> dict:
+    return _example(
+        "Activating a version that cannot be served",
+        _answer(
+            Conflict(
+                "Model v2 cannot be served: its artifact model-v2-5f0c9e41a7b2.joblib "
+                "cannot be read."
+            )
+        ),
+        "From POST /api/models/{label}/activate/.",
+    )
+
+
+def _general_error_examples() -> dict[str, dict[str, dict]]:
+    return {
+        "401": {
+            "NotAuthenticated": _example("No credentials", _answer(exceptions.NotAuthenticated())),
+            "InvalidToken": _invalid_token(),
+        },
+        "403": {
+            "PermissionDenied": _example("Not allowed", _answer(exceptions.PermissionDenied())),
+        },
+        "404": {"NotFound": _example("No such resource", _answer(exceptions.NotFound()))},
+        "405": {
+            "MethodNotAllowed": _example(
+                "Another method", _answer(exceptions.MethodNotAllowed("DELETE"))
+            ),
+        },
+        "406": {
+            "NotAcceptable": _example(
+                "Accept names no JSON",
+                _answer(exceptions.NotAcceptable()),
+                "For example `Accept: text/csv`.",
+            ),
+        },
+        "409": {
+            "ArtifactUnavailable": _cannot_be_served(),
+            "PredictionNotAnswered": _not_answered(),
+        },
+        "413": {"BodyTooLarge": _example("Body over the limit", _answer(RequestBodyTooLarge()))},
+        "415": {
+            "UnsupportedMediaType": _example(
+                "Not JSON",
+                _answer(exceptions.UnsupportedMediaType("text/plain")),
+                "For example `Content-Type: text/plain`.",
+            ),
+        },
+        "429": {
+            "Throttled": _example(
+                "Over this client's rate",
+                _answer(exceptions.Throttled(wait=42)),
+                "From the app, per user or client address; `Retry-After: 42` says when.",
+            ),
+            "RateLimitedByProxy": _example(
+                "Over the address's rate at nginx",
+                error_body("Too many requests from this address; slow down.", "rate_limited"),
+                "From nginx, per address, before the app, in English; `Retry-After: 1`.",
+            ),
+        },
+        "503": {"DatabaseUnavailable": _database_unavailable()},
+    }
+
+
+def _operation_error_examples() -> dict[str, dict[str, dict[str, dict]]]:
+    no_prediction = {
+        "NotFound": _example(
+            "No such prediction",
+            _answer(exceptions.NotFound(gettext("There is no prediction #%(id)s.") % {"id": 42})),
+        )
+    }
+    return {
+        "predictions_create": {
+            "400": {
+                "InvalidInput": _example(
+                    "Invalid input",
+                    _refused(PredictionInputSerializer, INVALID_INPUT),
+                    'The answer to `{"likes": -1, "shares": "many"}`: errors by field.',
+                ),
+                "BatchItemInvalid": _example(
+                    "A batch with an invalid item",
+                    _refused(PredictionInputSerializer, BATCH_WITH_INVALID_ITEM, many=True),
+                    'The answer to a batch whose item 1 (from 0) is `{"likes": 25000}`: errors '
+                    "by item index, then by field.",
+                ),
+                **_malformed_json(),
+            },
+            # Predicting needs no credentials, but a token that is sent must be valid, and a
+            # session must come with its CSRF token (Django says why in English only).
+            "401": {"InvalidToken": _invalid_token()},
+            "403": {
+                "CsrfFailed": _example(
+                    "A session without its CSRF token",
+                    _answer(exceptions.PermissionDenied("CSRF Failed: CSRF token missing.")),
+                    "A client that sends a session cookie must send the X-CSRFToken header "
+                    "too; a token, or no credentials, needs none.",
+                ),
+            },
+            "503": {
+                "NoActiveModel": _example(
+                    "No model is active",
+                    _answer(
+                        ServiceUnavailable(
+                            gettext("No model is active yet. Run `python manage.py retrain` first.")
+                        )
+                    ),
+                ),
+                "DatabaseUnavailable": _database_unavailable(),
+            },
+        },
+        "predictions_outcome_create": {
+            "400": {
+                "InvalidInput": _example(
+                    "Invalid views",
+                    _refused(OutcomeSerializer, {"views": -5}),
+                    'The answer to `{"views": -5}`.',
+                ),
+                **_malformed_json(),
+            },
+            "404": no_prediction,
+            "409": {"PredictionNotAnswered": _not_answered()},
+        },
+        "predictions_outcome_list": {"404": no_prediction},
+        "models_activate_create": {
+            "400": _malformed_json(),
+            "404": {
+                "NotFound": _example(
+                    "No such version",
+                    _answer(
+                        exceptions.NotFound(
+                            gettext("There is no model version %(label)s.") % {"label": "v9"}
+                        )
+                    ),
+                )
+            },
+            "409": {"ArtifactUnavailable": _cannot_be_served()},
+        },
+    }
+
+
 def postprocess(result, generator, request, public):
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR_ENVELOPE
@@ -60,9 +367,11 @@ def postprocess(result, generator, request, public):
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
+            examples = error_examples(operation.get("operationId", ""))
             for status, description in ERROR_STATUSES.items():
                 response = responses.setdefault(status, {"description": description})
-                response["content"] = {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-                }
+                content = {"schema": {"$ref": "#/components/schemas/Error"}}
+                if status in examples:
+                    content["examples"] = examples[status]
+                response["content"] = {"application/json": content}
     return result

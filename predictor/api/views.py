@@ -17,6 +17,7 @@ from ..models import Activation, Channel, ModelVersion, Outcome, PredictionReque
 from .errors import Conflict, ServiceUnavailable, as_api_exception
 from .filters import PredictionRequestFilter
 from .parsers import MalformedJSON
+from .schema import PREDICTION_EXAMPLES
 from .serializers import (
     ActivationSerializer,
     AuditRecordSerializer,
@@ -76,6 +77,8 @@ class PredictionCreateApi(generics.GenericAPIView):
         },
         description='Send `{"likes": 500, "shares": 300}`, or a list of such objects (a batch, '
         "predicted in one model call). Every request is audited, accepted or not.",
+        # Each refusal's examples are added with the error envelope (predictor.api.schema).
+        examples=PREDICTION_EXAMPLES,
     )
     def post(self, request):
         payload = request.data

@@ -1,0 +1,442 @@
+"""The API docs pages (/api/docs/ Swagger UI, /api/redoc/ Redoc) and the examples in the schema.
+
+The pages follow VIEWSITE_API_SCHEMA, load only this site's static files, and run no inline script
+under the Content-Security-Policy. Every error example of the prediction operation is the error
+envelope, and wherever the case can be brought about here it is what the API answers to it.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jsonschema
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import DatabaseError
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from predictor import services
+from predictor.api.errors import as_api_exception, error_body
+from predictor.api.schema import (
+    BATCH,
+    BATCH_WITH_INVALID_ITEM,
+    ERROR_ENVELOPE,
+    ERROR_STATUSES,
+    INVALID_INPUT,
+    MALFORMED_JSON,
+    ONE_INPUT,
+)
+from predictor.models import PredictionRequest
+
+ROOT = Path(settings.BASE_DIR)
+PREDICTIONS = reverse("predictor:prediction-create")
+DOCS_PAGES = ["api-docs", "api-redoc"]
+
+
+# --- The pages ------------------------------------------------------------------------------------
+
+
+class Page(HTMLParser):
+    """Every tag of a page with its attributes, and whether an element had text inside it."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.inline_text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        if self.tags and self.tags[-1][0] in {"script", "style"} and data.strip():
+            self.inline_text.append(data.strip()[:80])
+
+    def urls(self) -> list[str]:
+        return [
+            attrs[name]
+            for _, attrs in self.tags
+            for name in ("src", "href", "data-spec-url")
+            if name in attrs
+        ]
+
+
+def policy(response) -> dict[str, list[str]]:
+    directives = (part.split() for part in response["Content-Security-Policy"].split(";"))
+    return {name: values for name, *values in directives}
+
+
+@pytest.mark.parametrize("page", DOCS_PAGES)
+def test_the_docs_pages_are_served_with_the_schema_on(client, db, page):
+    response = client.get(reverse(page))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+
+
+def test_swagger_ui_loads_its_start_script_from_its_own_url(client, db):
+    page = Page(client.get(reverse("api-docs")).content.decode())
+    [start] = [
+        attrs["src"]
+        for tag, attrs in page.tags
+        if tag == "script" and "?script" in attrs.get("src", "")
+    ]
+
+    script = client.get(start)
+
+    assert script.status_code == 200
+    assert script["Content-Type"] == "application/javascript"
+    assert f'url: "{reverse("schema")}"' in script.content.decode()
+
+
+SWITCH_PROBE = """
+import django; django.setup()
+from django.test import Client
+client = Client(HTTP_HOST="127.0.0.1")
+paths = ("/api/schema/", "/api/docs/", "/api/redoc/")
+print("PROBE", *(client.get(path).status_code for path in paths))
+"""
+
+
+def run_switch_probe(static_root, var_dir, **env) -> str:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "VIEWSITE_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", SWITCH_PROBE],
+        cwd=ROOT,
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "viewsite.settings",
+            "DJANGO_SECRET_KEY": "x" * 50,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_HTTPS": "false",
+            "DJANGO_STATIC_ROOT": str(static_root),
+            "VIEWSITE_VAR_DIR": str(var_dir),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("PROBE ")]
+    return line.removeprefix("PROBE ")
+
+
+def test_the_docs_pages_follow_the_schema_switch(collected_static, tmp_path):
+    assert run_switch_probe(collected_static, tmp_path) == "200 200 200"
+    assert (
+        run_switch_probe(collected_static, tmp_path, VIEWSITE_API_SCHEMA="false") == "404 404 404"
+    )
+
+
+@pytest.mark.parametrize("page", DOCS_PAGES)
+def test_the_docs_pages_load_only_this_sites_own_files(client, db, collected_static, page):
+    html = client.get(reverse(page)).content.decode()
+    urls = Page(html).urls()
+
+    assert urls
+    # Nothing from another host: no CDN, no web fonts, no protocol-relative URL.
+    assert not re.search(r"https?://|//[a-z]", html, flags=re.IGNORECASE), html
+    for url in urls:
+        assert url.startswith("/"), url
+        assert not url.startswith("//"), url
+        if url.startswith(settings.STATIC_URL):
+            # Collected with its hashed name, so WhiteNoise (or nginx) serves it from here.
+            assert (collected_static / url.removeprefix(settings.STATIC_URL)).is_file(), url
+    static = [url for url in urls if url.startswith(settings.STATIC_URL)]
+    assert any("drf_spectacular_sidecar" in url for url in static), static
+
+
+@pytest.mark.parametrize("page", DOCS_PAGES)
+def test_the_docs_pages_run_no_inline_script_or_style(client, db, page):
+    response = client.get(reverse(page))
+    parsed = Page(response.content.decode())
+    directives = policy(response)
+
+    assert directives["script-src"] == ["'self'"]
+    assert "'unsafe-inline'" not in directives["style-src"]
+    assert parsed.inline_text == []
+    for tag, attrs in parsed.tags:
+        assert tag != "style"
+        assert "style" not in attrs, tag
+        assert not [name for name in attrs if name.startswith("on")], (tag, attrs)
+        if tag == "script":
+            assert attrs.get("src"), attrs
+
+
+def test_only_redoc_gets_a_style_nonce_and_it_is_new_for_each_response(client, db):
+    def nonce_of(response):
+        [nonce] = [
+            attrs["nonce"]
+            for tag, attrs in Page(response.content.decode()).tags
+            if tag == "meta" and attrs.get("property") == "csp-nonce"
+        ]
+        return nonce
+
+    first, second = client.get(reverse("api-redoc")), client.get(reverse("api-redoc"))
+
+    assert f"'nonce-{nonce_of(first)}'" in policy(first)["style-src"]
+    assert len(nonce_of(first)) >= 22
+    assert nonce_of(first) != nonce_of(second)
+    assert not any(
+        value.startswith("'nonce-")
+        for value in policy(client.get(reverse("api-docs")))["style-src"]
+    )
+
+
+# --- The schema -----------------------------------------------------------------------------------
+
+
+def test_the_schema_validates_without_a_warning(tmp_path):
+    target = tmp_path / "schema.yaml"
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+
+    assert "/api/predictions/" in target.read_text()
+
+
+def fetch_schema(client, language: str = "en") -> dict:
+    response = client.get(
+        reverse("schema"),
+        HTTP_ACCEPT="application/vnd.oai.openapi+json",
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+@pytest.fixture
+def schema(client, db) -> dict:
+    return fetch_schema(client)
+
+
+def examples_of(schema, status: str, path: str = PREDICTIONS, method: str = "post") -> dict:
+    response = schema["paths"][path][method]["responses"][status]
+    return {
+        name: example["value"]
+        for name, example in response["content"]["application/json"].get("examples", {}).items()
+    }
+
+
+def test_every_error_status_of_the_prediction_operation_has_envelope_examples(schema):
+    for status in ERROR_STATUSES:
+        examples = examples_of(schema, status)
+        if status == "414":
+            # The server refuses an over-long request line before the app, with its own page.
+            assert examples == {}
+            continue
+        assert examples, status
+        for name, body in examples.items():
+            jsonschema.validate(body, ERROR_ENVELOPE)
+            assert set(body) <= {"detail", "code", "errors"}, (status, name)
+            assert body["detail"], (status, name)
+            assert body["code"], (status, name)
+
+
+def test_the_prediction_operation_shows_a_single_and_a_batch_request_and_answer(schema):
+    operation = schema["paths"][PREDICTIONS]["post"]
+    requests = operation["requestBody"]["content"]["application/json"]["examples"]
+
+    assert requests["OneArticle"]["value"] == ONE_INPUT
+    assert requests["ABatch"]["value"] == BATCH
+    answers = examples_of(schema, "201")
+    assert isinstance(answers["OneArticle"], dict)
+    assert len(answers["ABatch"]) == len(BATCH)
+
+
+def shape(value):
+    """The structure of a JSON value with its types, not its values."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape(item) for item in value]
+    return type(value).__name__
+
+
+def test_the_answer_examples_have_the_shape_of_real_answers(schema, active_model):
+    api = APIClient()
+    answers = examples_of(schema, "201")
+
+    single = api.post(PREDICTIONS, ONE_INPUT, format="json")
+    batch = api.post(PREDICTIONS, BATCH, format="json")
+
+    assert (single.status_code, batch.status_code) == (201, 201)
+    assert shape(single.json()) == shape(answers["OneArticle"])
+    assert shape(batch.json()) == shape(answers["ABatch"])
+
+
+# Each case the prediction operation can be brought to here: (status, example) and the request.
+def _post(body, **extra):
+    return lambda api: api.post(PREDICTIONS, body, format="json", **extra)
+
+
+def _post_raw(content: str, content_type: str):
+    return lambda api: api.post(PREDICTIONS, content, content_type=content_type)
+
+
+REFUSALS = {
+    ("400", "InvalidInput"): _post(INVALID_INPUT),
+    ("400", "BatchItemInvalid"): _post(BATCH_WITH_INVALID_ITEM),
+    ("400", "MalformedJson"): _post_raw(MALFORMED_JSON, "application/json"),
+    ("401", "InvalidToken"): _post(ONE_INPUT, HTTP_AUTHORIZATION="Token not-a-real-key"),
+    ("405", "MethodNotAllowed"): lambda api: api.delete(PREDICTIONS),
+    ("406", "NotAcceptable"): _post(ONE_INPUT, HTTP_ACCEPT="text/csv"),
+    ("413", "BodyTooLarge"): _post_raw(
+        " " * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1), "application/json"
+    ),
+    ("415", "UnsupportedMediaType"): _post_raw("likes=500", "text/plain"),
+}
+
+
+@pytest.mark.parametrize(("status", "name"), list(REFUSALS))
+def test_each_refusal_example_is_what_the_api_answers(schema, active_model, status, name):
+    response = REFUSALS[status, name](APIClient())
+
+    assert response.status_code == int(status)
+    assert response.json() == examples_of(schema, status)[name]
+
+
+@pytest.mark.parametrize(("status", "name"), list(REFUSALS))
+def test_the_refusal_examples_speak_the_language_the_api_answers_in(
+    client, active_model, status, name
+):
+    # The docs pages fetch the schema in the browser's language; the API answers in the client's.
+    chinese = fetch_schema(client, "zh-hans")
+
+    response = REFUSALS[status, name](APIClient(HTTP_ACCEPT_LANGUAGE="zh-hans"))
+
+    assert response.json() == examples_of(chinese, status)[name]
+
+
+def test_the_csrf_example_is_what_a_session_without_its_token_gets(
+    schema, active_model, plain_user
+):
+    api = APIClient(enforce_csrf_checks=True)
+    api.force_login(plain_user)
+    # A browser has the CSRF cookie from any form page; a script that reuses it, no header.
+    api.get(reverse("predictor:predict"))
+    assert api.cookies[settings.CSRF_COOKIE_NAME].value
+
+    response = api.post(PREDICTIONS, ONE_INPUT, format="json")
+
+    assert response.status_code == 403
+    assert response.json() == examples_of(schema, "403")["CsrfFailed"]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_no_model_example_is_what_the_api_answers_before_any_retrain(client, db, language):
+    examples = examples_of(fetch_schema(client, language), "503")
+
+    response = APIClient(HTTP_ACCEPT_LANGUAGE=language).post(PREDICTIONS, ONE_INPUT, format="json")
+
+    assert response.status_code == 503
+    assert response.json() == examples["NoActiveModel"]
+
+
+def test_the_database_example_is_how_a_database_error_is_answered(schema):
+    refusal = as_api_exception(DatabaseError("connection refused"))
+
+    assert (
+        error_body(refusal.detail, refusal.get_codes())
+        == examples_of(schema, "503")["DatabaseUnavailable"]
+    )
+
+
+def test_the_throttled_example_is_what_a_client_over_its_rate_gets(schema, active_model, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": "1/hour", "user": "1/hour"},
+    }
+    api = APIClient()
+    assert api.post(PREDICTIONS, ONE_INPUT, format="json").status_code == 201
+
+    refused = api.post(PREDICTIONS, ONE_INPUT, format="json")
+
+    assert refused.status_code == 429
+    wait = refused["Retry-After"]
+    example = examples_of(schema, "429")["Throttled"]
+    assert refused.json() == {**example, "detail": example["detail"].replace("42", wait)}
+
+
+def test_the_proxy_rate_limit_example_is_what_nginx_answers(schema):
+    template = (ROOT / "deploy" / "nginx" / "viewsite.conf.template").read_text()
+    [answer] = re.findall(r"return 429 '(.*)';", template)
+
+    assert json.loads(answer) == examples_of(schema, "429")["RateLimitedByProxy"]
+
+
+# The other operations' refusals, which the prediction operation documents too (every status is
+# documented on every operation).
+def test_the_authentication_and_permission_examples_are_what_the_history_answers(
+    schema, db, plain_user
+):
+    history = reverse("predictor:prediction-list")
+    anonymous = APIClient().get(history)
+    ordinary = APIClient()
+    ordinary.force_authenticate(plain_user)
+
+    assert anonymous.json() == examples_of(schema, "401", history, "get")["NotAuthenticated"]
+    assert (
+        ordinary.get(history).json()
+        == examples_of(schema, "403", history, "get")["PermissionDenied"]
+    )
+    assert examples_of(schema, "403", history, "get") == {
+        "PermissionDenied": error_body(
+            "You do not have permission to perform this action.", "permission_denied"
+        )
+    }
+
+
+def test_the_not_found_examples_are_what_the_api_answers(schema, db, staff_user, django_user_model):
+    staff = APIClient()
+    staff.force_authenticate(staff_user)
+    missing = 987654
+    record = reverse("predictor:prediction-detail", args=[missing])
+    outcome = reverse("predictor:prediction-outcome", args=[missing])
+    recorder = django_user_model.objects.create_superuser("recorder", password="pw-for-tests")
+    admin = APIClient()
+    admin.force_authenticate(recorder)
+
+    assert staff.get(record).json() == examples_of(schema, "404")["NotFound"]
+    example = examples_of(schema, "404", "/api/predictions/{id}/outcome/", "get")["NotFound"]
+    assert admin.get(outcome).json() == {
+        **example,
+        "detail": example["detail"].replace("#42", f"#{missing}"),
+    }
+
+
+def test_the_conflict_examples_are_what_the_api_answers(
+    schema, linear_csv, artifact_root, django_user_model
+):
+    admin = APIClient()
+    admin.force_authenticate(django_user_model.objects.create_superuser("root", password="pw"))
+    first = services.retrain(data_path=linear_csv).version
+    services.retrain(data_path=linear_csv)
+    (artifact_root / first.artifact_name).unlink()
+    services.registry.clear_loaded_models()
+    APIClient().post(PREDICTIONS, INVALID_INPUT, format="json")
+    refused = PredictionRequest.objects.get(accepted=False)
+
+    activation = admin.post(reverse("predictor:model-activate", args=[first.label]))
+    outcome = admin.post(
+        reverse("predictor:prediction-outcome", args=[refused.pk]), {"views": 7}, format="json"
+    )
+
+    examples = examples_of(schema, "409")
+    example = examples["ArtifactUnavailable"]
+    expected = (
+        example["detail"]
+        .replace("model-v2-5f0c9e41a7b2.joblib", first.artifact_name)
+        .replace("Model v2", f"Model {first.label}")
+    )
+    assert (activation.status_code, activation.json()) == (409, {**example, "detail": expected})
+    example = examples["PredictionNotAnswered"]
+    assert (outcome.status_code, outcome.json()) == (
+        409,
+        {**example, "detail": example["detail"].replace("#42", f"#{refused.pk}")},
+    )

@@ -1,0 +1,168 @@
+"""The API docs pages in a real browser: Debian's Chromium against gunicorn, as test_browser.py.
+
+Each page must render every operation of the schema while nothing it asks for leaves this server
+(Swagger UI and Redoc come from our static files, not a CDN) and nothing is refused by the
+Content-Security-Policy or fails to load, which Chromium reports as console errors.
+"""
+
+import json
+import shutil
+import urllib.request
+from urllib.parse import urlsplit
+
+import pytest
+from django.urls import reverse
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from predictor import services
+
+from . import live
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+# Redoc 2.5.4 always ends its sidebar with "API docs by Redocly" and an image from its CDN; no
+# option turns it off. The CSP (img-src 'self' data:) refuses it before any request is made.
+REDOC_BADGE = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@pytest.fixture
+def server(transactional_db, linear_csv, artifact_root, collected_static):
+    services.retrain(data_path=linear_csv)
+    with live.gunicorn(artifact_root=artifact_root, static_root=collected_static) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def browser(tmp_path):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    # This machine has no network beyond loopback: keep Chromium from reaching out.
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--window-size=1200,900",
+    ):
+        options.add_argument(flag)
+    # The console, and Chromium's own record of every request it began (CDP Network events).
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def operation_count(server: str) -> int:
+    """How many (path, method) operations the schema documents: the pages must show them all."""
+    request = urllib.request.Request(
+        f"{server}{reverse('schema')}", headers={"Accept": "application/vnd.oai.openapi+json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        paths = json.loads(response.read())["paths"]
+    return sum(len(operations) for operations in paths.values())
+
+
+def wait_for_count(browser, css: str, count: int, timeout: float = 30):
+    """The elements matching `css`, once there are `count` (the UIs render after a fetch)."""
+    WebDriverWait(browser, timeout).until(
+        lambda driver: len(driver.find_elements(By.CSS_SELECTOR, css)) >= count
+    )
+    return browser.find_elements(By.CSS_SELECTOR, css)
+
+
+def open_page(browser, url: str) -> None:
+    browser.get_log("performance")  # what Chromium did before this page is not its doing
+    browser.get(url)
+
+
+def page_requests(browser) -> list[str]:
+    """The document and everything the page loaded: scripts, styles, images, fetches."""
+    return browser.execute_script(
+        "return [document.URL,"
+        " ...performance.getEntriesByType('resource').map((entry) => entry.name)];"
+    )
+
+
+def chromium_requests(browser) -> list[tuple[str, str | None]]:
+    """Every request Chromium began for the page, with why it was blocked if it was."""
+    began, blocked = {}, {}
+    for entry in browser.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message["params"]
+        if message["method"] == "Network.requestWillBeSent":
+            began[params["requestId"]] = params["request"]["url"]
+        elif message["method"] == "Network.loadingFailed":
+            blocked[params["requestId"]] = params.get("blockedReason")
+    return [(url, blocked.get(request_id)) for request_id, url in began.items()]
+
+
+def elsewhere(url: str, server: str) -> bool:
+    """Whether `url` is on another host (a data: URL is no request; a blob: URL names its page)."""
+    if url.startswith("data:"):
+        return False
+    here = urlsplit(server)
+    there = urlsplit(url.removeprefix("blob:"))
+    return (there.scheme, there.netloc) != (here.scheme, here.netloc)
+
+
+def console_errors(browser) -> list[str]:
+    # A refused script, style, worker or image, a failed fetch: each is logged as SEVERE.
+    return [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def test_swagger_ui_renders_every_operation_with_nothing_from_elsewhere(server, browser):
+    assert urlsplit(server).hostname == "127.0.0.1"
+    expected = operation_count(server)
+    open_page(browser, f"{server}{reverse('api-docs')}")
+
+    assert len(wait_for_count(browser, ".opblock", expected)) == expected
+    # Opened, the prediction shows its examples, its refusals' among them.
+    predict = "#operations-predictions-predictions_create"
+    browser.find_element(By.CSS_SELECTOR, f"{predict} .opblock-summary-control").click()
+    operation = wait_for_count(browser, f"{predict}.is-open", 1)[0]
+    shown = {
+        option.get_attribute("textContent")
+        for option in operation.find_elements(By.CSS_SELECTOR, "select option")
+    }
+    assert {"One article", "A batch", "Malformed JSON", "No model is active"} <= shown, shown
+    loaded = page_requests(browser)
+    assert f"{server}{reverse('schema')}" in loaded
+    assert [url for url in loaded if elsewhere(url, server)] == []
+    assert [url for url, _ in chromium_requests(browser) if elsewhere(url, server)] == []
+    errors = console_errors(browser)
+    assert errors == [], "\n".join(errors)
+
+
+def test_redoc_renders_every_operation_with_nothing_from_elsewhere(server, browser):
+    assert urlsplit(server).hostname == "127.0.0.1"
+    expected = operation_count(server)
+    open_page(browser, f"{server}{reverse('api-redoc')}")
+
+    operations = wait_for_count(browser, "[data-section-id^='operation/']", expected)
+    assert len(operations) == expected
+    predict = browser.find_element(
+        By.CSS_SELECTOR, "[data-section-id='operation/predictions_create']"
+    )
+    assert "A batch with an invalid item" in predict.get_attribute("textContent")
+    assert '"views": 59012.37' in predict.text
+    loaded = page_requests(browser)
+    assert f"{server}{reverse('schema')}" in loaded
+    # The badge is the one thing asked for elsewhere, and the CSP stopped it before it left.
+    assert [url for url in loaded if elsewhere(url, server)] == [REDOC_BADGE]
+    tried = chromium_requests(browser)
+    assert [(url, why) for url, why in tried if elsewhere(url, server)] == [(REDOC_BADGE, "csp")]
+    errors = console_errors(browser)
+    [refusal] = [message for message in errors if REDOC_BADGE in message]
+    assert "violates the following Content Security Policy directive" in refusal
+    assert [message for message in errors if message != refusal] == [], "\n".join(errors)
