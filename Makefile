@@ -13,15 +13,17 @@ BENCH_TOOLS := /usr/bin/wrk /usr/bin/redis-server
 # axe-core, the accessibility engine the browser tests run in Chromium, from npm into the venv.
 AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 AXE_VERSION := 4.14.1
+# GNU gettext: makemessages and the test that every string has its translation.
+GETTEXT := /usr/bin/msgmerge
 
-.PHONY: run test e2e fuzz chaos bench bench-in-process lint format sample-data clean
+.PHONY: run test e2e fuzz chaos bench bench-in-process lint format sample-data messages clean
 
 run: $(VENV)/.installed
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py retrain --if-no-model
 	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: $(VENV)/.installed $(BROWSER) $(AXE)
+test: $(VENV)/.installed $(BROWSER) $(AXE) $(GETTEXT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest --create-db -m "not deploy and not fuzz and not chaos" $(PYTEST_ARGS)
@@ -61,6 +63,14 @@ lint: $(VENV)/.installed
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
+# The Chinese catalogue: extract every string of ours (English in the code), then compile it.
+# Translate what is new in locale/zh_Hans/LC_MESSAGES/django.po, run this again, and commit both
+# files; a test fails while any string has no translation. Needs GNU gettext.
+messages: $(VENV)/.installed $(GETTEXT)
+	$(DEV_ENV) $(BIN)/python manage.py makemessages -l zh_Hans --no-location --no-obsolete \
+		$(foreach path,.venv var bench predictor/tests staticfiles,--ignore='$(path)/*')
+	$(DEV_ENV) $(BIN)/python manage.py compilemessages -l zh_Hans --ignore='.venv/*'
+
 # Re-create data/wechat_articles_sample.csv from its fixed seed.
 sample-data: $(VENV)/.installed
 	$(DEV_ENV) $(BIN)/python manage.py generate_sample_data
@@ -74,6 +84,10 @@ $(AXE): $(VENV)/.installed
 	command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
 	npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@$(AXE_VERSION)
 	touch $@
+
+$(GETTEXT):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext
 
 $(NGINX):
 	$(SUDO) apt-get update -qq

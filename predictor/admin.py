@@ -10,6 +10,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .api.serializers import AuditRecordSerializer
@@ -59,7 +61,7 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
     actions = ["export_csv"]
     show_full_result_count = False
 
-    @admin.action(description="Export selected records as CSV", permissions=["view"])
+    @admin.action(description=_("Export selected records as CSV"), permissions=["view"])
     def export_csv(self, request, queryset):
         # The same fields, in the same shape, as the staff API's audit records.
         serializer = AuditRecordSerializer()
@@ -114,43 +116,43 @@ class ModelVersionAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).with_live_error()
 
-    @admin.display(description="version", ordering="number")
+    @admin.display(description=_("version"), ordering="number")
     def label(self, obj):
         return obj.label
 
-    @admin.display(description="predictions", ordering="live_predictions")
+    @admin.display(description=_("predictions"), ordering="live_predictions")
     def live_predictions(self, obj):
         return obj.live_predictions
 
-    @admin.display(description="outcomes", ordering="live_outcomes")
+    @admin.display(description=_("outcomes"), ordering="live_outcomes")
     def live_outcomes(self, obj):
         return obj.live_outcomes
 
-    @admin.display(description="live MAE", ordering="live_mae")
+    @admin.display(description=_("live MAE"), ordering="live_mae")
     def live_mae(self, obj):
         return _number(obj.live_mae)
 
-    @admin.display(description="live RMSE", ordering="live_rmse")
+    @admin.display(description=_("live RMSE"), ordering="live_rmse")
     def live_rmse(self, obj):
         return _number(obj.live_rmse)
 
-    @admin.display(description="live MAPE", ordering="live_mape")
+    @admin.display(description=_("live MAPE"), ordering="live_mape")
     def live_mape(self, obj):
         return _percent(obj.live_mape)
 
-    @admin.display(description="inside interval", ordering="live_coverage")
+    @admin.display(description=_("inside interval"), ordering="live_coverage")
     def live_coverage(self, obj):
         return _percent(obj.live_coverage)
 
-    @admin.display(description="live error")
+    @admin.display(description=_("live error"))
     def live_error(self, obj):
         if obj.live_error_problem:
             return format_html(
                 '<strong class="live-error-flag">⚠ {}</strong>', obj.live_error_problem
             )
-        return "ok"
+        return gettext("ok")
 
-    @admin.display(description="model card")
+    @admin.display(description=_("model card"))
     def card(self, obj):
         url = reverse("predictor:model-card", kwargs={"number": obj.number})
         return format_html('<a href="{}">{}</a>', url, obj.label)
@@ -159,12 +161,14 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         return request.user.has_perm("predictor.activate_modelversion")
 
     @admin.action(
-        description="Activate this version (serve it from now on)", permissions=["activate"]
+        description=_("Activate this version (serve it from now on)"), permissions=["activate"]
     )
     def activate_version(self, request, queryset):
         """Asks why first (an intermediate page), then activates and records the reason."""
         if queryset.count() != 1:
-            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            self.message_user(
+                request, gettext("Select exactly one version to activate."), messages.ERROR
+            )
             return None
         version = queryset.get()
         form = ActivationReasonForm(request.POST if "confirm" in request.POST else None)
@@ -174,7 +178,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
                 "admin/predictor/modelversion/activate.html",
                 {
                     **self.admin_site.each_context(request),
-                    "title": f"Activate {version.label}",
+                    "title": gettext("Activate %(version)s") % {"version": version.label},
                     "version": version,
                     "active": ModelVersion.objects.filter(is_active=True).first(),
                     "form": form,
@@ -192,7 +196,11 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         except services.ModelUnavailable as error:
             self.message_user(request, str(error), messages.ERROR)
             return None
-        self.message_user(request, f"Model {version.label} is now active.", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("Model %(version)s is now active.") % {"version": version.label},
+            messages.SUCCESS,
+        )
         return None
 
 
@@ -200,7 +208,8 @@ class ActivationReasonForm(forms.Form):
     reason = forms.CharField(
         max_length=Activation.REASON_MAX,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Why this version should serve from now on; kept in the activation history.",
+        label=_("Reason"),
+        help_text=_("Why this version should serve from now on; kept in the activation history."),
     )
 
 
@@ -280,6 +289,6 @@ class ThrottledRequestCountAdmin(ReadOnlyAdmin):
     search_fields = ["client"]
     date_hierarchy = "minute"
 
-    @admin.display(description="requests refused")
+    @admin.display(description=_("requests refused"))
     def refused(self, obj):
         return services.live_count(obj)

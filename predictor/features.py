@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 # Inputs above this are refused rather than predicted. The course data tops out at 5,642 likes and
 # 6,110 shares; a linear fit on data that ends there says nothing trustworthy about an article with
@@ -21,10 +23,12 @@ FEATURE_MAX = 20_000
 
 @dataclass(frozen=True)
 class Feature:
-    """One column of the course file: its English name, its Chinese header and its bounds."""
+    """One column of the course file: its English name, its Chinese header (the data file's
+    column, whatever the page's language), what people read in their language, and its bounds."""
 
     name: str
     label: str
+    title: str  # translated, lazily: "likes" / "点赞数"
     description: str
     min_value: int = 0
     max_value: int | None = FEATURE_MAX
@@ -49,9 +53,19 @@ class Feature:
         return validators
 
 
-LIKES = Feature("likes", "点赞数", f"Likes (点赞数): a whole number from 0 to {FEATURE_MAX:,}.")
-SHARES = Feature("shares", "转发数", f"Shares (转发数): a whole number from 0 to {FEATURE_MAX:,}.")
-VIEWS = Feature("views", "浏览量", "Predicted views (浏览量).", max_value=None)
+LIKES = Feature(
+    "likes",
+    "点赞数",
+    _("likes"),
+    f"Likes (点赞数): a whole number from 0 to {FEATURE_MAX:,}.",
+)
+SHARES = Feature(
+    "shares",
+    "转发数",
+    _("shares"),
+    f"Shares (转发数): a whole number from 0 to {FEATURE_MAX:,}.",
+)
+VIEWS = Feature("views", "浏览量", _("views"), "Predicted views (浏览量).", max_value=None)
 
 # The order is the order of the model's input matrix columns; artifacts record it.
 INPUT_FEATURES: tuple[Feature, ...] = (LIKES, SHARES)
@@ -69,10 +83,18 @@ def unknown_fields(names: Iterable) -> list[str]:
 def unknown_fields_message(
     names: Sequence[str], allowed: Sequence[Feature] = INPUT_FEATURES
 ) -> str:
+    """In the active language: a door answering a person or a client says it in theirs."""
     listed = ", ".join(name[:40] for name in names[:5]) + (", …" if len(names) > 5 else "")
     *others, last = [feature.display for feature in allowed]
-    accepted = f"{', '.join(others)} and {last}" if others else last
-    return f"Unknown field(s): {listed}. Only {accepted} are accepted."
+    accepted = (
+        gettext("%(others)s and %(last)s") % {"others": ", ".join(others), "last": last}
+        if others
+        else last
+    )
+    return gettext("Unknown field(s): %(fields)s. Only %(accepted)s are accepted.") % {
+        "fields": listed,
+        "accepted": accepted,
+    }
 
 
 _GROUPED_DIGITS = re.compile(r"\d{1,3}(?:,\d{3})+")

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Abs, Cast, Coalesce, Power, Sqrt
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from . import features
 
@@ -73,65 +75,87 @@ class ModelVersion(models.Model):
     worker reads which one from here, so activating a version switches all of them.
     """
 
-    number = models.PositiveIntegerField("version", unique=True)
-    algorithm = models.CharField(max_length=200)
-    features = models.JSONField(help_text="Input columns, in the order the model expects them.")
+    number = models.PositiveIntegerField(_("version"), unique=True)
+    algorithm = models.CharField(_("algorithm"), max_length=200)
+    features = models.JSONField(
+        _("features"), help_text=_("Input columns, in the order the model expects them.")
+    )
     parameters = models.JSONField(
-        default=dict, blank=True, help_text="Fitted parameters (coefficients, intercept)."
+        _("parameters"),
+        default=dict,
+        blank=True,
+        help_text=_("Fitted parameters (coefficients, intercept)."),
     )
-    cv_r2 = models.FloatField("CV R²")
-    cv_mae = models.FloatField("CV MAE")
-    cv_rmse = models.FloatField("CV RMSE")
-    cv_folds = models.PositiveSmallIntegerField("CV folds")
-    training_rows = models.PositiveIntegerField()
+    cv_r2 = models.FloatField(_("CV R²"))
+    cv_mae = models.FloatField(_("CV MAE"))
+    cv_rmse = models.FloatField(_("CV RMSE"))
+    cv_folds = models.PositiveSmallIntegerField(_("CV folds"))
+    training_rows = models.PositiveIntegerField(
+        _("training rows"),
+    )
     rows_filled = models.PositiveIntegerField(
-        default=0, help_text="Rows whose blank 转发数 was filled with 点赞数."
+        _("rows filled"), default=0, help_text=_("Rows whose blank 转发数 was filled with 点赞数.")
     )
-    data_file_name = models.CharField(max_length=500)
-    data_sha256 = models.CharField("data sha256", max_length=64)
-    artifact_name = models.CharField(max_length=500, unique=True)
-    artifact_sha256 = models.CharField("artifact sha256", max_length=64)
+    data_file_name = models.CharField(_("data file name"), max_length=500)
+    data_sha256 = models.CharField(_("data sha256"), max_length=64)
+    artifact_name = models.CharField(_("artifact name"), max_length=500, unique=True)
+    artifact_sha256 = models.CharField(_("artifact sha256"), max_length=64)
     # What a worker serves a linear model from without unpickling anything: its coefficients, in
     # a small JSON file whose checksum is verified like the artifact's (never from `parameters`,
     # which is for people to read). Empty for models served from the artifact itself.
-    serving_name = models.CharField(max_length=500, blank=True)
-    serving_sha256 = models.CharField("serving file sha256", max_length=64, blank=True)
-    sklearn_version = models.CharField("scikit-learn version", max_length=40)
+    serving_name = models.CharField(_("serving name"), max_length=500, blank=True)
+    serving_sha256 = models.CharField(_("serving file sha256"), max_length=64, blank=True)
+    sklearn_version = models.CharField(_("scikit-learn version"), max_length=40)
     algorithm_name = models.CharField(
-        max_length=40, default="linear", help_text="The `retrain --algorithm` name."
+        _("algorithm name"),
+        max_length=40,
+        default="linear",
+        help_text=_("The `retrain --algorithm` name."),
     )
-    fit_seconds = models.FloatField("fit time (s)", null=True, blank=True)
+    fit_seconds = models.FloatField(_("fit time (s)"), null=True, blank=True)
     # The prediction interval: views ± interval_relative_half_width × max(views, floor) covers
     # the real figure about interval_coverage of the time (split-conformal on out-of-fold
     # residuals scaled by the prediction, because errors grow with the views; training.py).
     # Empty for versions trained before intervals existed.
-    interval_coverage = models.FloatField("interval coverage (stated)", null=True, blank=True)
+    interval_coverage = models.FloatField(_("interval coverage (stated)"), null=True, blank=True)
     interval_relative_half_width = models.FloatField(
-        null=True, blank=True, help_text="Half the interval's width, as a share of the prediction."
+        _("interval relative half width"),
+        null=True,
+        blank=True,
+        help_text=_("Half the interval's width, as a share of the prediction."),
     )
     interval_scale_floor = models.FloatField(
-        null=True, blank=True, help_text="Predictions below this get the interval of this value."
+        _("interval scale floor"),
+        null=True,
+        blank=True,
+        help_text=_("Predictions below this get the interval of this value."),
     )
     cv_interval_coverage = models.FloatField(
-        "CV interval coverage", null=True, blank=True, help_text="Measured on held-out folds."
+        _("CV interval coverage"), null=True, blank=True, help_text=_("Measured on held-out folds.")
     )
     training_summary = models.JSONField(
-        default=dict, blank=True, help_text="Rows by source, and each column's range and mean."
-    )
-    plots = models.JSONField(
+        _("training summary"),
         default=dict,
         blank=True,
-        help_text="Diagnostic plots made at retrain time: name → stored file and its sha256.",
+        help_text=_("Rows by source, and each column's range and mean."),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    is_active = models.BooleanField("active", default=False)
-    activated_at = models.DateTimeField(null=True, blank=True)
+    plots = models.JSONField(
+        _("plots"),
+        default=dict,
+        blank=True,
+        help_text=_("Diagnostic plots made at retrain time: name → stored file and its sha256."),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    is_active = models.BooleanField(_("active"), default=False)
+    activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
 
     objects = ModelVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-number"]
-        permissions = [("activate_modelversion", "Can activate a model version (roll back)")]
+        verbose_name = _("model version")
+        verbose_name_plural = _("model versions")
+        permissions = [("activate_modelversion", _("Can activate a model version (roll back)"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["is_active"],
@@ -157,10 +181,15 @@ class ModelVersion(models.Model):
         ratio = settings.VIEWSITE_LIVE_ERROR_RATIO
         enough = self.live_outcomes >= settings.VIEWSITE_LIVE_MIN_OUTCOMES
         if enough and self.live_mae is not None and self.live_mae > ratio * self.cv_mae:
-            return (
-                f"live MAE {self.live_mae:,.0f} on {self.live_outcomes:,} outcomes is more than "
-                f"{ratio:g}× the cross-validated MAE {self.cv_mae:,.0f}"
-            )
+            return gettext(
+                "live MAE %(live)s on %(outcomes)s outcomes is more than %(ratio)s× the "
+                "cross-validated MAE %(cv)s"
+            ) % {
+                "live": f"{self.live_mae:,.0f}",
+                "outcomes": f"{self.live_outcomes:,}",
+                "ratio": f"{ratio:g}",
+                "cv": f"{self.cv_mae:,.0f}",
+            }
         return ""
 
     @property
@@ -205,30 +234,42 @@ class Activation(AppendOnlyModel):
     """Who made which version the served one, when, through which door, and why."""
 
     class Door(models.TextChoices):
-        RETRAIN = "retrain", "retrain"
-        COMMAND = "command", "activate command"
-        ADMIN = "admin", "admin"
-        API = "api", "API"
+        RETRAIN = "retrain", _("retrain")
+        COMMAND = "command", _("activate command")
+        ADMIN = "admin", _("admin")
+        API = "api", _("API")
 
-    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="activations")
+    version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.PROTECT,
+        related_name="activations",
+        verbose_name=_("version"),
+    )
     previous = models.ForeignKey(
         ModelVersion,
+        verbose_name=_("previous"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
-        help_text="The version served until then.",
+        help_text=_("The version served until then."),
     )
-    activated_at = models.DateTimeField(default=timezone.now, db_index=True)
-    door = models.CharField(max_length=8, choices=Door.choices)
+    activated_at = models.DateTimeField(_("activated at"), default=timezone.now, db_index=True)
+    door = models.CharField(_("door"), max_length=8, choices=Door.choices)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("user"),
     )
     REASON_MAX = 500
-    reason = models.CharField(max_length=REASON_MAX, blank=True)
+    reason = models.CharField(_("reason"), max_length=REASON_MAX, blank=True)
 
     class Meta:
         ordering = ["-activated_at", "-id"]
+        verbose_name = _("activation")
+        verbose_name_plural = _("activations")
 
     def __str__(self) -> str:
         return f"{self.version.label} activated {self.activated_at:%Y-%m-%d %H:%M:%S} ({self.door})"
@@ -240,9 +281,9 @@ USER_AGENT_MAX = 512
 class Channel(models.TextChoices):
     """The door a prediction request came through."""
 
-    FORM = "form", "Form"
-    API = "api", "API"
-    CLI = "cli", "Command line"
+    FORM = "form", _("Form")
+    API = "api", _("API")
+    CLI = "cli", _("Command line")
 
 
 class PredictionRequest(AppendOnlyModel):
@@ -251,42 +292,54 @@ class PredictionRequest(AppendOnlyModel):
     Rows are written before the response is sent and never changed afterwards.
     """
 
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    channel = models.CharField(max_length=8, choices=Channel.choices)
-    accepted = models.BooleanField()
-    raw_input = models.JSONField(null=True, blank=True, help_text="The input as received.")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    accepted = models.BooleanField(
+        _("accepted"),
+    )
+    raw_input = models.JSONField(
+        _("raw input"), null=True, blank=True, help_text=_("The input as received.")
+    )
     likes = models.PositiveIntegerField(
-        features.LIKES.label, null=True, validators=features.LIKES.validators
+        features.LIKES.title, null=True, validators=features.LIKES.validators
     )
     shares = models.PositiveIntegerField(
-        features.SHARES.label, null=True, validators=features.SHARES.validators
+        features.SHARES.title, null=True, validators=features.SHARES.validators
     )
-    views = models.FloatField(features.VIEWS.label, null=True, blank=True)
-    views_lower = models.FloatField("interval low", null=True, blank=True)
-    views_upper = models.FloatField("interval high", null=True, blank=True)
-    errors = models.JSONField(null=True, blank=True)
+    views = models.FloatField(features.VIEWS.title, null=True, blank=True)
+    views_lower = models.FloatField(_("interval low"), null=True, blank=True)
+    views_upper = models.FloatField(_("interval high"), null=True, blank=True)
+    errors = models.JSONField(_("errors"), null=True, blank=True)
     model_version = models.ForeignKey(
         ModelVersion,
+        verbose_name=_("model version"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="predictions",
-        help_text="The version that answered; empty when the request was refused.",
+        help_text=_("The version that answered; empty when the request was refused."),
         # The (model_version, created_at) index below serves every lookup by version.
         db_index=False,
     )
-    latency_ms = models.FloatField("latency (ms)")
-    client_ip = models.GenericIPAddressField("client IP", null=True, blank=True)
-    user_agent = models.CharField(max_length=USER_AGENT_MAX, blank=True)
+    latency_ms = models.FloatField(_("latency (ms)"))
+    client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=USER_AGENT_MAX, blank=True)
     # PROTECT: a user who appears in the audit trail is deactivated, not deleted, so no row changes.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, db_index=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        verbose_name=_("user"),
     )
-    batch_id = models.UUIDField(null=True, blank=True)
-    batch_index = models.PositiveIntegerField(null=True, blank=True)
+    batch_id = models.UUIDField(_("batch id"), null=True, blank=True)
+    batch_index = models.PositiveIntegerField(_("batch index"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("prediction request")
+        verbose_name_plural = _("prediction requests")
         # Every index is written on every INSERT, and the audit INSERT is on every request's path.
         # So a request that is answered, anonymous and single touches only the table, the date
         # index and the version index; the rarer values (a refusal, a user, a batch) are found
@@ -328,31 +381,41 @@ class Outcome(AppendOnlyModel):
     """
 
     class Source(models.TextChoices):
-        API = "api", "API"
-        IMPORT = "import", "import_outcomes"
-        ADMIN = "admin", "admin"
+        API = "api", _("API")
+        IMPORT = "import", _("import_outcomes")
+        ADMIN = "admin", _("admin")
 
     prediction = models.ForeignKey(
         PredictionRequest,
+        verbose_name=_("prediction"),
         on_delete=models.PROTECT,
         related_name="outcomes",
         # The (prediction, id) index below serves both the join and "the newest per prediction".
         db_index=False,
     )
-    views = models.PositiveBigIntegerField("real 浏览量")
-    recorded_at = models.DateTimeField(default=timezone.now, db_index=True)
-    source = models.CharField(max_length=8, choices=Source.choices)
+    views = models.PositiveBigIntegerField(_("real views"))
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now, db_index=True)
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, db_index=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        verbose_name=_("user"),
     )
     NOTE_MAX = 500
-    note = models.CharField(max_length=NOTE_MAX, blank=True, help_text="Where it came from.")
+    note = models.CharField(
+        _("note"), max_length=NOTE_MAX, blank=True, help_text=_("Where it came from.")
+    )
 
     objects = OutcomeQuerySet.as_manager()
 
     class Meta:
         ordering = ["-recorded_at", "-id"]
-        permissions = [("record_outcome", "Can record the real outcome of a prediction")]
+        verbose_name = _("outcome")
+        verbose_name_plural = _("outcomes")
+        permissions = [("record_outcome", _("Can record the real outcome of a prediction"))]
         indexes = [models.Index(fields=["prediction", "id"])]
 
     def __str__(self) -> str:
@@ -366,14 +429,20 @@ class ThrottledRequestCount(models.Model):
     in the shared cache and written here per client and minute, at most about once a second.
     """
 
-    minute = models.DateTimeField(db_index=True)
-    scope = models.CharField(max_length=32, help_text="The rate limit that refused them.")
-    client = models.CharField(max_length=64, help_text="Client IP, or user id for users.")
-    count = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    minute = models.DateTimeField(_("minute"), db_index=True)
+    scope = models.CharField(
+        _("scope"), max_length=32, help_text=_("The rate limit that refused them.")
+    )
+    client = models.CharField(
+        _("client"), max_length=64, help_text=_("Client IP, or user id for users.")
+    )
+    count = models.PositiveIntegerField(_("count"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-minute", "-count"]
+        verbose_name = _("rate-limited requests")
+        verbose_name_plural = _("rate-limited requests")
         constraints = [
             models.UniqueConstraint(
                 fields=["minute", "scope", "client"], name="one_count_per_client_minute"

@@ -10,6 +10,8 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -47,7 +49,9 @@ def predict_page(request):
         except DatabaseError as error:
             # The request could not be audited, so it is not answered either.
             logger.error("form prediction not recorded: database unavailable error=%s", error)
-            context["unavailable"] = "The database is unavailable. Please try again shortly."
+            context["unavailable"] = gettext(
+                "The database is unavailable. Please try again shortly."
+            )
             status = 503
     return render(request, "predictor/predict.html", context, status=status)
 
@@ -64,8 +68,12 @@ def model_card(request, number: int):
     try:
         card = services.model_card(number)
     except ModelVersion.DoesNotExist:
-        return _error(request, 404, detail=f"There is no model version v{number}.")
+        return _error(request, 404, detail=_no_version(number))
     return render(request, "predictor/model_card.html", {"card": card, "version": card.version})
+
+
+def _no_version(number: int) -> str:
+    return gettext("There is no model version v%(number)s.") % {"number": number}
 
 
 @require_GET
@@ -74,7 +82,7 @@ def model_card_plot(request, number: int, plot: str):
     version = ModelVersion.objects.filter(number=number).first()
     try:
         if version is None:
-            raise services.ModelUnavailable(f"There is no model version v{number}.")
+            raise services.ModelUnavailable(_no_version(number))
         image = services.read_plot(version, plot)
     except services.ModelUnavailable as error:
         return _error(request, 404, detail=str(error))
@@ -91,7 +99,7 @@ def healthz(request):
     try:
         version = services.active_version()
         if version is None:
-            raise services.ModelUnavailable("No model is active. Run `manage.py retrain`.")
+            raise services.ModelUnavailable(services.NO_ACTIVE_MODEL)
         services.load_predictor(version)
     except DatabaseError as error:
         logger.error("health check: database unavailable error=%s", error)
@@ -128,11 +136,11 @@ def _record_refusal(request, channel: Channel, raw_input, detail: str, key: str)
 # URL, a disallowed Host, an oversized form body, a crash).
 
 _ERRORS = {
-    400: ("bad_request", "The request could not be understood."),
-    403: ("permission_denied", "You are not allowed to do this."),
-    404: ("not_found", "There is nothing here."),
-    413: ("body_too_large", "The request body is too large."),
-    500: ("server_error", "Something went wrong on our side. It has been logged."),
+    400: ("bad_request", _("The request could not be understood.")),
+    403: ("permission_denied", _("You are not allowed to do this.")),
+    404: ("not_found", _("There is nothing here.")),
+    413: ("body_too_large", _("The request body is too large.")),
+    500: ("server_error", _("Something went wrong on our side. It has been logged.")),
 }
 
 

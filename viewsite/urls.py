@@ -3,6 +3,7 @@ from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -13,6 +14,8 @@ urlpatterns = [
     path("", include("predictor.urls")),
     path("api/auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
+    # set_language: the page's language switch posts here; the choice is kept in a cookie.
+    path("i18n/", include("django.conf.urls.i18n")),
 ]
 if settings.VIEWSITE_API_SCHEMA:
     # The docs pages run no inline script (templates/api_docs/ says how). Redoc's run-time
@@ -43,7 +46,7 @@ if settings.VIEWSITE_API_SCHEMA:
         ),
     ]
 
-admin.site.site_header = "viewsite administration"
+admin.site.site_header = _("viewsite administration")
 admin.site.site_title = "viewsite"
 
 handler400 = "predictor.views.bad_request"

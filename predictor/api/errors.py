@@ -11,6 +11,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import Http404
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -27,7 +29,10 @@ class RequestBodyTooLarge(APIException):
 
     def __init__(self):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        super().__init__(f"The request body is larger than the limit of {limit:,} bytes.")
+        super().__init__(
+            gettext("The request body is larger than the limit of %(limit)s bytes.")
+            % {"limit": f"{limit:,}"}
+        )
 
 
 class Conflict(APIException):
@@ -37,7 +42,7 @@ class Conflict(APIException):
 
 class ServiceUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The service is temporarily unavailable. Try again shortly."
+    default_detail = _("The service is temporarily unavailable. Try again shortly.")
     default_code = "service_unavailable"
 
 
@@ -46,7 +51,9 @@ def as_api_exception(exc: Exception) -> Exception:
     if isinstance(exc, DatabaseError):
         # Without the database no request can be audited, so none may be answered.
         logger.error("database unavailable error=%s", exc)
-        return ServiceUnavailable("The database is unavailable, so the request was not served.")
+        return ServiceUnavailable(
+            gettext("The database is unavailable, so the request was not served.")
+        )
     if isinstance(exc, RequestDataTooBig):
         return RequestBodyTooLarge()
     if isinstance(exc, Http404):
@@ -72,7 +79,7 @@ def exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, ValidationError):
-        response.data = error_body("The input is not valid.", "invalid", exc.detail)
+        response.data = error_body(gettext("The input is not valid."), "invalid", exc.detail)
     else:
         codes = exc.get_codes()
         response.data = error_body(

@@ -5,6 +5,7 @@ DRF reads JSON through `request.body`, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE a
 Python's json module would otherwise accept.
 """
 
+from django.utils.translation import gettext
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -28,7 +29,7 @@ class StrictJSONParser(JSONParser):
         except RecursionError as error:
             # json raises this, not ValueError, for nesting deeper than the interpreter allows.
             raise MalformedJSON(
-                "JSON parse error - nested too deeply.", body_excerpt=_excerpt(stream)
+                gettext("JSON parse error - nested too deeply."), body_excerpt=_excerpt(stream)
             ) from error
 
 

@@ -4,6 +4,8 @@ the answer. Errors become the one envelope in predictor.api.errors."""
 import time
 
 from django.db import DatabaseError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.decorators import api_view, permission_classes
@@ -29,7 +31,7 @@ from .serializers import (
     prediction_output,
 )
 
-NOT_PREDICTED = "Not predicted: other items in this batch are invalid."
+NOT_PREDICTED = _("Not predicted: other items in this batch are invalid.")
 
 
 @extend_schema(exclude=True)
@@ -146,7 +148,7 @@ def _refused_items(payload, errors) -> tuple[list, list]:
         # without writing thousands of copies of it.
         return [{"batch_length": len(payload), "first_items": payload[:3]}], [errors]
     return payload, [
-        errors.get(index) or {"batch": [NOT_PREDICTED]} for index in range(len(payload))
+        errors.get(index) or {"batch": [str(NOT_PREDICTED)]} for index in range(len(payload))
     ]
 
 
@@ -187,7 +189,7 @@ class OutcomeApi(generics.GenericAPIView):
     @extend_schema(responses={200: OutcomeRecordSerializer(many=True)})
     def get(self, request, pk: int):
         if not PredictionRequest.objects.filter(pk=pk).exists():
-            raise NotFound(f"There is no prediction #{pk}.")
+            raise NotFound(gettext("There is no prediction #%(id)s.") % {"id": pk})
         outcomes = Outcome.objects.filter(prediction_id=pk).select_related("user").order_by("-pk")
         return Response(OutcomeRecordSerializer(outcomes, many=True).data)
 
@@ -239,7 +241,7 @@ class ModelVersionActivateApi(generics.GenericAPIView):
         number = ModelVersion.number_from_label(label)
         version = ModelVersion.objects.filter(number=number).first() if number is not None else None
         if version is None:
-            raise NotFound(f"There is no model version {label}.")
+            raise NotFound(gettext("There is no model version %(label)s.") % {"label": label})
         activation = ActivationSerializer(data=request.data)
         activation.is_valid(raise_exception=True)
         try:

@@ -20,7 +20,7 @@ from .outcomes import (
     read_outcomes_file,
     record_outcomes,
 )
-from .predictions import RequestInfo, predict, record_refusal
+from .predictions import NO_ACTIVE_MODEL, RequestInfo, predict, record_refusal
 from .registry import activate, active_version, load_model, load_predictor, read_plot
 from .throttling import live_count, record_throttled
 
@@ -47,6 +47,7 @@ def __getattr__(name):
 
 __all__ = [
     "ALGORITHMS",
+    "NO_ACTIVE_MODEL",
     "ArtifactIntegrityError",
     "ArtifactWriteError",
     "Comparison",

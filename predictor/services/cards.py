@@ -4,6 +4,7 @@ whether the inputs it is asked about look like the data it learned from."""
 from dataclasses import dataclass
 
 from django.db.models import Count, Q
+from django.utils.translation import gettext
 
 from .. import features
 from ..models import Activation, ModelVersion, PredictionRequest
@@ -47,7 +48,7 @@ class ModelCard:
     activations: list[Activation]
     # In the order they were drawn and the columns are defined: PostgreSQL's jsonb keeps
     # neither order.
-    plots: list[tuple[str, dict]]
+    plots: list[tuple[str, str, dict]]  # name, title in the active language, stored file
     columns: list[tuple[features.Feature, dict]]
 
 
@@ -61,13 +62,25 @@ def model_card(number: int) -> ModelCard:
         activations=list(
             version.activations.select_related("previous", "user").order_by("-pk")[:20]
         ),
-        plots=sorted(version.plots.items(), key=lambda item: plots.ORDER.index(item[0])),
+        plots=[
+            (name, plot_title(name), version.plots[name])
+            for name in plots.ORDER
+            if name in version.plots
+        ],
         columns=[
             (feature, version.training_summary["columns"][feature.name])
             for feature in (*features.INPUT_FEATURES, features.TARGET)
             if feature.name in version.training_summary.get("columns", {})
         ],
     )
+
+
+def plot_title(name: str) -> str:
+    """What a plot shows, in the active language."""
+    if name == "predicted-vs-actual":
+        return gettext("Predicted against actual views")
+    feature = features.BY_NAME[name.removeprefix("residuals-")]
+    return gettext("Residuals against %(input)s") % {"input": feature.title}
 
 
 def equation(version: ModelVersion) -> Equation | None:
@@ -77,7 +90,7 @@ def equation(version: ModelVersion) -> Equation | None:
     log_scale = parameters.get("scale") == "log1p"
 
     def named(feature):
-        return f"log(1 + {feature.label})" if log_scale else feature.label
+        return f"log(1 + {feature.title})" if log_scale else str(feature.title)
 
     return Equation(
         target=named(features.TARGET),

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .. import features
 from ..models import Outcome, PredictionRequest
@@ -47,8 +48,9 @@ class Problem:
     code: str  # invalid, not_found or not_answered: each door maps it to its own answer
 
     def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line is not None else ""
-        return f"{where}{self.message}"
+        if self.line is None:
+            return self.message
+        return gettext("line %(line)s: %(problem)s") % {"line": self.line, "problem": self.message}
 
     @property
     def sentence(self) -> str:
@@ -63,7 +65,9 @@ class OutcomesRefused(ViewsiteError):
         self.problems = list(problems)
         shown = "; ".join(map(str, self.problems[:20]))
         more = f"; and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
-        super().__init__(f"Nothing was recorded. {shown}{more}.")
+        super().__init__(
+            gettext("Nothing was recorded. %(problems)s.") % {"problems": shown + more}
+        )
 
 
 def record_outcomes(
@@ -110,11 +114,12 @@ def check_outcomes(items: Iterable[OutcomeItem]) -> tuple[list[tuple[int, int]],
     checked = []
     for item, prediction_id, views in candidates:
         if prediction_id not in accepted:
-            message, code = f"there is no prediction #{prediction_id}", "not_found"
+            message = gettext("there is no prediction #%(id)s") % {"id": prediction_id}
+            code = "not_found"
         elif not accepted[prediction_id]:
-            message = (
-                f"prediction #{prediction_id} was refused, so it has no answer to compare with"
-            )
+            message = gettext(
+                "prediction #%(id)s was refused, so it has no answer to compare with"
+            ) % {"id": prediction_id}
             code = "not_answered"
         else:
             checked.append((prediction_id, views))
@@ -127,12 +132,29 @@ def check_outcomes(items: Iterable[OutcomeItem]) -> tuple[list[tuple[int, int]],
 def _checked(item: OutcomeItem) -> tuple[int | None, int | None, str]:
     prediction_id = _whole_number(item.prediction_id)
     if prediction_id is None or prediction_id < 1:
-        return None, None, f"prediction id {item.prediction_id!r} is not a positive whole number"
+        return (
+            None,
+            None,
+            gettext("prediction id %(value)s is not a positive whole number")
+            % {"value": repr(item.prediction_id)},
+        )
     views = _whole_number(item.views)
     if views is None:
-        return prediction_id, None, f"views {item.views!r} is not a whole number"
+        return (
+            prediction_id,
+            None,
+            gettext("views %(value)s is not a whole number") % {"value": repr(item.views)},
+        )
     if not 0 <= views <= OUTCOME_VIEWS_MAX:
-        return prediction_id, None, f"views {views:,} is outside 0 to {OUTCOME_VIEWS_MAX:,}"
+        return (
+            prediction_id,
+            None,
+            gettext("views %(views)s is outside 0 to %(max)s")
+            % {
+                "views": f"{views:,}",
+                "max": f"{OUTCOME_VIEWS_MAX:,}",
+            },
+        )
     return prediction_id, views, ""
 
 

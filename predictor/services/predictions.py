@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_ipv46_address
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework.settings import api_settings
 
 from .. import features
@@ -27,6 +28,8 @@ from .errors import ModelUnavailable
 from .predictors import interval_half_widths
 
 logger = logging.getLogger(__name__)
+
+NO_ACTIVE_MODEL = _("No model is active yet. Run `python manage.py retrain` first.")
 
 
 @dataclass(frozen=True)
@@ -104,9 +107,7 @@ def predict(
         with transaction.atomic():
             version = registry.active_version()
             if version is None:
-                raise ModelUnavailable(
-                    "No model is active yet. Run `python manage.py retrain` first."
-                )
+                raise ModelUnavailable(str(NO_ACTIVE_MODEL))
             predicted = registry.load_predictor(version).predict(rows)
             if not all(map(math.isfinite, predicted)):
                 # Bounded inputs cannot do this to a sane model; refuse rather than serve NaN.

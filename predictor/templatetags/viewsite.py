@@ -5,13 +5,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from django import template
+from django.utils import formats
+from django.utils.translation import gettext
 
 register = template.Library()
 
 
 @register.filter
 def about(value, digits: int = 3) -> str:
-    """`value` to `digits` significant figures, with thousands separators: 46292.74 → "46,300".
+    """`value` to `digits` significant figures, grouped for the language: 46292.74 → "46,300".
 
     An interval tens of thousands wide makes the last digits of a prediction noise; showing
     them would claim a precision the model does not have.
@@ -23,30 +25,23 @@ def about(value, digits: int = 3) -> str:
     magnitude = math.floor(math.log10(abs(value)))
     # Halves round up, as people round (46,250 → 46,300), not to even as round() does.
     step = Decimal(1).scaleb(magnitude - digits + 1)
-    return f"{Decimal(repr(value)).quantize(step, rounding=ROUND_HALF_UP):,.0f}"
-
-
-def _as_frequency(coverage) -> tuple[int, int] | None:
-    """0.9 → (9, 10); 0.95 → (19, 20)."""
-    if coverage is None:
-        return None
-    # To a thousandth, so 0.999 reads "999 times in 1000", never "1 times in 1" (always).
-    share = Fraction(coverage).limit_denominator(1000)
-    return share.numerator, share.denominator
+    rounded = Decimal(repr(value)).quantize(step, rounding=ROUND_HALF_UP)
+    # Grouped as the active language groups digits: 46,300 in English, 46300 in Chinese.
+    return formats.number_format(rounded, decimal_pos=0, force_grouping=True)
 
 
 @register.filter
 def times_in(coverage) -> str:
-    """A coverage as a frequency: 0.9 → "9 times in 10", 0.95 → "19 times in 20"."""
-    frequency = _as_frequency(coverage)
-    return f"{frequency[0]} times in {frequency[1]}" if frequency else ""
-
-
-@register.filter
-def times_in_zh(coverage) -> str:
-    """The same in Chinese: 0.9 → "10 次中有 9 次"."""
-    frequency = _as_frequency(coverage)
-    return f"{frequency[1]} 次中有 {frequency[0]} 次" if frequency else ""
+    """A coverage as a frequency, in the active language: 0.9 → "9 times in 10" ("10 次中有 9 次"),
+    0.95 → "19 times in 20". To a thousandth, so 0.999 reads "999 times in 1000", never
+    "1 times in 1" (always)."""
+    if coverage is None:
+        return ""
+    share = Fraction(coverage).limit_denominator(1000)
+    return gettext("%(hits)s times in %(tries)s") % {
+        "hits": share.numerator,
+        "tries": share.denominator,
+    }
 
 
 @register.filter

@@ -54,7 +54,7 @@ def page_states(driver, base_url, card_url):
         driver.get(f"{base_url}/")
         driver.find_element(By.ID, "id_likes").send_keys(likes)
         driver.find_element(By.ID, "id_shares").send_keys(shares)
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        driver.find_element(By.CSS_SELECTOR, ".predict-form button[type=submit]").click()
 
     return [
         ("form", lambda: driver.get(f"{base_url}/"), "#id_likes"),
@@ -64,18 +64,29 @@ def page_states(driver, base_url, card_url):
     ]
 
 
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
-def test_every_page_state_passes_axe_and_fits_the_screen(server, browser, tmp_path, viewport):  # noqa: F811
+def test_every_page_state_passes_axe_and_fits_the_screen(
+    server,  # noqa: F811
+    browser,  # noqa: F811
+    tmp_path,
+    viewport,
+    language,
+):
     version = services.retrain(data_path=write_csv(tmp_path / "noisy.csv", noisy_rows())).version
     width, height = VIEWPORTS[viewport]
     browser.set_window_size(width, height)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # The language the page's switch would have chosen (Django's language cookie).
+    browser.get(f"{server}/")
+    browser.add_cookie({"name": settings.LANGUAGE_COOKIE_NAME, "value": language})
 
     found = {}
     for name, reach, ready in page_states(browser, server, f"{server}/models/{version.label}/"):
         reach()
         wait_for(browser, ready)
-        browser.save_screenshot(str(SCREENSHOTS / f"{name}-{viewport}.png"))
+        assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == language
+        browser.save_screenshot(str(SCREENSHOTS / f"{name}-{language}-{viewport}.png"))
         found[name] = serious_violations(browser)
         overflow = browser.execute_script(
             "return document.documentElement.scrollWidth - window.innerWidth"

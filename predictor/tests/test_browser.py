@@ -63,7 +63,7 @@ def wait_for(browser, css):
 
 def test_the_form_predicts_in_a_browser_with_its_stylesheet_and_no_javascript(server, browser):
     browser.get(f"{server}/")
-    button = browser.find_element(By.CSS_SELECTOR, "button[type=submit]")
+    button = browser.find_element(By.CSS_SELECTOR, ".predict-form button[type=submit]")
     # The stylesheet arrived (served with a hashed name by WhiteNoise here, nginx in production).
     assert button.value_of_css_property("background-color") == "rgba(11, 122, 85, 1)"
     browser.find_element(By.ID, "id_likes").send_keys("500")
@@ -86,7 +86,7 @@ def test_bad_input_is_shown_next_to_its_field(server, browser):
     browser.get(f"{server}/")
     browser.find_element(By.ID, "id_likes").send_keys("25000")
     browser.find_element(By.ID, "id_shares").send_keys("3")
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    browser.find_element(By.CSS_SELECTOR, ".predict-form button[type=submit]").click()
 
     error = wait_for(browser, "#id_likes_error")
     assert error.text == "Ensure this value is less than or equal to 20000."
@@ -140,9 +140,9 @@ def test_the_answer_leads_to_a_model_card_whose_plots_all_load_without_a_console
     browser.get(f"{server}/")
     browser.find_element(By.ID, "id_likes").send_keys("500")
     browser.find_element(By.ID, "id_shares").send_keys("300")
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    browser.find_element(By.CSS_SELECTOR, ".predict-form button[type=submit]").click()
 
-    assert wait_for(browser, ".result-interval").text.startswith("约 ")
+    assert wait_for(browser, ".result-interval").text.startswith("About ")
     link = browser.find_element(By.CSS_SELECTOR, ".model-version")
     assert link.text == version.label
     link.click()
@@ -151,7 +151,7 @@ def test_the_answer_leads_to_a_model_card_whose_plots_all_load_without_a_console
     assert browser.current_url == f"{server}/models/{version.label}/"
     assert equation.is_displayed()
     assert re.fullmatch(
-        r"浏览量 ≈ \d+\.\d\d × 点赞数 \+ \d+\.\d\d × 转发数 [+−] [\d,]+(\.\d\d)?", equation.text
+        r"views ≈ \d+\.\d\d × likes \+ \d+\.\d\d × shares [+−] [\d,]+(\.\d\d)?", equation.text
     ), equation.text
     images = browser.find_elements(By.CSS_SELECTOR, ".plots img")
     assert len(images) == len(version.plots) == 3
@@ -176,3 +176,28 @@ def test_the_answer_leads_to_a_model_card_whose_plots_all_load_without_a_console
         if entry["level"] == "SEVERE" and not entry["message"].startswith(f"{server}/favicon.ico ")
     ]
     assert errors == [], "\n".join(errors)
+
+
+def test_the_language_switch_changes_the_page_and_its_messages_and_is_remembered(server, browser):
+    browser.get(f"{server}/")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    browser.find_element(By.CSS_SELECTOR, ".language-switch button[value=zh-hans]").click()
+
+    WebDriverWait(browser, 10).until(
+        lambda driver: driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-hans"
+    )
+    assert browser.find_element(By.CSS_SELECTOR, "label[for=id_likes]").text == "点赞数"
+    browser.find_element(By.ID, "id_likes").send_keys("25000")
+    browser.find_element(By.ID, "id_shares").send_keys("3")
+    browser.find_element(By.CSS_SELECTOR, ".predict-form button[type=submit]").click()
+    # The refusal in place, in the chosen language (Django's own catalogue says it in Chinese).
+    assert wait_for(browser, "#id_likes_error").text == "确保该值小于或等于20000。"
+
+    # Remembered: a new visit is still in Chinese; the switch goes back to English.
+    browser.get(f"{server}/")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-hans"
+    browser.find_element(By.CSS_SELECTOR, ".language-switch button[value=en]").click()
+    WebDriverWait(browser, 10).until(
+        lambda driver: driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    )
+    assert browser.find_element(By.CSS_SELECTOR, "label[for=id_likes]").text == "Likes"

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import resolve, reverse
 
-from predictor import features, services
+from predictor import services
 from predictor.models import Activation, Channel, ModelVersion
 
 from .conftest import exact_views, linear_rows, write_csv
@@ -91,8 +91,8 @@ class Page(HTMLParser):
         return [attributes for name, attributes in self.elements if name == tag]
 
 
-def get_card(client, version: ModelVersion) -> Page:
-    response = client.get(card_url(version))
+def get_card(client, version: ModelVersion, language: str = "en") -> Page:
+    response = client.get(card_url(version), HTTP_ACCEPT_LANGUAGE=language)
     assert response.status_code == 200
     return Page(response.content.decode())
 
@@ -122,10 +122,10 @@ def whole(value: float) -> str:
 def test_a_fresh_version_card_shows_its_algorithm_and_its_equation_in_words(client, active_model):
     page = get_card(client, active_model)
 
-    assert "模型卡片 v1" in page.text()
+    assert "Model card v1" in page.text()
     assert "linear: sklearn.linear_model.LinearRegression" in page.text()
     # The fit is exact, so the equation reads in whole numbers, each sign written once.
-    assert page.text("equation") == "浏览量 ≈ 80 × 点赞数 + 60 × 转发数 + 1,000"
+    assert page.text("equation") == "views ≈ 80 × likes + 60 × shares + 1,000"
 
 
 @pytest.mark.parametrize(
@@ -133,15 +133,15 @@ def test_a_fresh_version_card_shows_its_algorithm_and_its_equation_in_words(clie
     [
         (
             lambda likes, shares: 80 * likes - 20 * shares + 50_000,
-            "80 × 点赞数 − 20 × 转发数 + 50,000",
+            "80 × likes − 20 × shares + 50,000",
         ),
         (
             lambda likes, shares: -10 * likes + 60 * shares + 50_000,
-            "−10 × 点赞数 + 60 × 转发数 + 50,000",
+            "−10 × likes + 60 × shares + 50,000",
         ),
         (
             lambda likes, shares: 80 * likes + 60 * shares - 3_000,
-            "80 × 点赞数 + 60 × 转发数 − 3,000",
+            "80 × likes + 60 × shares − 3,000",
         ),
     ],
     ids=["negative-term", "negative-first-term", "negative-intercept"],
@@ -150,7 +150,7 @@ def test_a_negative_coefficient_is_written_with_a_minus_sign_once(
     client, db, tmp_path, relation, equation
 ):
     version = train(tmp_path, linear_rows(relation=relation))
-    assert get_card(client, version).text("equation") == f"浏览量 ≈ {equation}"
+    assert get_card(client, version).text("equation") == f"views ≈ {equation}"
 
 
 def test_a_noisy_fit_is_written_to_two_decimals_and_a_log_fit_to_four(client, db, tmp_path):
@@ -165,12 +165,12 @@ def test_a_noisy_fit_is_written_to_two_decimals_and_a_log_fit_to_four(client, db
     assert abs(b - 60) < 5
     assert a != 80
     assert get_card(client, linear).text("equation") == (
-        f"浏览量 ≈ {a:.2f} × 点赞数 + {b:.2f} × 转发数 {'+' if c >= 0 else '−'} {abs(c):,.2f}"
+        f"views ≈ {a:.2f} × likes + {b:.2f} × shares {'+' if c >= 0 else '−'} {abs(c):,.2f}"
     )
     a, b = (log_linear.parameters["coefficients"][name] for name in ("likes", "shares"))
     c = log_linear.parameters["intercept"]
     assert get_card(client, log_linear).text("equation") == (
-        f"log(1 + 浏览量) ≈ {a:.4f} × log(1 + 点赞数) + {b:.4f} × log(1 + 转发数) "
+        f"log(1 + views) ≈ {a:.4f} × log(1 + likes) + {b:.4f} × log(1 + shares) "
         f"{'+' if c >= 0 else '−'} {abs(c):,.4f}"
     )
 
@@ -210,10 +210,10 @@ def test_the_card_summarises_the_training_data(client, db, tmp_path):
     expected = [
         ["file", f"with-blanks.csv {hashlib.sha256(path.read_bytes()).hexdigest()}"],
         ["rows", "40"],
-        ["blank 转发数 filled with 点赞数", "3"],
+        ["blank shares filled with likes", "3"],
     ] + [
         [
-            f"{features.BY_NAME[name].label} {name}",
+            name,
             f"{whole(min(values))} to {whole(max(values))} "
             f"(median {whole(statistics.median(values))})",
         ]
@@ -266,7 +266,7 @@ def test_a_version_trained_before_cards_existed_still_has_one(client, db):
     )
     page = get_card(client, version)
 
-    assert page.text("equation") == "浏览量 ≈ 80 × 点赞数 + 60 × 转发数 + 1,000"
+    assert page.text("equation") == "views ≈ 80 × likes + 60 × shares + 1,000"
     assert table_rows(page, "cv-metrics") == [
         ["5-fold cross-validation", "0.9000", "1,235", "2,346", "—"]
     ]
@@ -484,7 +484,7 @@ def test_the_api_links_each_version_to_its_card(client, active_model, linear_csv
         match = resolve(urlsplit(url).path)
         assert match.view_name == "predictor:model-card"
         assert f"v{match.kwargs['number']}" == label
-        assert f"模型卡片 {label}" in get_card_at(client, url).text()
+        assert f"Model card {label}" in get_card_at(client, url).text()
 
 
 def get_card_at(client, url: str) -> Page:
@@ -498,3 +498,12 @@ def test_the_admin_changelist_links_each_version_to_its_card(admin_client, activ
     url = card_url(active_model)
     assert f'<a href="{url}">{active_model.label}</a>' in html
     assert "Model card" in Page(html).text()  # the column's heading
+
+
+def test_the_card_reads_in_chinese_by_default_and_in_english_when_asked(client, active_model):
+    chinese = get_card(client, active_model, language="zh-hans")
+    assert "模型卡片 v1" in chinese.text()
+    assert chinese.text("equation") == "浏览量 ≈ 80 × 点赞数 + 60 × 转发数 + 1000"
+    assert ["行数", "40"] in table_rows(chinese, "training-data")
+    english = get_card(client, active_model)
+    assert english.text("equation") == "views ≈ 80 × likes + 60 × shares + 1,000"

@@ -4,11 +4,12 @@ import re
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from predictor import services
 from predictor.models import PredictionRequest
 from predictor.services import registry
-from predictor.templatetags.viewsite import about, percent, times_in, times_in_zh
+from predictor.templatetags.viewsite import about, percent, times_in
 
 from .conftest import exact_views, linear_rows, write_csv
 from .test_cards import noisy_views
@@ -16,12 +17,15 @@ from .test_cards import noisy_views
 PAGE = reverse("predictor:predict")
 
 
-def test_the_form_page_has_chinese_labels_csrf_and_its_own_stylesheet(client, db):
+def test_the_form_page_has_labels_in_each_language_csrf_and_its_own_stylesheet(client, db):
+    chinese = client.get(PAGE, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert '<label for="id_likes">点赞数</label>' in chinese
+    assert '<label for="id_shares">转发数</label>' in chinese
     response = client.get(PAGE)
     html = response.content.decode()
     assert response.status_code == 200
-    assert '<label for="id_likes">点赞数 <small>likes</small></label>' in html
-    assert '<label for="id_shares">转发数 <small>shares</small></label>' in html
+    assert '<label for="id_likes">Likes</label>' in html
+    assert '<label for="id_shares">Shares</label>' in html
     assert 'name="csrfmiddlewaretoken"' in html
     # Hashed name from the manifest storage: served by nginx or WhiteNoise, never a CDN.
     assert re.search(r'href="/static/css/site\.[0-9a-f]{12}\.css"', html)
@@ -63,7 +67,7 @@ def test_the_answer_links_its_version_to_that_version_card(client, active_model)
     link = re.search(r'<a class="model-version" href="([^"]+)">', html).group(1)
     card = client.get(link)
     assert card.status_code == 200
-    assert f"模型卡片 {active_model.label}" in card.content.decode()
+    assert f"Model card {active_model.label}" in card.content.decode()
 
 
 @pytest.fixture
@@ -101,7 +105,15 @@ def test_the_answer_states_the_audited_interval_in_words(client, noisy_model):
     )
     assert lower != views != upper
     assert f"About {views} views; 9 times in 10 between {lower} and {upper}." in text
-    assert f"约 {views} 次浏览；10 次中有 9 次实际在 {lower} 到 {upper} 之间。" in text
+    chinese = client.post(PAGE, {"likes": "500", "shares": "300"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    text = " ".join(re.sub(r"<[^>]+>", " ", chinese.content.decode()).split())
+    with translation.override("zh-hans"):
+        views, lower, upper = (
+            about(record.views),
+            about(record.views_lower),
+            about(record.views_upper),
+        )
+    assert f"约 {views} 次浏览；10 次中有 9 次在 {lower} 到 {upper} 之间。" in text
     assert f'data-lower="{record.views_lower}" data-upper="{record.views_upper}"' in html
 
 
@@ -139,7 +151,8 @@ def test_about_keeps_three_significant_figures_with_thousands_separators(value, 
 )
 def test_times_in_says_a_coverage_as_a_frequency(coverage, english, chinese):
     assert times_in(coverage) == english
-    assert times_in_zh(coverage) == chinese
+    with translation.override("zh-hans"):
+        assert times_in(coverage) == chinese
 
 
 @pytest.mark.parametrize(
