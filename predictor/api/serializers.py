@@ -19,8 +19,17 @@ class PredictionBatchSerializer(serializers.ListSerializer):
         super().__init__(*args, **kwargs)
 
 
+class CountField(serializers.IntegerField):
+    """A whole number; as text, read as people type it ("1,200", "５００"), like the form's."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = features.normalize_count(data)
+        return super().to_internal_value(data)
+
+
 def _input_field(feature: features.Feature) -> serializers.IntegerField:
-    return serializers.IntegerField(
+    return CountField(
         min_value=feature.min_value, max_value=feature.max_value, help_text=feature.description
     )
 

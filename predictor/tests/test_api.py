@@ -526,3 +526,21 @@ def test_a_version_without_outcomes_shows_an_empty_live_error(api, prediction):
     assert version["model_card"] == "http://testserver" + reverse(
         "predictor:model-card", kwargs={"number": version["version"].removeprefix("v")}
     )
+
+
+@pytest.mark.parametrize(
+    ("typed", "count"), [("1,200", 1200), ("１２００", 1200), (" 1200 ", 1200), ("1，200", 1200)]
+)
+def test_counts_sent_as_text_are_read_as_the_form_reads_them(api, active_model, typed, count):
+    response = post_json(api, {"likes": typed, "shares": 1})
+
+    assert response.status_code == 201
+    assert (response.json()["likes"], response.json()["views"]) == (count, exact_views(count, 1))
+    assert PredictionRequest.objects.get().raw_input == {"likes": typed, "shares": 1}
+
+
+@pytest.mark.parametrize("typed", ["1,20", "12,34,567", "1 200", "1,200.5"])
+def test_commas_out_of_place_in_text_are_refused(api, active_model, typed):
+    response = post_json(api, {"likes": typed, "shares": 1})
+
+    assert (response.status_code, list(response.json()["errors"])) == (400, ["likes"])

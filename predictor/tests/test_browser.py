@@ -29,8 +29,7 @@ def server(transactional_db, linear_csv, artifact_root, collected_static):
         yield base_url
 
 
-@pytest.fixture
-def browser(tmp_path):
+def chromium(tmp_path, *, javascript: bool = True):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     # This machine has no network beyond loopback: keep Chromium from reaching out.
@@ -47,8 +46,26 @@ def browser(tmp_path):
         "--window-size=1000,900",
     ):
         options.add_argument(flag)
+    if not javascript:
+        options.add_experimental_option(
+            "prefs", {"profile.managed_default_content_settings.javascript": 2}
+        )
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+
+
+@pytest.fixture
+def browser(tmp_path):
+    driver = chromium(tmp_path)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def browser_without_javascript(tmp_path):
+    driver = chromium(tmp_path, javascript=False)
     try:
         yield driver
     finally:
@@ -61,7 +78,10 @@ def wait_for(browser, css):
     )
 
 
-def test_the_form_predicts_in_a_browser_with_its_stylesheet_and_no_javascript(server, browser):
+def test_the_form_predicts_in_a_browser_with_its_stylesheet_and_no_javascript(
+    server, browser_without_javascript
+):
+    browser = browser_without_javascript
     browser.get(f"{server}/")
     button = browser.find_element(By.CSS_SELECTOR, ".predict-form button[type=submit]")
     # The stylesheet arrived (served with a hashed name by WhiteNoise here, nginx in production).
@@ -73,7 +93,7 @@ def test_the_form_predicts_in_a_browser_with_its_stylesheet_and_no_javascript(se
     result = wait_for(browser, ".result-value")
     assert result.text == f"{exact_views(500, 300):,}"
     assert browser.find_element(By.CSS_SELECTOR, ".model-version").text == "v1"
-    record = PredictionRequest.objects.get()
+    record = PredictionRequest.objects.get(channel="form")
     assert (record.channel, record.accepted, record.likes, record.shares) == (
         "form",
         True,
@@ -94,7 +114,7 @@ def test_bad_input_is_shown_next_to_its_field(server, browser):
     field = browser.find_element(By.ID, "id_likes")
     assert field.get_attribute("aria-describedby") == error.get_attribute("id")
     assert browser.find_elements(By.CSS_SELECTOR, ".result-value") == []
-    assert PredictionRequest.objects.get().accepted is False
+    assert PredictionRequest.objects.get(channel="form").accepted is False
 
 
 def test_the_browsable_api_posts_a_prediction(server, browser):
@@ -201,3 +221,29 @@ def test_the_language_switch_changes_the_page_and_its_messages_and_is_remembered
         lambda driver: driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
     )
     assert browser.find_element(By.CSS_SELECTOR, "label[for=id_likes]").text == "Likes"
+
+
+def test_the_answer_is_previewed_as_you_type_and_recorded_only_when_submitted(server, browser):
+    browser.get(f"{server}/")
+    preview = browser.find_element(By.ID, "preview")
+    assert not preview.is_displayed()
+    browser.find_element(By.ID, "id_likes").send_keys("1,200")  # typed as people type it
+    browser.find_element(By.ID, "id_shares").send_keys("300")
+
+    WebDriverWait(browser, 10).until(lambda driver: preview.is_displayed())
+    views = f"{exact_views(1200, 300):,}"
+    assert preview.text.startswith(f"Preview: about {views} views")
+    assert "Press Predict to record it as your answer." in preview.text
+    assert browser.find_elements(By.CSS_SELECTOR, ".result-value") == []
+    # Each preview went through the API and was audited like any request; no form answer yet.
+    previews = PredictionRequest.objects.filter(channel="api", accepted=True)
+    assert previews.exists()
+    assert not PredictionRequest.objects.filter(channel="form").exists()
+
+    browser.find_element(By.ID, "id_likes").send_keys("x")
+    WebDriverWait(browser, 10).until(lambda driver: "not yet a number" in preview.text)
+
+    browser.find_element(By.ID, "id_likes").send_keys("\ue003")  # Backspace: 1,200 again
+    browser.find_element(By.CSS_SELECTOR, ".predict-form button[type=submit]").click()
+    assert wait_for(browser, ".result-value").text == views
+    assert PredictionRequest.objects.get(channel="form").likes == 1200
