@@ -7,7 +7,9 @@ DEV_ENV := DJANGO_DEBUG=true
 # Debian packages some targets need, installed when missing (defined before the rules that
 # name them: make expands prerequisites as it reads each rule).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-BROWSER := /usr/bin/chromium /usr/bin/chromedriver
+# Chromium, its driver, and a CJK font so that the Chinese pages render (and their screenshots
+# show Chinese, not boxes).
+BROWSER := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 NGINX := /usr/sbin/nginx
 BENCH_TOOLS := /usr/bin/wrk /usr/bin/redis-server
 # axe-core, the accessibility engine the browser tests run in Chromium, from npm into the venv.
@@ -78,7 +80,7 @@ sample-data: $(VENV)/.installed
 # The browser tests drive Debian's Chromium through its chromedriver; install them when missing.
 $(BROWSER) &:
 	$(SUDO) apt-get update -qq
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk
 
 $(AXE): $(VENV)/.installed
 	command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }

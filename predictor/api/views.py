@@ -3,6 +3,7 @@ the answer. Errors become the one envelope in predictor.api.errors."""
 
 import time
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -38,17 +39,20 @@ NOT_PREDICTED = _("Not predicted: other items in this batch are invalid.")
 @api_view(["GET"])
 @permission_classes([permissions.AllowAny])
 def api_root(request, format=None):
-    """viewsite's API: predict, review the history (staff), list and activate model versions."""
-    return Response(
-        {
-            name: reverse(f"predictor:{url_name}", request=request, format=format)
-            for name, url_name in [
-                ("predictions", "prediction-create"),
-                ("history", "prediction-list"),
-                ("models", "model-list"),
-            ]
-        }
-    )
+    """viewsite's API: predict, review the history (staff), list and activate model versions;
+    and, while the schema is served, its documentation pages."""
+    links = {
+        name: reverse(f"predictor:{url_name}", request=request, format=format)
+        for name, url_name in [
+            ("predictions", "prediction-create"),
+            ("history", "prediction-list"),
+            ("models", "model-list"),
+        ]
+    }
+    if settings.VIEWSITE_API_SCHEMA:
+        for name, url_name in [("schema", "schema"), ("docs", "api-docs"), ("redoc", "api-redoc")]:
+            links[name] = reverse(url_name, request=request)
+    return Response(links)
 
 
 class PredictionCreateApi(generics.GenericAPIView):

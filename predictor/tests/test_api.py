@@ -282,6 +282,9 @@ def test_the_api_root_links_every_operation_by_name(api, db):
         "predictions": "http://testserver" + PREDICTIONS,
         "history": "http://testserver" + HISTORY,
         "models": "http://testserver" + reverse("predictor:model-list"),
+        "schema": "http://testserver/api/schema/",
+        "docs": "http://testserver/api/docs/",
+        "redoc": "http://testserver/api/redoc/",
     }
     # Predicting is a POST; the history is the list.
     assert api.get(PREDICTIONS).status_code == 405

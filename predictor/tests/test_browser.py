@@ -1,5 +1,7 @@
 """The pages in a real browser: Debian's Chromium, driven through chromedriver, against gunicorn."""
 
+import csv
+import io
 import re
 import shutil
 import urllib.request
@@ -247,3 +249,33 @@ def test_the_answer_is_previewed_as_you_type_and_recorded_only_when_submitted(se
     browser.find_element(By.CSS_SELECTOR, ".predict-form button[type=submit]").click()
     assert wait_for(browser, ".result-value").text == views
     assert PredictionRequest.objects.get(channel="form").likes == 1200
+
+
+def test_the_auditor_reads_the_history_and_exports_it_as_csv(server, tmp_path, django_user_model):
+    django_user_model.objects.create_superuser("auditor", password="pw-for-the-browser")
+    for likes in (10, 20, 30):
+        live.post_json(f"{server}/api/predictions/", {"likes": likes, "shares": 1})
+    downloads = tmp_path / "downloads"
+    driver = chromium(tmp_path)
+    try:
+        driver.execute_cdp_cmd(
+            "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+        )
+        driver.get(f"{server}/admin/predictor/predictionrequest/")
+        driver.find_element(By.ID, "id_username").send_keys("auditor")
+        driver.find_element(By.ID, "id_password").send_keys("pw-for-the-browser\ue007")
+        rows = WebDriverWait(driver, 10).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+        )
+        assert len(rows) == 3
+        driver.find_element(By.ID, "action-toggle").click()  # select every row
+        driver.find_element(By.CSS_SELECTOR, "select[name=action] option[value=export_csv]").click()
+        driver.find_element(By.CSS_SELECTOR, "button[name=index]").click()
+
+        WebDriverWait(driver, 10).until(lambda d: list(downloads.glob("predictions-*.csv")))
+    finally:
+        driver.quit()
+    [exported] = list(downloads.glob("predictions-*.csv"))
+    records = list(csv.DictReader(io.StringIO(exported.read_text(encoding="utf-8-sig"))))
+    assert sorted(int(record["likes"]) for record in records) == [10, 20, 30]
+    assert {record["channel"] for record in records} == {"api"}
