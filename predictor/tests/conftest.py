@@ -12,6 +12,9 @@ from django.test import override_settings
 from predictor import services
 from predictor.services import registry
 
+# The browser tests' fixtures (server, browser, browser_without_javascript), for every module.
+pytest_plugins = ["predictor.tests.browser"]
+
 HEADER = ("点赞数", "转发数", "浏览量")
 
 

@@ -15,8 +15,8 @@ from selenium.webdriver.common.by import By
 
 from predictor import services
 
+from .browser import wait_for
 from .conftest import noisy_rows, write_csv
-from .test_browser import browser, server, wait_for  # noqa: F401 (fixtures)
 
 AXE = Path(settings.BASE_DIR) / ".venv" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
@@ -67,8 +67,8 @@ def page_states(driver, base_url, card_url):
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_every_page_state_passes_axe_and_fits_the_screen(
-    server,  # noqa: F811
-    browser,  # noqa: F811
+    server,
+    browser,
     tmp_path,
     viewport,
     language,
@@ -96,7 +96,7 @@ def test_every_page_state_passes_axe_and_fits_the_screen(
     assert found == {name: [] for name in found}, json.dumps(found, indent=2, ensure_ascii=False)
 
 
-def test_the_form_can_be_used_with_the_keyboard_alone(server, browser):  # noqa: F811
+def test_the_form_can_be_used_with_the_keyboard_alone(server, browser):
     browser.get(f"{server}/")
     body = browser.find_element(By.TAG_NAME, "body")
     # Tab from the top of the page until the likes field has the focus, then type and submit.

@@ -6,10 +6,7 @@ envelope, and wherever the case can be brought about here it is what the API ans
 """
 
 import json
-import os
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -33,6 +30,8 @@ from predictor.api.schema import (
     ONE_INPUT,
 )
 from predictor.models import PredictionRequest
+
+from .test_settings import run_probe
 
 ROOT = Path(settings.BASE_DIR)
 PREDICTIONS = reverse("predictor:prediction-create")
@@ -104,33 +103,18 @@ print("PROBE", *(client.get(path).status_code for path in paths))
 """
 
 
-def run_switch_probe(static_root, var_dir, **env) -> str:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "VIEWSITE_"))}
-    result = subprocess.run(
-        [sys.executable, "-c", SWITCH_PROBE],
-        cwd=ROOT,
-        env={
-            **clean,
-            "DJANGO_SETTINGS_MODULE": "viewsite.settings",
-            "DJANGO_SECRET_KEY": "x" * 50,
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "DJANGO_HTTPS": "false",
-            "DJANGO_STATIC_ROOT": str(static_root),
-            "VIEWSITE_VAR_DIR": str(var_dir),
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    [line] = [line for line in result.stdout.splitlines() if line.startswith("PROBE ")]
-    return line.removeprefix("PROBE ")
-
-
 def test_the_docs_pages_follow_the_schema_switch(collected_static, tmp_path):
-    assert run_switch_probe(collected_static, tmp_path) == "200 200 200"
     assert (
-        run_switch_probe(collected_static, tmp_path, VIEWSITE_API_SCHEMA="false") == "404 404 404"
+        run_probe(collected_static, SWITCH_PROBE, VIEWSITE_VAR_DIR=str(tmp_path)) == "200 200 200"
+    )
+    assert (
+        run_probe(
+            collected_static,
+            SWITCH_PROBE,
+            VIEWSITE_VAR_DIR=str(tmp_path),
+            VIEWSITE_API_SCHEMA="false",
+        )
+        == "404 404 404"
     )
 
 

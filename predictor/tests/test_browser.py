@@ -3,12 +3,8 @@
 import csv
 import io
 import re
-import shutil
 import urllib.request
 
-import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -17,67 +13,9 @@ from predictor import services
 from predictor.models import PredictionRequest
 
 from . import live
+from .browser import chromium, wait_for
 from .conftest import exact_views, linear_rows, write_csv
 from .test_cards import noisy_views
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
-@pytest.fixture
-def server(transactional_db, linear_csv, artifact_root, collected_static):
-    services.retrain(data_path=linear_csv)
-    with live.gunicorn(artifact_root=artifact_root, static_root=collected_static) as base_url:
-        yield base_url
-
-
-def chromium(tmp_path, *, javascript: bool = True):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    # This machine has no network beyond loopback: keep Chromium from reaching out.
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-        "--window-size=1000,900",
-    ):
-        options.add_argument(flag)
-    if not javascript:
-        options.add_experimental_option(
-            "prefs", {"profile.managed_default_content_settings.javascript": 2}
-        )
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-
-
-@pytest.fixture
-def browser(tmp_path):
-    driver = chromium(tmp_path)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-@pytest.fixture
-def browser_without_javascript(tmp_path):
-    driver = chromium(tmp_path, javascript=False)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def wait_for(browser, css):
-    return WebDriverWait(browser, 10).until(
-        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
-    )
 
 
 def test_the_form_predicts_in_a_browser_with_its_stylesheet_and_no_javascript(

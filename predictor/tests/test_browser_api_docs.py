@@ -6,23 +6,15 @@ Content-Security-Policy or fails to load, which Chromium reports as console erro
 """
 
 import json
-import shutil
 import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
 from django.urls import reverse
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from predictor import services
-
-from . import live
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+from .browser import chromium
 
 # Redoc 2.5.4 always ends its sidebar with "API docs by Redocly" and an image from its CDN; no
 # option turns it off. The CSP (img-src 'self' data:) refuses it before any request is made.
@@ -30,33 +22,8 @@ REDOC_BADGE = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 
 @pytest.fixture
-def server(transactional_db, linear_csv, artifact_root, collected_static):
-    services.retrain(data_path=linear_csv)
-    with live.gunicorn(artifact_root=artifact_root, static_root=collected_static) as base_url:
-        yield base_url
-
-
-@pytest.fixture
 def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    # This machine has no network beyond loopback: keep Chromium from reaching out.
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-        "--window-size=1200,900",
-    ):
-        options.add_argument(flag)
-    # The console, and Chromium's own record of every request it began (CDP Network events).
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver = chromium(tmp_path, network_log=True, width=1200)
     try:
         yield driver
     finally:

@@ -73,10 +73,12 @@ print("PROBE", api.status_code, api["Content-Type"], client.get("/api/schema/").
 """
 
 
-def run_probe(static_root, **env) -> str:
+def run_probe(static_root, script: str = PROBE, **env) -> str:
+    """Run `script` in a fresh process with the production settings and `env` on top (settings
+    are read once per process), and return what it printed after "PROBE "."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "VIEWSITE_"))}
     result = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", script],
         cwd=ROOT,
         env={
             **clean,
