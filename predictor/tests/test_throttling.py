@@ -126,7 +126,9 @@ def test_the_stored_count_catches_up_within_a_second(redis_cache, settings, acti
         api.post(PREDICTIONS, BODY, format="json")
     time.sleep(1.1)
     api.post(PREDICTIONS, BODY, format="json")
-    assert ThrottledRequestCount.objects.get().count == 21
+    # One row per client and minute: a run that straddles a minute has two, which add up.
+    assert sum(ThrottledRequestCount.objects.values_list("count", flat=True)) == 21
+    assert ThrottledRequestCount.objects.count() in (1, 2)
 
 
 def test_when_the_cache_is_down_predictions_are_still_served(settings, active_model):
