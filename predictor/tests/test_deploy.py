@@ -91,14 +91,19 @@ def test_health_redirects_size_limit_and_private_files(site):
     assert json.loads(body)["code"] == "body_too_large"
     # nginx refused it unread, and still it is in the audit trail, from the right client.
     assert audit_rows(site)[-1][:3] == ("api", 0, "127.0.0.1")
-    status, headers, body = browser.request(
-        "/",
-        data=b"likes=" + b"1" * limit,
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    assert (status, headers["Content-Type"]) == (413, "text/html; charset=utf-8")
-    assert b"larger than the limit" in body
-    assert audit_rows(site)[-1][:2] == ("form", 0)
+    for language, says in (("", "字节的上限"), ("en", "larger than the limit")):
+        # The site's default language is Chinese; a browser asking for English reads English.
+        status, headers, body = browser.request(
+            "/",
+            data=b"likes=" + b"1" * limit,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                **({"Accept-Language": language} if language else {}),
+            },
+        )
+        assert (status, headers["Content-Type"]) == (413, "text/html; charset=utf-8")
+        assert says in body.decode()
+        assert audit_rows(site)[-1][:2] == ("form", 0)
     # Only nginx may report a refusal.
     status, _, _ = browser.request("/internal/refused/body-too-large", data=b"")
     assert status == 404
