@@ -129,8 +129,7 @@ def load_training_data(path: Path | str) -> TrainingData:
 
 
 def _column_for(path: Path, frame: pd.DataFrame, feature: features.Feature) -> str:
-    wanted = {feature.label, feature.name.lower()}
-    matches = [column for column in frame.columns if column.strip().lower() in wanted]
+    matches = [column for column in frame.columns if feature.heads(column)]
     if not matches:
         found = ", ".join(str(c) for c in frame.columns) or "nothing"
         raise DatasetError(

@@ -328,10 +328,10 @@ class Columns:
 def _match_header(header: list[str]) -> tuple[Columns | None, str | None]:
     """Chinese labels or English names, in any order and case, each once: the training loader's
     reading of a header, with the unknown-field rule every door applies."""
-    by_spelling = {}
-    for feature in features.INPUT_FEATURES:
-        by_spelling[feature.label] = by_spelling[feature.name] = feature
-    found = [by_spelling.get(cell.strip().lower()) for cell in header]
+    found = [
+        next((feature for feature in features.INPUT_FEATURES if feature.heads(cell)), None)
+        for cell in header
+    ]
     shown = ",".join(header)[:200] or "nothing"
     if any("\ufffd" in cell for cell in header):
         return None, (
@@ -342,8 +342,7 @@ def _match_header(header: list[str]) -> tuple[Columns | None, str | None]:
     unknown = features.unknown_fields(names)
     if unknown:
         problem = f"line 1 (the header): {features.unknown_fields_message(unknown)}"
-        target = {features.TARGET.label, features.TARGET.name}
-        if any(name.strip().lower() in target for name in unknown):
+        if any(features.TARGET.heads(name) for name in unknown):
             problem += (
                 f" {features.TARGET.display} is what this command predicts; to train on real "
                 "views use `retrain --data`, to record them use `import_outcomes`."
