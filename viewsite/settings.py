@@ -5,6 +5,7 @@ defaults (a loudly-named throwaway secret, SQLite under ``var/``); production ge
 anything secret and refuses to start without it.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -87,6 +88,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "axes",
     "predictor",
 ]
 
@@ -101,6 +103,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "viewsite.urls"
@@ -302,6 +306,27 @@ VIEWSITE_INTERVAL_COVERAGE = env.float("VIEWSITE_INTERVAL_COVERAGE", default=0.9
 # has at least this many outcomes.
 VIEWSITE_LIVE_ERROR_RATIO = env.float("VIEWSITE_LIVE_ERROR_RATIO", default=1.5)
 VIEWSITE_LIVE_MIN_OUTCOMES = env.int("VIEWSITE_LIVE_MIN_OUTCOMES", default=20)
+
+# ------------------------------------------------------------------------------------------------
+# Admin logins (django-axes)  https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# ------------------------------------------------------------------------------------------------
+# Axes' backend first: it refuses a locked-out user and address before a password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failures are counted per user name and client address together: a guesser at one address is
+# stopped, and nobody elsewhere can lock a real staff member out by typing their name.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env.int("VIEWSITE_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("VIEWSITE_LOGIN_LOCKOUT_MINUTES", default=15))
+# The address the audit trail records, read through the trusted proxies (NUM_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "predictor.services.predictions.client_ip"
+# The lockout page says until when, in the site's language.
+AXES_LOCKOUT_CALLABLE = "predictor.logins.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# Every failed login, and whether it was refused by a lockout, for staff in the admin.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 
 # ------------------------------------------------------------------------------------------------
 # Logging: one JSON object per line on stdout, which systemd's journal collects.
