@@ -3,8 +3,10 @@
 The environment is deploy/viewsite.env.example (the documented production environment) with only
 paths, ports, hosts and the secret changed; nginx runs the site file rendered from
 deploy/nginx/viewsite.conf.template by deploy/render.py; gunicorn runs deploy/gunicorn.conf.py.
+`app_host` gives one of several app hosts its own folders (netns.py gives it its own network).
 """
 
+import dataclasses
 import importlib.util
 import os
 import resource
@@ -47,6 +49,8 @@ class Site:
     http_port: int = field(default_factory=free_port)
     env: dict = field(default_factory=dict)
     gunicorn: subprocess.Popen | None = None
+    # What manage.py runs under: e.g. `ip netns exec <namespace>` for an app host of its own.
+    command_prefix: tuple[str, ...] = ()
 
     @property
     def base_url(self) -> str:
@@ -111,6 +115,33 @@ def make_site(root: Path, *, database_url: str = "", upstream_ports=(), **overri
     return site
 
 
+def app_host(site: Site, root: Path, *, command_prefix=(), **overrides) -> Site:
+    """One app host of `site`'s deployment, with a disk of its own under `root`.
+
+    The host has the site's environment except for its folders: every path under the site's var
+    folder (the default SQLite file, artifacts, matplotlib's cache) and its static files are
+    moved under `root`, so that nothing on disk is shared with the site or with another host.
+    `command_prefix` is what its manage.py runs under (e.g. `ip netns exec <namespace>`).
+    """
+    moved = {
+        str(site.var_dir): str(root / "var"),
+        str(site.root / "staticfiles"): str(root / "staticfiles"),
+    }
+    env = dict(site.env)
+    for name, value in env.items():
+        for old, new in moved.items():
+            if value == old or value.startswith(f"{old}/"):
+                env[name] = new + value[len(old) :]
+    root.mkdir(parents=True, exist_ok=True)
+    return dataclasses.replace(
+        site,
+        root=root,
+        env={**env, **overrides},
+        command_prefix=tuple(command_prefix),
+        gunicorn=None,
+    )
+
+
 def process_env(site: Site) -> dict:
     """The app's environment: the site's variables over a clean process environment."""
     base = {
@@ -129,7 +160,7 @@ def run_manage(site: Site, *args: str, file_size_limit: int | None = None):
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
 
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [*site.command_prefix, sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=process_env(site),
         capture_output=True,
@@ -142,7 +173,7 @@ def run_manage(site: Site, *args: str, file_size_limit: int | None = None):
 def kill_manage(site: Site, delay: float, *args: str) -> None:
     """Start manage.py and kill -9 it after `delay` seconds (if it is still running)."""
     process = subprocess.Popen(
-        [sys.executable, "manage.py", *args],
+        [*site.command_prefix, sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=process_env(site),
         stdout=subprocess.DEVNULL,
@@ -166,8 +197,8 @@ def staff_token(site: Site, username: str = "fuzz-staff") -> str:
     """A staff user with an API token, made with the management commands an operator uses."""
     env = process_env(site) | {"DJANGO_SUPERUSER_PASSWORD": secrets.token_urlsafe(16)}
     subprocess.run(
-        [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", username,
-         "--email", f"{username}@example.com"],
+        [*site.command_prefix, sys.executable, "manage.py", "createsuperuser", "--noinput",
+         "--username", username, "--email", f"{username}@example.com"],
         cwd=ROOT, env=env, check=True, capture_output=True,
     )  # fmt: skip
     return manage(site, "drf_create_token", username).stdout.split()[2]
