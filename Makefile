@@ -11,6 +11,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # show Chinese, not boxes).
 BROWSER := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 NGINX := /usr/sbin/nginx
+# iproute2's `ip`: the scale-out test puts each app host in a network namespace of its own.
+IPROUTE := /sbin/ip
 BENCH_TOOLS := /usr/bin/wrk /usr/bin/redis-server
 # axe-core, the accessibility engine the browser tests run in Chromium, from npm into the venv.
 AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
@@ -41,8 +43,9 @@ chaos: $(VENV)/.installed $(NGINX)
 	$(BIN)/pytest -m chaos $(PYTEST_ARGS)
 
 # The deployment end to end: real nginx (installed from Debian when missing), gunicorn with
-# deploy/gunicorn.conf.py, TLS, and two app hosts on the PostgreSQL at 127.0.0.1:5432.
-e2e: $(VENV)/.installed $(NGINX)
+# deploy/gunicorn.conf.py, TLS, and two app hosts on the PostgreSQL at 127.0.0.1:5432, each in a
+# network namespace and folder of its own (needs root, for `ip netns`).
+e2e: $(VENV)/.installed $(NGINX) $(IPROUTE)
 	$(BIN)/pytest -m deploy $(PYTEST_ARGS)
 
 # Benchmark (bench/README.md): viewsite under gunicorn, in production configuration, against the
@@ -94,6 +97,10 @@ $(GETTEXT):
 $(NGINX):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx openssl
+
+$(IPROUTE):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2
 
 $(BENCH_TOOLS) &:
 	$(SUDO) apt-get update -qq
