@@ -98,6 +98,7 @@ class ModelVersion(models.Model):
     )
     data_file_name = models.CharField(_("data file name"), max_length=500)
     data_sha256 = models.CharField(_("data sha256"), max_length=64)
+    # The artifact's bytes are a ModelFile of this name (in the database, written with this row).
     artifact_name = models.CharField(_("artifact name"), max_length=500, unique=True)
     artifact_sha256 = models.CharField(_("artifact sha256"), max_length=64)
     # What a worker serves a linear model from without unpickling anything: its coefficients, in
@@ -105,6 +106,17 @@ class ModelVersion(models.Model):
     # which is for people to read). Empty for models served from the artifact itself.
     serving_name = models.CharField(_("serving name"), max_length=500, blank=True)
     serving_sha256 = models.CharField(_("serving file sha256"), max_length=64, blank=True)
+    # An Ed25519 signature (base64) of this version's manifest: its number, features and the
+    # sha256 of each of its files (services/signing.py), by the key whose fingerprint follows.
+    # Whoever can write this table can change a file and its checksum, but not sign them. Empty
+    # for versions stored before signing, which are refused until `manage.py sign_models`.
+    signature = models.CharField(_("signature"), max_length=100, blank=True)
+    signing_key = models.CharField(
+        _("signing key"),
+        max_length=16,
+        blank=True,
+        help_text=_("Fingerprint of the public key that verifies the signature."),
+    )
     sklearn_version = models.CharField(_("scikit-learn version"), max_length=40)
     algorithm_name = models.CharField(
         _("algorithm name"),
@@ -201,6 +213,30 @@ class ModelVersion(models.Model):
         """3 for "v3" (or "3"); None for anything that is not a version label."""
         number = label.strip().lower().removeprefix("v")
         return int(number) if number.isdigit() and len(number) < 10 else None
+
+
+class ModelFile(models.Model):
+    """The bytes of one of a version's files: its joblib artifact, its serving spec, a plot.
+
+    Kept in the database and written in the transaction that writes the version, so every app
+    host reads them from the one place they share, and a failed retrain leaves nothing behind.
+    A table of its own, not columns of ModelVersion, so that the many queries that read versions
+    (the audit trail's, the admin's) never carry megabytes of pickle along.
+    """
+
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="files", verbose_name=_("version")
+    )
+    # The name the version's row gives it (artifact_name, serving_name, a plot's name).
+    name = models.CharField(_("name"), max_length=500, unique=True)
+    content = models.BinaryField(_("content"))
+
+    class Meta:
+        verbose_name = _("model file")
+        verbose_name_plural = _("model files")
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -357,6 +393,21 @@ class PredictionRequest(AppendOnlyModel):
                 condition=models.Q(batch_id__isnull=False),
                 name="prediction_batch",
             ),
+            # The admin's channel filter (and its bounded count) on a busy table: API rows, the
+            # bulk of the trail, enter neither; the rarer doors are read newest first
+            # (0011_audit_at_scale). A search by client IP uses a PostgreSQL-only index on the
+            # address's text that the same migration adds (it is no model index: SQLite has no
+            # HOST()).
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(channel=Channel.FORM),
+                name="prediction_form",
+            ),
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(channel=Channel.CLI),
+                name="prediction_cli",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -451,3 +502,45 @@ class ThrottledRequestCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client} {self.scope} {self.minute:%Y-%m-%d %H:%M}: {self.count}"
+
+
+class AuditSeal(AppendOnlyModel):
+    """One link of the hash chain that makes tampering with the audit trail detectable.
+
+    A seal covers the prediction requests and outcomes written since the seal before it: the ids
+    after `*_after_id` through `*_through_id`, which ids of that range exist (as runs), and a short
+    hash of each of those rows. Its digest covers all of that and the previous seal's digest, keyed
+    with a secret the database never holds when VIEWSITE_AUDIT_SEAL_KEY is set. `manage.py
+    verify_audit` recomputes the chain and names any row changed, removed or inserted since
+    (predictor/services/sealing.py).
+    """
+
+    number = models.PositiveIntegerField(_("number"), unique=True)
+    sealed_at = models.DateTimeField(_("sealed at"), default=timezone.now)
+    cutoff = models.DateTimeField(
+        _("rows written before"),
+        help_text=_("Rows younger than this were left to the next seal."),
+    )
+    previous_digest = models.CharField(_("previous digest"), max_length=64, blank=True)
+    digest = models.CharField(_("digest"), max_length=64)
+    columns = models.JSONField(
+        _("columns"), help_text=_("The columns hashed, per table, in order.")
+    )
+    predictions_after_id = models.BigIntegerField(_("prediction ids after"))
+    predictions_through_id = models.BigIntegerField(_("prediction ids through"))
+    prediction_count = models.PositiveIntegerField(_("prediction requests"))
+    prediction_ids = models.BinaryField(_("prediction id runs"))
+    prediction_hashes = models.BinaryField(_("prediction row hashes"))
+    outcomes_after_id = models.BigIntegerField(_("outcome ids after"))
+    outcomes_through_id = models.BigIntegerField(_("outcome ids through"))
+    outcome_count = models.PositiveIntegerField(_("outcomes"))
+    outcome_ids = models.BinaryField(_("outcome id runs"))
+    outcome_hashes = models.BinaryField(_("outcome row hashes"))
+
+    class Meta:
+        ordering = ["-number"]
+        verbose_name = _("audit seal")
+        verbose_name_plural = _("audit seals")
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.sealed_at:%Y-%m-%d %H:%M:%S} {self.digest[:12]}"

@@ -5,6 +5,7 @@ defaults (a loudly-named throwaway secret, SQLite under ``var/``); production ge
 anything secret and refuses to start without it.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -71,7 +72,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Where local state lives: the default SQLite database and the model artifacts. Git ignores it.
+# Where local state lives: the default SQLite database. Git ignores it.
 VAR_DIR = Path(env.str("VIEWSITE_VAR_DIR", default=str(BASE_DIR / "var")))
 
 INSTALLED_APPS = [
@@ -93,6 +94,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every request is counted and timed (predictor/metrics.py).
+    "predictor.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -181,17 +184,10 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 
-# Model artifacts go through their own storage alias, so moving them to shared object storage
-# is a settings change: e.g. VIEWSITE_ARTIFACT_STORAGE=storages.backends.s3.S3Storage with
-# VIEWSITE_ARTIFACT_STORAGE_OPTIONS={"bucket_name": "..."} (django-storages). Only `retrain` writes.
+# Model versions imported by migration 0010 came from this folder, where `retrain` wrote them
+# before artifacts moved into the database. Nothing else reads it; remove it once migrated.
 ARTIFACT_ROOT = Path(env.str("VIEWSITE_ARTIFACT_ROOT", default=str(VAR_DIR / "artifacts")))
-ARTIFACT_STORAGE = env.str(
-    "VIEWSITE_ARTIFACT_STORAGE", default="predictor.storage.AtomicFileSystemStorage"
-)
-ARTIFACT_STORAGE_OPTIONS = env.json(
-    "VIEWSITE_ARTIFACT_STORAGE_OPTIONS",
-    default={"location": str(ARTIFACT_ROOT), "file_permissions_mode": 0o640},
-)
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -199,7 +195,6 @@ STORAGES = {
         if DEBUG
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
-    "artifacts": {"BACKEND": ARTIFACT_STORAGE, "OPTIONS": ARTIFACT_STORAGE_OPTIONS},
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -306,6 +301,11 @@ VIEWSITE_INTERVAL_COVERAGE = env.float("VIEWSITE_INTERVAL_COVERAGE", default=0.9
 # has at least this many outcomes.
 VIEWSITE_LIVE_ERROR_RATIO = env.float("VIEWSITE_LIVE_ERROR_RATIO", default=1.5)
 VIEWSITE_LIVE_MIN_OUTCOMES = env.int("VIEWSITE_LIVE_MIN_OUTCOMES", default=20)
+# The secret that keys the audit trail's seals (HMAC-SHA256; manage.py seal_audit, verify_audit).
+# Held by the hosts that seal and verify, never by the database: whoever can write the database
+# but lacks it cannot re-make a valid chain over rows they changed. Empty: plain SHA-256, which
+# detects accidents and careless tampering only.
+VIEWSITE_AUDIT_SEAL_KEY = env.str("VIEWSITE_AUDIT_SEAL_KEY", default="")
 
 # ------------------------------------------------------------------------------------------------
 # Admin logins (django-axes)  https://django-axes.readthedocs.io/en/latest/4_configuration.html
@@ -327,6 +327,51 @@ AXES_LOCKOUT_CALLABLE = "predictor.logins.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 # Every failed login, and whether it was refused by a lockout, for staff in the admin.
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+
+# ------------------------------------------------------------------------------------------------
+# Model artifact signatures (predictor/services/signing.py)
+# https://cryptography.io/en/latest/hazmat/primitives/asymmetric/ed25519/
+# ------------------------------------------------------------------------------------------------
+# The artifacts live in the database beside their checksums, so whoever can write the database
+# could replace both; an Ed25519 signature by a key the database never holds stops that. The
+# private key (base64 of its 32 raw bytes) is set only where `retrain` runs; every app host lists
+# the public keys it trusts (several, to rotate keys). `manage.py make_signing_key` makes a pair.
+# Development runs on a well-known pair, like the development SECRET_KEY; elsewhere there is no
+# default, and retrain refuses to store and hosts refuse to serve what nobody could sign.
+_DEVELOPMENT_ARTIFACT_SIGNING_KEY = "FRXev8MKH0IN1tRhrKuJrmWtNe/5aDQNlJgNZ+RiGKs="
+_DEVELOPMENT_ARTIFACT_VERIFY_KEY = "sYpGjoHPpQ3T8zeZOJdfwPISf2JfuWSiBK0hAmzPD5E="
+VIEWSITE_ARTIFACT_SIGNING_KEY = env.str(
+    "VIEWSITE_ARTIFACT_SIGNING_KEY", default=_DEVELOPMENT_ARTIFACT_SIGNING_KEY if DEBUG else ""
+)
+VIEWSITE_ARTIFACT_VERIFY_KEYS = env.list(
+    "VIEWSITE_ARTIFACT_VERIFY_KEYS", default=[_DEVELOPMENT_ARTIFACT_VERIFY_KEY] if DEBUG else []
+)
+# For `check --deploy`, which warns when this well-known pair is in use.
+VIEWSITE_DEVELOPMENT_ARTIFACT_KEYS = (
+    _DEVELOPMENT_ARTIFACT_SIGNING_KEY,
+    _DEVELOPMENT_ARTIFACT_VERIFY_KEY,
+)
+
+# ------------------------------------------------------------------------------------------------
+# Prometheus metrics at /metrics (predictor/metrics.py)  https://prometheus.github.io/client_python/
+# Closed by default: a client may read them only if its address is in one of these networks
+# (read as the audit reads it, through VIEWSITE_NUM_PROXIES trusted proxies), or if it presents
+# the token (Authorization: Bearer ...).
+# ------------------------------------------------------------------------------------------------
+VIEWSITE_METRICS_ALLOWED_ADDRESSES = [
+    # A mistyped entry stops the site at start-up rather than silently allowing nothing.
+    str(ipaddress.ip_network(entry, strict=False))
+    for entry in env.list("VIEWSITE_METRICS_ALLOWED_ADDRESSES", default=[])
+]
+VIEWSITE_METRICS_TOKEN = env.str("VIEWSITE_METRICS_TOKEN", default="")
+if VIEWSITE_METRICS_TOKEN and len(VIEWSITE_METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "VIEWSITE_METRICS_TOKEN is too short to be secret: use 32 characters or more, e.g. "
+        'python -c "import secrets; print(secrets.token_urlsafe(32))".'
+    )
+# Where gunicorn's workers keep their counts (deploy/gunicorn.conf.py sets it); /metrics adds up
+# the files there. Unset (runserver, tests), each process serves its own counts.
+VIEWSITE_METRICS_MULTIPROCESS_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 # ------------------------------------------------------------------------------------------------
 # Logging: one JSON object per line on stdout, which systemd's journal collects.

@@ -1,9 +1,14 @@
-"""Model versions: storing artifacts, choosing the active one, and loading it safely.
+"""Model versions: storing their files, choosing the active one, and loading it safely.
 
-Loading a pickle runs code, so a file is read whole, its sha256 compared with the one its
-ModelVersion row recorded, and only then unpickled or parsed. What a worker builds from a version
-is kept per process, keyed by version and checksums, so each version is loaded once. Which
-version is active is asked of the database by every request (one indexed lookup, inside the
+A version's files (its joblib artifact, a linear model's serving spec, its card's plots) are
+ModelFile rows, written in the transaction that writes the version, so every app host reads them
+from the database they already share and a failed retrain leaves nothing behind. Loading a pickle
+runs code, and whoever can write the database could replace a file and its checksum together;
+so before anything is read its version's signature is verified (signing.py), then the bytes'
+sha256 compared with the signed one, and only then is the artifact unpickled or the spec parsed.
+What a worker builds from a version is kept per process, keyed by version, checksums and
+signature, so each version is loaded once and a changed row is loaded (and verified) afresh.
+Which version is active is asked of the database by every request (one indexed lookup, inside the
 transaction that writes its audit rows), so an activation reaches every worker and host on its
 next request.
 
@@ -20,13 +25,12 @@ import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import storages
 from django.db import transaction
 from django.utils import timezone
 
 from .. import features
-from ..models import Activation, ModelVersion
+from ..models import Activation, ModelFile, ModelVersion
+from . import signing
 from .errors import ArtifactIntegrityError, ModelUnavailable
 from .predictors import Predictor, predictor_for, predictor_from_spec, serving_spec
 
@@ -73,10 +77,6 @@ def clear_loaded_models() -> None:
         cache.clear()
 
 
-def artifact_storage():
-    return storages["artifacts"]
-
-
 def active_version() -> ModelVersion | None:
     """The version active now: one lookup on the partial unique index of `is_active`.
 
@@ -85,43 +85,89 @@ def active_version() -> ModelVersion | None:
     """
     active = ModelVersion.objects.filter(is_active=True).order_by()
     # The same columns as _key, in the same order.
-    keys = list(active.values_list("pk", "artifact_sha256", "serving_sha256")[:1])
+    keys = list(active.values_list("pk", "artifact_sha256", "serving_sha256", "signature")[:1])
     if not keys:
         return None
     return _versions.get_or_build(keys[0], lambda: ModelVersion.objects.get(pk=keys[0][0]))
 
 
 @dataclass(frozen=True)
-class StoredArtifacts:
+class StoredFile:
+    """One file of a version, ready to be written: its name, its bytes and their sha256."""
+
     name: str
-    sha256: str
-    serving_name: str = ""
-    serving_sha256: str = ""
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
 
 
-def store_artifacts(*, estimator, number: int) -> StoredArtifacts:
-    """Write the fitted estimator as a joblib artifact, and a linear one's coefficients as JSON."""
+def model_files(*, estimator, number: int) -> tuple[StoredFile, StoredFile | None]:
+    """The fitted estimator as a joblib artifact, and a linear one's coefficients as JSON."""
     import joblib
 
     buffer = io.BytesIO()
     joblib.dump(estimator, buffer)
-    name, sha256 = _store(buffer.getvalue(), f"model-v{number}-{{}}.joblib")
+    artifact = _named(buffer.getvalue(), f"model-v{number}-{{}}.joblib")
     spec = serving_spec(estimator)
     if spec is None:
-        return StoredArtifacts(name, sha256)
-    serving_name, serving_sha256 = _store(
-        json.dumps(spec, indent=2).encode(), f"model-v{number}-{{}}.json"
+        return artifact, None
+    return artifact, _named(json.dumps(spec, indent=2).encode(), f"model-v{number}-{{}}.json")
+
+
+def plot_files(drawn, *, number: int) -> tuple[dict, list[StoredFile]]:
+    """The card's plots as files, and what the version's `plots` records of them."""
+    files = [_named(plot.image, f"model-v{number}-{{}}-{plot.name}.png") for plot in drawn]
+    recorded = {
+        plot.name: {"title": plot.title, "name": file.name, "sha256": file.sha256}
+        for plot, file in zip(drawn, files, strict=True)
+    }
+    return recorded, files
+
+
+def _named(content: bytes, name_pattern: str) -> StoredFile:
+    # Content-addressed: a name says which bytes it should hold.
+    return StoredFile(name_pattern.format(hashlib.sha256(content).hexdigest()[:12]), content)
+
+
+def store_version(*, version: ModelVersion, files: list[StoredFile]) -> ModelVersion:
+    """Sign `version` (an unsaved row naming `files` and their sha256) and write it with the
+    files' bytes. Call it inside the transaction that decides the version's number: either the
+    version and all its files are stored, or nothing is."""
+    signing.sign(version)
+    version.save(force_insert=True)
+    ModelFile.objects.bulk_create(
+        [ModelFile(version=version, name=file.name, content=file.content) for file in files]
     )
-    return StoredArtifacts(name, sha256, serving_name, serving_sha256)
+    return version
 
 
-def store_plots(drawn, *, number: int) -> dict:
-    """Store the card's plots like artifacts: content-addressed names, sha256 recorded."""
-    stored = {}
-    for plot in drawn:
-        name, sha256 = _store(plot.image, f"model-v{number}-{{}}-{plot.name}.png")
-        stored[plot.name] = {"title": plot.title, "name": name, "sha256": sha256}
-    return stored
+def sign_version(version: ModelVersion) -> bool:
+    """Sign a stored version with this host's key: one stored unsigned (before signatures
+    existed), or one whose signature by another trusted key holds (to retire that key). Its files
+    must be present and match the checksums its row records; the rest of the row is trusted as
+    it is. False if this key signed it already. ArtifactIntegrityError for a version whose
+    signature fails: that is tampering, and only a retrain replaces it."""
+    current = signing.fingerprint(signing.require_signing_key().public_key())
+    if version.signature:
+        signing.verify(version)
+        if version.signing_key == current:
+            return False
+    for name, sha256 in _files_of(version):
+        _read_checked(version, name, sha256)
+    signing.sign(version)
+    version.save(update_fields=["signature", "signing_key"])
+    logger.info("model version signed version=%s key=%s", version.label, version.signing_key)
+    return True
+
+
+def _files_of(version: ModelVersion) -> list[tuple[str, str]]:
+    files = [(version.artifact_name, version.artifact_sha256)]
+    if version.serving_name:
+        files.append((version.serving_name, version.serving_sha256))
+    files += [(plot["name"], plot["sha256"]) for plot in (version.plots or {}).values()]
+    return files
 
 
 def read_plot(version: ModelVersion, plot_name: str) -> bytes:
@@ -130,12 +176,6 @@ def read_plot(version: ModelVersion, plot_name: str) -> bytes:
     if plot is None:
         raise ModelUnavailable(f"Model {version.label} has no plot {plot_name!r}.")
     return _read_verified(version, plot["name"], plot["sha256"])
-
-
-def _store(payload: bytes, name_pattern: str) -> tuple[str, str]:
-    sha256 = hashlib.sha256(payload).hexdigest()
-    name = artifact_storage().save(name_pattern.format(sha256[:12]), ContentFile(payload))
-    return name, sha256
 
 
 def load_model(version: ModelVersion):
@@ -150,7 +190,7 @@ def load_predictor(version: ModelVersion) -> Predictor:
 
 
 def _key(version: ModelVersion) -> tuple:
-    return (version.pk, version.artifact_sha256, version.serving_sha256)
+    return (version.pk, version.artifact_sha256, version.serving_sha256, version.signature)
 
 
 def _build_predictor(version: ModelVersion) -> Predictor:
@@ -171,15 +211,24 @@ def _build_predictor(version: ModelVersion) -> Predictor:
 
 
 def _read_verified(version: ModelVersion, name: str, expected_sha256: str) -> bytes:
-    """The bytes of one of `version`'s files, once they match the checksum recorded for them."""
-    try:
-        with artifact_storage().open(name, "rb") as stored:
-            payload = stored.read()
-    except OSError as error:
-        logger.error("artifact unreadable version=%s name=%s error=%s", version.label, name, error)
+    """The bytes of one of `version`'s files, once the version's signature holds (so the
+    checksum is the one `retrain` signed) and the bytes match that checksum."""
+    signing.verify(version)
+    return _read_checked(version, name, expected_sha256)
+
+
+def _read_checked(version: ModelVersion, name: str, expected_sha256: str) -> bytes:
+    content = (
+        ModelFile.objects.filter(version=version, name=name)
+        .values_list("content", flat=True)
+        .first()
+    )
+    if content is None:
+        logger.error("model file missing version=%s name=%s", version.label, name)
         raise ModelUnavailable(
             f"Model {version.label} cannot be served: its artifact {name} cannot be read."
-        ) from error
+        )
+    payload = bytes(content)  # a memoryview from some database drivers
     actual = hashlib.sha256(payload).hexdigest()
     if actual != expected_sha256:
         logger.critical(
@@ -233,9 +282,9 @@ def activate(
     """Make `version` the one every worker serves from its next request on, and record who did
     it, through which door, and why (an append-only history row).
 
-    Its artifact is unpickled and verified in full first (and what workers will serve from it
-    built): rolling back to a version whose files are gone, altered or pickled by another
-    scikit-learn would leave nothing trustworthy able to answer.
+    Its signature and artifact are verified and unpickled in full first (and what workers will
+    serve from it built): rolling back to a version whose files are gone, altered, unsigned or
+    pickled by another scikit-learn would leave nothing trustworthy able to answer.
     """
     load_model(version)
     load_predictor(version)

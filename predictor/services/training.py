@@ -21,10 +21,10 @@ from sklearn.model_selection import KFold, cross_validate
 
 from .. import features
 from ..models import Activation, ModelVersion
-from . import outcomes, plots, registry
+from . import outcomes, plots, registry, signing
 from .algorithms import DEFAULT_ALGORITHM, SEED, Algorithm, algorithm_named, fitted_parameters
 from .datasets import TrainingData, load_training_data
-from .errors import ArtifactWriteError, DatasetError, ModelUnavailable, QualityGateRefused
+from .errors import DatasetError, ModelUnavailable, QualityGateRefused
 from .predictors import interval_half_widths
 
 logger = logging.getLogger(__name__)
@@ -131,6 +131,8 @@ def retrain(
     (unless `force`); in both cases nothing is written and the active model stays as it was.
     """
     recipe = algorithm_named(algorithm)
+    if not dry_run:
+        signing.require_signing_key()
     data = training_data(data_path=data_path, include_outcomes=include_outcomes)
     evaluation = evaluate(recipe, data)
     estimator = recipe.build()
@@ -182,41 +184,38 @@ def retrain(
     )
     with transaction.atomic():
         number = (ModelVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
-        try:
-            stored = registry.store_artifacts(estimator=estimator, number=number)
-            stored_plots = registry.store_plots(drawn, number=number)
-        except OSError as error:
-            raise ArtifactWriteError(
-                f"The model artifact could not be written ({error.strerror or error}). Nothing "
-                "was stored and the active model is unchanged. Free some space and retrain."
-            ) from error
+        artifact, serving = registry.model_files(estimator=estimator, number=number)
+        recorded_plots, plot_files = registry.plot_files(drawn, number=number)
         cv, interval = evaluation.cv, evaluation.interval
-        report.version = ModelVersion.objects.create(
-            number=number,
-            algorithm=report.algorithm,
-            algorithm_name=recipe.name,
-            features=list(features.INPUT_NAMES),
-            parameters=report.parameters,
-            cv_r2=cv.r2,
-            cv_mae=cv.mae,
-            cv_rmse=cv.rmse,
-            cv_folds=evaluation.folds,
-            interval_coverage=interval.coverage,
-            interval_relative_half_width=interval.relative_half_width,
-            interval_scale_floor=interval.scale_floor,
-            cv_interval_coverage=interval.held_out_coverage,
-            fit_seconds=fit_seconds,
-            training_rows=data.rows,
-            rows_filled=data.rows_filled,
-            training_summary=data.summary(),
-            data_file_name=data.file_name,
-            data_sha256=data.sha256,
-            artifact_name=stored.name,
-            artifact_sha256=stored.sha256,
-            serving_name=stored.serving_name,
-            serving_sha256=stored.serving_sha256,
-            plots=stored_plots,
-            sklearn_version=sklearn.__version__,
+        report.version = registry.store_version(
+            version=ModelVersion(
+                number=number,
+                algorithm=report.algorithm,
+                algorithm_name=recipe.name,
+                features=list(features.INPUT_NAMES),
+                parameters=report.parameters,
+                cv_r2=cv.r2,
+                cv_mae=cv.mae,
+                cv_rmse=cv.rmse,
+                cv_folds=evaluation.folds,
+                interval_coverage=interval.coverage,
+                interval_relative_half_width=interval.relative_half_width,
+                interval_scale_floor=interval.scale_floor,
+                cv_interval_coverage=interval.held_out_coverage,
+                fit_seconds=fit_seconds,
+                training_rows=data.rows,
+                rows_filled=data.rows_filled,
+                training_summary=data.summary(),
+                data_file_name=data.file_name,
+                data_sha256=data.sha256,
+                artifact_name=artifact.name,
+                artifact_sha256=artifact.sha256,
+                serving_name=serving.name if serving else "",
+                serving_sha256=serving.sha256 if serving else "",
+                plots=recorded_plots,
+                sklearn_version=sklearn.__version__,
+            ),
+            files=[artifact, *([serving] if serving else []), *plot_files],
         )
         if activate:
             registry.activate(

@@ -1,5 +1,5 @@
-"""Shared fixtures: a real SQLite file (or PostgreSQL via DATABASE_URL), artifacts in a temporary
-folder, collected static files, and small training files with a known answer."""
+"""Shared fixtures: a real SQLite file (or PostgreSQL via DATABASE_URL), collected static files,
+small training files with a known answer, and ways to tamper with a version's stored files."""
 
 import csv
 from pathlib import Path
@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from predictor import services
+from predictor.models import ModelFile
 from predictor.services import registry
 
 # The browser tests' fixtures (server, browser, browser_without_javascript), for every module.
@@ -71,13 +72,24 @@ def collected_static(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def artifact_root(tmp_path, settings):
+    """The folder artifacts were written to before they moved into the database: read only by
+    migration 0010, so nothing may appear in it. Each test starts with no model loaded."""
     root = tmp_path / "artifacts"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "artifacts": {**settings.STORAGES["artifacts"], "OPTIONS": {"location": str(root)}},
-    }
+    settings.ARTIFACT_ROOT = root
     registry.clear_loaded_models()
     yield root
+    registry.clear_loaded_models()
+
+
+def replace_stored_file(name: str, content: bytes) -> None:
+    """Change a version's file in the database, as whoever can write it could (not its checksum,
+    not its signature); the process forgets what it loaded, as a worker started afterwards."""
+    assert ModelFile.objects.filter(name=name).update(content=content) == 1
+    registry.clear_loaded_models()
+
+
+def remove_stored_file(name: str) -> None:
+    assert ModelFile.objects.filter(name=name).delete()[0] == 1
     registry.clear_loaded_models()
 
 
@@ -111,6 +123,36 @@ def staff_user(django_user_model):
 @pytest.fixture
 def plain_user(django_user_model):
     return django_user_model.objects.create_user("reader", password="pw-for-tests")
+
+
+# --- The audit trail's triggers and Django's flush (issue 13 §4) ---------------------------------
+# After a transactional test (live server, browser) Django empties every table: TRUNCATE on
+# PostgreSQL, DELETE FROM on SQLite. The append-only triggers rightly refuse both. So, for
+# transactional tests only, the triggers are lifted just for the flush and put back at once,
+# with the same SQL the migration runs (predictor/append_only.py). Overriding the public
+# `transactional_db` fixture orders it: `_restore_append_only_triggers` is set up before
+# pytest-django's fixture and so torn down after its flush; this fixture is torn down before it.
+
+
+@pytest.fixture
+def _restore_append_only_triggers(django_db_blocker):
+    yield
+    from django.db import connection
+
+    from predictor import append_only
+
+    with django_db_blocker.unblock():
+        append_only.install(connection)
+
+
+@pytest.fixture
+def transactional_db(_restore_append_only_triggers, transactional_db):
+    yield
+    from django.db import connection
+
+    from predictor import append_only
+
+    append_only.drop(connection)
 
 
 def pytest_terminal_summary(terminalreporter):

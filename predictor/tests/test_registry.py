@@ -5,31 +5,105 @@ import warnings
 
 import joblib
 import pytest
+from django.conf import settings
+from django.db import connection
 from sklearn.exceptions import InconsistentVersionWarning
 
 from predictor import services
-from predictor.models import Activation, ModelVersion
+from predictor.models import Activation, ModelFile, ModelVersion, PredictionRequest
 from predictor.services import registry
 
+from .conftest import remove_stored_file, replace_stored_file
 
-def test_the_active_model_is_loaded_once_per_process(active_model, artifact_root):
+
+def test_the_active_model_is_loaded_once_per_process(active_model):
     first = services.load_model(active_model)
-    # Once loaded, the worker answers from memory, not from the file.
-    (artifact_root / active_model.artifact_name).unlink()
+    # Once loaded, the worker answers from memory, not from the database.
+    ModelFile.objects.filter(name=active_model.artifact_name).delete()
     assert services.load_model(active_model) is first
 
 
-def test_a_tampered_artifact_is_refused_before_it_is_unpickled(active_model, artifact_root):
-    artifact = artifact_root / active_model.artifact_name
-    # A pickle that would run code when loaded: it must never be loaded.
-    artifact.write_bytes(pickle.dumps(_Explodes()))
+def test_retrain_stores_every_file_in_the_database_and_writes_none(db, linear_csv, artifact_root):
+    var = settings.VAR_DIR
+    before = {path for path in var.rglob("*") if not path.name.startswith("test-viewsite")}
+
+    version = services.retrain(data_path=linear_csv).version
+
+    stored = dict(ModelFile.objects.filter(version=version).values_list("name", "content"))
+    names = {version.artifact_name, version.serving_name}
+    names |= {plot["name"] for plot in version.plots.values()}
+    assert set(stored) == names and len(names) == 5
+    model = joblib.load(io.BytesIO(bytes(stored[version.artifact_name])))
+    assert model.predict([[1, 1]])[0] == pytest.approx(80 + 60 + 1000)
+    assert json.loads(bytes(stored[version.serving_name]))["intercept"] == pytest.approx(1000)
+    # No file anywhere: not in the old artifacts folder, nor anywhere else under var/.
+    assert not artifact_root.exists()
+    after = {path for path in var.rglob("*") if not path.name.startswith("test-viewsite")}
+    assert after == before
+
+
+def test_a_refused_signature_leaves_no_version_and_no_file(db, linear_csv, settings):
+    services.retrain(data_path=linear_csv)
+    settings.VIEWSITE_ARTIFACT_SIGNING_KEY = ""
+
+    with pytest.raises(services.ViewsiteError, match="VIEWSITE_ARTIFACT_SIGNING_KEY is not set"):
+        services.retrain(data_path=linear_csv)
+
+    assert ModelVersion.objects.count() == 1
+    assert ModelFile.objects.exclude(version__number=1).count() == 0
+
+
+def test_a_tampered_artifact_is_refused_before_it_is_unpickled(active_model, tmp_path):
+    marker = tmp_path / "unpickled"
+    # A pickle that would leave a file behind if it were ever loaded.
+    replace_stored_file(active_model.artifact_name, pickle.dumps(_LeavesMarker(marker)))
 
     with pytest.raises(services.ArtifactIntegrityError, match="does not match the recorded sha256"):
         services.load_model(active_model)
+    assert not marker.exists()
 
 
-def test_a_missing_artifact_makes_the_model_unavailable(active_model, artifact_root):
-    (artifact_root / active_model.artifact_name).unlink()
+def test_bytes_and_checksum_replaced_by_sql_are_refused_and_never_unpickled(
+    db, linear_csv, tmp_path
+):
+    """The issue's case: whoever can write the database replaces an artifact and its checksum
+    together, so the checksum agrees; the signature does not, and nothing is unpickled."""
+    # Ridge is served from its unpickled artifact (no JSON shortcut), so a prediction would load it.
+    version = services.retrain(data_path=linear_csv, algorithm="ridge").version
+    assert version.serving_name == ""
+    registry.clear_loaded_models()
+    marker = tmp_path / "unpickled"
+    payload = pickle.dumps(_LeavesMarker(marker))
+    # The same trap pointed elsewhere does fire, so a missing marker means "never unpickled".
+    joblib.load(io.BytesIO(pickle.dumps(_LeavesMarker(tmp_path / "control"))))
+    assert (tmp_path / "control").exists()
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE predictor_modelfile SET content = %s WHERE name = %s",
+            [payload, version.artifact_name],
+        )
+        cursor.execute(
+            "UPDATE predictor_modelversion SET artifact_sha256 = %s WHERE id = %s",
+            [_sha256(payload), version.pk],
+        )
+    tampered = ModelVersion.objects.get(pk=version.pk)
+    assert tampered.artifact_sha256 == _sha256(payload)
+
+    with pytest.raises(services.ArtifactIntegrityError, match="signature does not match"):
+        services.load_model(tampered)
+    with pytest.raises(services.ArtifactIntegrityError, match="signature does not match"):
+        services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=_cli())
+    with pytest.raises(services.ArtifactIntegrityError):
+        services.activate(version=tampered, door=Activation.Door.COMMAND)
+    assert not marker.exists()
+    refused = PredictionRequest.objects.get()
+    assert not refused.accepted
+    assert "v1 cannot be served" in refused.errors["model"][0]
+
+
+def test_a_missing_artifact_makes_the_model_unavailable(active_model):
+    remove_stored_file(active_model.artifact_name)
     with pytest.raises(services.ModelUnavailable, match="cannot be read"):
         services.load_model(active_model)
 
@@ -52,31 +126,29 @@ def test_an_artifact_from_another_scikit_learn_version_is_refused(active_model, 
         services.load_model(active_model)
 
 
-def test_artifacts_are_written_whole_under_content_addressed_names(db, artifact_root):
+def test_model_files_are_named_by_their_content():
     from sklearn.linear_model import LinearRegression
 
     estimator = LinearRegression().fit([[0, 0], [1, 2], [3, 1]], [0, 5, 7])
-    stored = registry.store_artifacts(estimator=estimator, number=7)
+    artifact, serving = registry.model_files(estimator=estimator, number=7)
 
-    assert stored.name == f"model-v7-{stored.sha256[:12]}.joblib"
-    assert stored.serving_name == f"model-v7-{stored.serving_sha256[:12]}.json"
-    # No temporary file left.
-    assert {p.name for p in artifact_root.iterdir()} == {stored.name, stored.serving_name}
-    loaded = joblib.load(io.BytesIO((artifact_root / stored.name).read_bytes()))
+    assert artifact.name == f"model-v7-{artifact.sha256[:12]}.joblib"
+    assert serving.name == f"model-v7-{serving.sha256[:12]}.json"
+    loaded = joblib.load(io.BytesIO(artifact.content))
     assert loaded.coef_.tolist() == pytest.approx(estimator.coef_.tolist())
-    spec = json.loads((artifact_root / stored.serving_name).read_text())
+    spec = json.loads(serving.content)
     assert spec["coefficients"] == estimator.coef_.tolist()
     assert spec["intercept"] == estimator.intercept_
 
 
-def test_a_model_that_is_not_linear_has_no_serving_file(db, artifact_root):
+def test_a_model_that_is_not_linear_has_no_serving_file():
     from sklearn.tree import DecisionTreeRegressor
 
     estimator = DecisionTreeRegressor().fit([[0, 0], [1, 2], [3, 1]], [0, 5, 7])
-    stored = registry.store_artifacts(estimator=estimator, number=8)
+    artifact, serving = registry.model_files(estimator=estimator, number=8)
 
-    assert (stored.serving_name, stored.serving_sha256) == ("", "")
-    assert [p.name for p in artifact_root.iterdir()] == [stored.name]
+    assert serving is None
+    assert artifact.name.endswith(".joblib")
 
 
 def test_activating_an_older_version_rolls_back(db, linear_csv):
@@ -91,11 +163,10 @@ def test_activating_an_older_version_rolls_back(db, linear_csv):
     assert ModelVersion.objects.filter(is_active=True).count() == 1
 
 
-def test_a_version_whose_artifact_is_broken_cannot_be_activated(db, linear_csv, artifact_root):
+def test_a_version_whose_artifact_is_broken_cannot_be_activated(db, linear_csv):
     first = services.retrain(data_path=linear_csv).version
     second = services.retrain(data_path=linear_csv).version
-    (artifact_root / first.artifact_name).write_bytes(b"corrupt")
-    registry.clear_loaded_models()
+    replace_stored_file(first.artifact_name, b"corrupt")
 
     with pytest.raises(services.ArtifactIntegrityError):
         services.activate(version=first, door=Activation.Door.COMMAND)
@@ -112,19 +183,28 @@ def test_the_database_allows_only_one_active_version(db, linear_csv):
     assert services.active_version() == first
 
 
-class _Explodes:
+def test_a_changed_row_is_verified_again_not_served_from_memory(active_model):
+    services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=_cli())
+    # This worker has the version loaded; its row's signature is then changed by hand.
+    ModelVersion.objects.filter(pk=active_model.pk).update(signature="A" * 88)
+
+    with pytest.raises(services.ArtifactIntegrityError, match="signature does not match"):
+        services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=_cli())
+
+
+class _LeavesMarker:
+    def __init__(self, path):
+        self.path = str(path)
+
     def __reduce__(self):
-        return (exec, ("raise SystemExit('unpickled a tampered artifact')",))
+        return (open, (self.path, "w"))
 
 
-def test_artifacts_go_through_the_storage_api_so_any_backend_works(db, linear_csv, settings):
-    # Object storage (S3 through django-storages) is the same kind of switch as this one.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "artifacts": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
-    }
-    version = services.retrain(data_path=linear_csv).version
-    registry.clear_loaded_models()
+def _sha256(payload: bytes) -> str:
+    import hashlib
 
-    assert registry.artifact_storage().exists(version.artifact_name)
-    assert services.load_model(version).predict([[1, 1]])[0] == pytest.approx(80 + 60 + 1000)
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _cli():
+    return services.RequestInfo(channel="cli")

@@ -1,0 +1,52 @@
+"""Sign stored model versions with this host's signing key.
+
+Two moments need it. After upgrading to signed artifacts, migration 0010 has imported the older
+versions' files into the database unsigned, and no host serves an unsigned version; run this,
+where VIEWSITE_ARTIFACT_SIGNING_KEY is set, right after `migrate`. It trusts each version's row
+as it is then, so run it before anyone else could have written the database. And after a new
+signing key, it re-signs every version an older, still-trusted key signed, so the old public key
+can be dropped. A version whose signature fails is never re-signed: retrain instead.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from predictor import services
+from predictor.models import ModelVersion
+from predictor.services import registry
+
+
+class Command(BaseCommand):
+    help = (
+        "Sign model versions stored unsigned (before signatures existed) or signed by an older "
+        "trusted key, with VIEWSITE_ARTIFACT_SIGNING_KEY."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Say what would be signed; change nothing."
+        )
+
+    def handle(self, *args, dry_run, verbosity, **options):
+        signed, refused = [], []
+        try:
+            with transaction.atomic():
+                for version in ModelVersion.objects.select_for_update().order_by("number"):
+                    try:
+                        if registry.sign_version(version):
+                            signed.append(version.label)
+                    except services.ModelUnavailable as error:
+                        refused.append(str(error))
+                if dry_run:
+                    transaction.set_rollback(True)
+        except services.ViewsiteError as error:
+            raise CommandError(str(error)) from error
+        if verbosity >= 1:
+            verb = "Would sign" if dry_run else "Signed"
+            self.stdout.write(
+                self.style.SUCCESS(f"{verb}: {', '.join(signed)}.")
+                if signed
+                else "Every servable version is already signed by this key."
+            )
+        if refused:
+            raise CommandError("Not signed:\n" + "\n".join(refused))
