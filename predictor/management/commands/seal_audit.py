@@ -1,0 +1,71 @@
+"""Seal the audit rows written since the last seal: a link in the chain that verify_audit checks.
+
+Run on a timer (deploy/systemd/viewsite-seal-audit.timer). The digest it prints also lands in the
+journal, a record outside the database of where the chain ended, which nobody who can only write
+the database can change.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
+
+from predictor.services import sealing
+
+
+class Command(BaseCommand):
+    help = (
+        "Hash the prediction requests and outcomes written since the last seal into a new seal "
+        "chained to it. Rows younger than --lag are left to the next run."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--lag",
+            type=float,
+            default=sealing.DEFAULT_LAG.total_seconds(),
+            metavar="SECONDS",
+            help="Leave rows younger than this to the next seal, so that a transaction still "
+            "open is not sealed around (default %(default)g).",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Compute the seal and report it; store nothing."
+        )
+
+    def handle(self, *args, lag, dry_run, verbosity, **options):
+        if lag < 0:
+            raise CommandError("--lag must be zero or more seconds.")
+        try:
+            seal = sealing.seal(lag=timedelta(seconds=lag), dry_run=dry_run)
+        except sealing.SealChainBroken as error:
+            raise CommandError(str(error)) from error
+        except IntegrityError as error:
+            raise CommandError(
+                f"Another seal was stored at the same moment; this run stored nothing ({error}). "
+                "Run it again."
+            ) from error
+        if verbosity < 1:
+            return
+        if not settings.VIEWSITE_AUDIT_SEAL_KEY:
+            self.stdout.write(
+                self.style.WARNING(
+                    "VIEWSITE_AUDIT_SEAL_KEY is not set: the seals are plain SHA-256, which "
+                    "whoever can write the database can recompute."
+                )
+            )
+        if seal is None:
+            self.stdout.write(
+                f"Nothing to seal: no row written since the last seal is {lag:g} s old."
+            )
+            return
+        lines = [
+            f"{table.count_of(seal):>12,} {table.name} (ids {after + 1}–{through})"
+            if table.count_of(seal)
+            else f"{0:>12,} {table.name}"
+            for table in sealing.SEALED_TABLES
+            for after, through in [table.range_of(seal)]
+        ]
+        verb = "would be" if dry_run else "stored"
+        self.stdout.write("\n".join(lines))
+        self.stdout.write(self.style.SUCCESS(f"Seal #{seal.number} {verb}, digest {seal.digest}."))
