@@ -6,6 +6,8 @@ one server, and each of N app hosts. https://docs.gunicorn.org/en/stable/setting
 
 import multiprocessing
 import os
+import re
+from pathlib import Path
 
 
 def _env_int(name: str, default: int) -> int:
@@ -59,3 +61,31 @@ proc_name = "viewsite"
 # gunicorn's control socket defaults to one path per user, which every instance on a host would
 # share; viewsite is run with signals (systemctl reload/stop), so it is off.
 control_socket_disable = True
+
+
+# Prometheus metrics (predictor/metrics.py): each worker counts in files of its own, in a folder
+# for this gunicorn alone (named after its bind address, so two on one host never share one), and
+# /metrics adds them all up, so a scrape sees every worker's counts, not the one that answered it.
+# https://prometheus.github.io/client_python/multiprocess/
+def on_starting(server):
+    """Set the folder before any worker starts (prometheus-client reads the variable when a
+    worker imports it; forked workers inherit it), and empty it of counts: those of an earlier
+    run would otherwise be added to this one's."""
+    default = Path(
+        os.environ.get("VIEWSITE_VAR_DIR", Path(__file__).resolve().parent.parent / "var")
+    )
+    name = re.sub(r"[^A-Za-z0-9.]+", "-", "_".join(server.cfg.bind)).strip("-")
+    folder = Path(
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(default / "prometheus" / name))
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    # Only the count files: the folder may be one an operator chose, with other things in it.
+    for counts in folder.glob("*.db"):
+        counts.unlink()
+
+
+def child_exit(server, worker):
+    """A worker that exits takes its live gauges with it; its counters stay counted."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

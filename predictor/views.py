@@ -4,7 +4,7 @@ import logging
 import time
 from urllib.parse import urlsplit
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import services
+from . import metrics, services
 from .api.errors import RequestBodyTooLarge, error_body
 from .forms import PredictionForm
 from .models import Channel, ModelVersion
@@ -111,21 +111,34 @@ def healthz(request):
     return JsonResponse({"status": "ok", "model_version": version.label})
 
 
+@never_cache
+@require_GET
+def metrics_page(request):
+    """Prometheus's scrape: every worker's counts. Only for the addresses or the token that
+    settings allow (VIEWSITE_METRICS_*); everyone else is refused."""
+    if not metrics.scrape_allowed(request):
+        raise PermissionDenied
+    return HttpResponse(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
+
+
 def csrf_failure(request, reason=""):
     """A form post without a valid CSRF token: refused with 403, and audited like any refusal."""
     if request.method == "POST" and request.path == reverse("predictor:predict"):
-        _record_refusal(
-            request, Channel.FORM, _form_input(request), f"CSRF check failed: {reason}", "csrf"
-        )
+        detail = f"CSRF check failed: {reason}"
+        _record_refusal(request, Channel.FORM, _form_input(request), detail, "csrf", reason="csrf")
     return render(request, "403_csrf.html", {"reason": reason}, status=403)
 
 
-def _record_refusal(request, channel: Channel, raw_input, detail: str, key: str) -> None:
+def _record_refusal(
+    request, channel: Channel, raw_input, detail: str, key: str, *, reason: str
+) -> None:
     """Audit a request refused before any view could (CSRF, an oversized body); the refusal
     stands even if the database cannot record it."""
     info = services.RequestInfo.from_request(request, channel=channel)
     try:
-        services.record_refusal(raw_inputs=[raw_input], errors=[{key: [detail]}], info=info)
+        services.record_refusal(
+            raw_inputs=[raw_input], errors=[{key: [detail]}], info=info, reason=reason
+        )
     except DatabaseError as error:
         logger.error("refusal not recorded: database unavailable error=%s", error)
 
@@ -200,6 +213,11 @@ def _refuse_oversized(request, *, path: str, content_length: str):
     }
     if request.method == "POST" and path in channels:
         _record_refusal(
-            request, channels[path], {"content_length": content_length}, detail, "request"
+            request,
+            channels[path],
+            {"content_length": content_length},
+            detail,
+            "request",
+            reason="body_too_large",
         )
     return _error(request, 413, detail=detail, path=path)

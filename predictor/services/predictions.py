@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_ipv46_address
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.settings import api_settings
 
-from .. import features
+from .. import features, metrics
 from ..models import USER_AGENT_MAX, Channel, PredictionRequest
 from . import registry
 from .errors import ModelUnavailable
@@ -133,8 +133,13 @@ def predict(
             errors=[{"model": [str(error)]}] * len(raw_inputs),
             info=info,
             batch=batch,
+            reason="model_unavailable",
         )
         raise
+    except DatabaseError:
+        metrics.audit_write_failed(door=info.channel)
+        raise
+    metrics.predictions_answered(door=info.channel, version=version.label, count=len(records))
     logger.debug(
         "prediction channel=%s version=%s count=%d first_id=%s",
         info.channel,
@@ -146,9 +151,18 @@ def predict(
 
 
 def record_refusal(
-    *, raw_inputs: Sequence, errors: Sequence, info: RequestInfo, batch: bool = False
+    *,
+    raw_inputs: Sequence,
+    errors: Sequence,
+    info: RequestInfo,
+    batch: bool = False,
+    reason: str = "invalid_input",
 ) -> list[PredictionRequest]:
-    """Audit a refused request, whatever refused it: one row per input item, with its errors."""
+    """Audit a refused request, whatever refused it: one row per input item, with its errors.
+
+    `reason` is a short code for /metrics (invalid_input, model_unavailable, csrf,
+    body_too_large, or the code of the API's refusal), never text from the request.
+    """
     records = _records(
         info,
         batch,
@@ -158,7 +172,12 @@ def record_refusal(
             for raw, item_errors in zip(raw_inputs, errors, strict=True)
         ],
     )
-    PredictionRequest.objects.bulk_create(records)
+    try:
+        PredictionRequest.objects.bulk_create(records)
+    except DatabaseError:
+        metrics.audit_write_failed(door=info.channel)
+        raise
+    metrics.requests_refused(door=info.channel, reason=reason, count=len(records))
     logger.info(
         "prediction refused channel=%s count=%d first_id=%s",
         info.channel,

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from .. import metrics
 from ..models import ThrottledRequestCount
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ _FLUSH_INTERVAL = 1
 
 def record_throttled(*, scope: str, client: str) -> int:
     """Count one refused request; returns the client's refusals in this minute so far."""
+    metrics.rate_limited(scope=scope)
     minute = timezone.now().replace(second=0, microsecond=0)
     key = _counter_key(scope, client, minute)
     count = 1 if cache.add(key, 1, timeout=_COUNTER_TTL) else cache.incr(key)
