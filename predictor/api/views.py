@@ -121,9 +121,11 @@ class PredictionCreateApi(generics.GenericAPIView):
         return super().handle_exception(exc)
 
     def record_refusal(self, refusal: APIException) -> None:
+        reason = refusal.default_code  # a code of ours or DRF's: parse_error, body_too_large...
         if isinstance(refusal, ValidationError):
             raw_inputs, errors = _refused_items(self.request.data, refusal.detail)
             batch = isinstance(self.request.data, list)
+            reason = "invalid_input"
         else:
             meta = self.request.META
             raw = {
@@ -134,7 +136,11 @@ class PredictionCreateApi(generics.GenericAPIView):
                 raw["body_excerpt"] = refusal.body_excerpt
             raw_inputs, errors, batch = [raw], [{"request": [str(refusal.detail)]}], False
         services.record_refusal(
-            raw_inputs=raw_inputs, errors=errors, info=self.request_info(), batch=batch
+            raw_inputs=raw_inputs,
+            errors=errors,
+            info=self.request_info(),
+            batch=batch,
+            reason=reason,
         )
 
     def request_info(self) -> services.RequestInfo:
