@@ -121,7 +121,9 @@ def app_host(site: Site, root: Path, *, command_prefix=(), **overrides) -> Site:
     The host has the site's environment except for its folders: every path under the site's var
     folder (the default SQLite file, artifacts, matplotlib's cache) and its static files are
     moved under `root`, so that nothing on disk is shared with the site or with another host.
-    `command_prefix` is what its manage.py runs under (e.g. `ip netns exec <namespace>`).
+    `command_prefix` is what its manage.py runs under (e.g. `ip netns exec <namespace>`). An
+    empty override removes a variable, as an empty value does in the env file (e.g. the signing
+    key, on a host that does not retrain).
     """
     moved = {
         str(site.var_dir): str(root / "var"),
@@ -136,7 +138,7 @@ def app_host(site: Site, root: Path, *, command_prefix=(), **overrides) -> Site:
     return dataclasses.replace(
         site,
         root=root,
-        env={**env, **overrides},
+        env={name: value for name, value in {**env, **overrides}.items() if value != ""},
         command_prefix=tuple(command_prefix),
         gunicorn=None,
     )

@@ -1,19 +1,17 @@
 """The deployment end to end: browser -> nginx (TLS) -> gunicorn -> Django, with the real programs.
 
-Run by `make e2e`. Everything goes through nginx unless a test says otherwise.
+Run by `make e2e`. Everything goes through nginx unless a test says otherwise. Scale-out, two
+app hosts that share nothing but the database, is test_deploy_hosts.py.
 """
 
 import json
 import re
 import sqlite3
-import threading
 import urllib.parse
-import uuid
 
-import psycopg
 import pytest
 
-from . import deployment, live
+from . import deployment
 
 pytestmark = pytest.mark.deploy
 
@@ -122,89 +120,6 @@ def test_health_redirects_size_limit_and_private_files(site):
         assert status in (400, 403, 404), path
         assert b"SQLite format" not in body
         assert b"sklearn" not in body
-
-
-def test_two_app_hosts_follow_one_retrain_and_one_rollback_with_no_failed_request(tmp_path):
-    """Scale-out: two gunicorn instances on one PostgreSQL and one artifact store, one nginx."""
-    name = f"viewsite_scaleout_{uuid.uuid4().hex[:12]}"
-    admin_url = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        _scale_out(tmp_path, f"postgres://postgres@127.0.0.1:5432/{name}")
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _scale_out(tmp_path, database_url):
-    ports = [live.free_port(), live.free_port()]
-    site = deployment.make_site(tmp_path, database_url=database_url, upstream_ports=ports)
-    deployment.manage(site, "migrate", "--noinput")  # once, for all hosts
-    deployment.manage(site, "collectstatic", "--noinput")
-    deployment.manage(site, "retrain")
-    env = deployment.process_env(site)
-    direct = [f"http://127.0.0.1:{port}/api/predictions/" for port in ports]
-    through_nginx = f"{site.base_url}/api/predictions/"
-    browser = deployment.Browser(site)
-
-    def predict(url):
-        if url.startswith("https"):
-            status, _, body = browser.request(
-                "/api/predictions/",
-                data=b'{"likes": 10, "shares": 5}',
-                headers={"Content-Type": "application/json"},
-            )
-            return status, json.loads(body).get("model_version")
-        # Straight to one host, with the headers nginx would add to it.
-        status, body = live.request_json(
-            url, {"likes": 10, "shares": 5}, {"Host": "localhost", "X-Forwarded-Proto": "https"}
-        )
-        return status, body.get("model_version")
-
-    with (
-        live.gunicorn_process(env, port=ports[0], log_path=tmp_path / "host-a.log"),
-        live.gunicorn_process(env, port=ports[1], log_path=tmp_path / "host-b.log"),
-        deployment.nginx(site),
-    ):
-        background = {0: [], 1: []}
-        stop = threading.Event()
-
-        def keep_asking(mine):
-            while not stop.is_set():
-                mine.append(predict(through_nginx))
-
-        threads = [threading.Thread(target=keep_asking, args=(background[i],)) for i in background]
-        for thread in threads:
-            thread.start()
-        try:
-            assert [predict(url) for url in direct] == [(201, "v1"), (201, "v1")]
-            deployment.manage(site, "retrain")
-            after_retrain = [predict(url) for url in direct * 5 + [through_nginx] * 10]
-            deployment.manage(site, "activate", "v1")
-            after_rollback = [predict(url) for url in direct * 5 + [through_nginx] * 10]
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join()
-
-    assert after_retrain == [(201, "v2")] * 20
-    assert after_rollback == [(201, "v1")] * 20
-    for answers in background.values():
-        assert {status for status, _ in answers} == {201}
-        versions = [version for _, version in answers]
-        assert [v for i, v in enumerate(versions) if i == 0 or versions[i - 1] != v] == [
-            "v1",
-            "v2",
-            "v1",
-        ]
-    # Both hosts answered through nginx.
-    assert "POST" in (tmp_path / "host-a.log").read_text()
-    assert "POST" in (tmp_path / "host-b.log").read_text()
-    with psycopg.connect(database_url.replace("postgres://", "postgresql://")) as db:
-        [(rows,)] = db.execute("SELECT count(*) FROM predictor_predictionrequest").fetchall()
-    sent = 2 + 40 + sum(len(answers) for answers in background.values())
-    assert rows == sent
 
 
 def test_check_deploy_finds_no_issue_in_the_documented_production_environment(tmp_path):
