@@ -92,6 +92,10 @@ def hosts(*names: str):
                 address=str(cable[2]),
                 gateway=str(cable[1]),
             )
+            # Left by a run that was killed (SIGKILL skips every finally) and had this pid: no
+            # live run can own a name made from this process's pid.
+            subprocess.run(["ip", "netns", "delete", host.namespace], capture_output=True)
+            subprocess.run(["ip", "link", "delete", host.link], capture_output=True)
             _ip("netns", "add", host.namespace)
             made.append(host)
             _ip("link", "add", host.link, "type", "veth", "peer", "name", "eth0",
