@@ -13,6 +13,8 @@ BROWSER := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/opentype/not
 NGINX := /usr/sbin/nginx
 # iproute2's `ip`: the scale-out test puts each app host in a network namespace of its own.
 IPROUTE := /sbin/ip
+# Prometheus: the e2e test scrapes /metrics with a real one (test_deploy_metrics.py).
+PROMETHEUS := /usr/bin/prometheus
 BENCH_TOOLS := /usr/bin/wrk /usr/bin/redis-server
 # axe-core, the accessibility engine the browser tests run in Chromium, from npm into the venv.
 AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
@@ -45,7 +47,7 @@ chaos: $(VENV)/.installed $(NGINX)
 # The deployment end to end: real nginx (installed from Debian when missing), gunicorn with
 # deploy/gunicorn.conf.py, TLS, and two app hosts on the PostgreSQL at 127.0.0.1:5432, each in a
 # network namespace and folder of its own (needs root, for `ip netns`).
-e2e: $(VENV)/.installed $(NGINX) $(IPROUTE)
+e2e: $(VENV)/.installed $(NGINX) $(IPROUTE) $(PROMETHEUS)
 	$(BIN)/pytest -m deploy $(PYTEST_ARGS)
 
 # Benchmark (bench/README.md): viewsite under gunicorn, in production configuration, against the
@@ -101,6 +103,10 @@ $(NGINX):
 $(IPROUTE):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2
+
+$(PROMETHEUS):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus
 
 $(BENCH_TOOLS) &:
 	$(SUDO) apt-get update -qq
