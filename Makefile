@@ -64,6 +64,12 @@ bench-in-process: $(VENV)/.installed $(BENCH_TOOLS)
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	$(BIN)/python bench/in_process.py $(BENCH_ARGS)
 
+# seal_audit and verify_audit on a million audit rows loaded by SQL into a throwaway PostgreSQL
+# database at 127.0.0.1:5432 (bench/seal_audit.py). A few minutes; not run by CI.
+.PHONY: bench-seal
+bench-seal: $(VENV)/.installed
+	$(BIN)/python bench/seal_audit.py $(BENCH_ARGS)
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
