@@ -13,6 +13,8 @@ from rest_framework.test import APIClient
 from predictor import services
 from predictor.models import Activation
 
+from .conftest import replace_stored_file
+
 
 @pytest.fixture
 def users(django_user_model):
@@ -118,13 +120,10 @@ def test_activating_over_the_api_rolls_back(linear_csv, users):
     assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
 
 
-def test_a_version_with_a_broken_artifact_is_not_activated_over_the_api(
-    linear_csv, users, artifact_root
-):
+def test_a_version_with_a_broken_artifact_is_not_activated_over_the_api(linear_csv, users):
     first = services.retrain(data_path=linear_csv).version
     second = services.retrain(data_path=linear_csv).version
-    (artifact_root / first.artifact_name).write_bytes(b"altered")
-    services.registry.clear_loaded_models()
+    replace_stored_file(first.artifact_name, b"altered")
 
     response = client_for(users["admin"], "token").post(
         reverse("predictor:model-activate", args=["v1"])

@@ -13,7 +13,13 @@ from predictor.api.serializers import PredictionInputSerializer, PredictionSeria
 from predictor.models import Outcome, PredictionRequest
 from predictor.services.outcomes import OUTCOME_VIEWS_MAX
 
-from .conftest import exact_views, linear_rows, write_csv
+from .conftest import (
+    exact_views,
+    linear_rows,
+    remove_stored_file,
+    replace_stored_file,
+    write_csv,
+)
 
 PREDICTIONS = reverse("predictor:prediction-create")
 HISTORY = reverse("predictor:prediction-list")
@@ -196,8 +202,8 @@ def test_without_an_active_model_the_api_answers_503_and_audits(api, db):
     assert PredictionRequest.objects.get().accepted is False
 
 
-def test_a_tampered_artifact_makes_the_api_answer_503(api, active_model, artifact_root):
-    (artifact_root / active_model.artifact_name).write_bytes(b"swapped")
+def test_a_tampered_artifact_makes_the_api_answer_503(api, active_model):
+    replace_stored_file(active_model.artifact_name, b"swapped")
     response = post_json(api, {"likes": 1, "shares": 1})
     assert response.status_code == 503
     assert "does not match the recorded sha256" in response.json()["detail"]
@@ -315,14 +321,11 @@ def test_healthz_is_503_without_a_model(client, db):
 
 
 @pytest.mark.parametrize("damage", ["tampered", "missing"])
-def test_healthz_is_503_when_the_active_model_cannot_be_served(
-    client, api, active_model, artifact_root, damage
-):
-    artifact = artifact_root / active_model.artifact_name
+def test_healthz_is_503_when_the_active_model_cannot_be_served(client, api, active_model, damage):
     if damage == "tampered":
-        artifact.write_bytes(b"not the model")
+        replace_stored_file(active_model.artifact_name, b"not the model")
     else:
-        artifact.unlink()
+        remove_stored_file(active_model.artifact_name)
 
     health = client.get(reverse("predictor:healthz"))
 

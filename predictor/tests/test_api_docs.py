@@ -31,6 +31,7 @@ from predictor.api.schema import (
 )
 from predictor.models import PredictionRequest
 
+from .conftest import remove_stored_file
 from .test_settings import run_probe
 
 ROOT = Path(settings.BASE_DIR)
@@ -394,15 +395,12 @@ def test_the_not_found_examples_are_what_the_api_answers(schema, db, staff_user,
     }
 
 
-def test_the_conflict_examples_are_what_the_api_answers(
-    schema, linear_csv, artifact_root, django_user_model
-):
+def test_the_conflict_examples_are_what_the_api_answers(schema, linear_csv, django_user_model):
     admin = APIClient()
     admin.force_authenticate(django_user_model.objects.create_superuser("root", password="pw"))
     first = services.retrain(data_path=linear_csv).version
     services.retrain(data_path=linear_csv)
-    (artifact_root / first.artifact_name).unlink()
-    services.registry.clear_loaded_models()
+    remove_stored_file(first.artifact_name)
     APIClient().post(PREDICTIONS, INVALID_INPUT, format="json")
     refused = PredictionRequest.objects.get(accepted=False)
 

@@ -12,9 +12,15 @@ from django.core.management import call_command
 from django.urls import resolve, reverse
 
 from predictor import services
-from predictor.models import Activation, Channel, ModelVersion
+from predictor.models import Activation, Channel, ModelFile, ModelVersion
 
-from .conftest import exact_views, linear_rows, write_csv
+from .conftest import (
+    exact_views,
+    linear_rows,
+    remove_stored_file,
+    replace_stored_file,
+    write_csv,
+)
 
 PLOT_NAMES = {"predicted-vs-actual", "residuals-likes", "residuals-shares"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
@@ -280,9 +286,7 @@ def test_a_version_trained_before_cards_existed_still_has_one(client, db):
 # --- Plots ----------------------------------------------------------------------------------------
 
 
-def test_each_stored_plot_is_shown_and_served_as_the_png_retrain_stored(
-    client, noisy_model, artifact_root
-):
+def test_each_stored_plot_is_shown_and_served_as_the_png_retrain_stored(client, noisy_model):
     version = noisy_model
     images = get_card(client, version).all("img")
 
@@ -299,18 +303,18 @@ def test_each_stored_plot_is_shown_and_served_as_the_png_retrain_stored(
         assert "immutable" in response["Cache-Control"]
         served = response.content
         assert served[:8] == b"\x89PNG\r\n\x1a\n"
-        assert served == (artifact_root / plot["name"]).read_bytes()
+        assert served == bytes(ModelFile.objects.get(name=plot["name"]).content)
         assert hashlib.sha256(served).hexdigest() == plot["sha256"]
         # IHDR: the width and height the <img> announces, so the page does not jump as it loads.
         width, height = int.from_bytes(served[16:20]), int.from_bytes(served[20:24])
         assert (str(width), str(height)) == (image["width"], image["height"])
 
 
-def test_a_plot_altered_or_removed_on_disk_is_not_served(client, noisy_model, artifact_root):
+def test_a_plot_altered_or_removed_in_the_database_is_not_served(client, noisy_model):
     version = noisy_model
-    altered = artifact_root / version.plots["residuals-likes"]["name"]
-    altered.write_bytes(altered.read_bytes() + b"\0")
-    (artifact_root / version.plots["residuals-shares"]["name"]).unlink()
+    altered = version.plots["residuals-likes"]["name"]
+    replace_stored_file(altered, bytes(ModelFile.objects.get(name=altered).content) + b"\0")
+    remove_stored_file(version.plots["residuals-shares"]["name"])
 
     assert client.get(plot_url(version, "residuals-likes")).status_code == 404
     assert client.get(plot_url(version, "residuals-shares")).status_code == 404

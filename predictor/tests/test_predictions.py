@@ -5,10 +5,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from predictor import services
-from predictor.models import Activation, ModelVersion, PredictionRequest
+from predictor.models import Activation, ModelFile, ModelVersion, PredictionRequest
 from predictor.services import registry
 
-from .conftest import exact_views
+from .conftest import exact_views, replace_stored_file
 
 
 def info(**overrides):
@@ -72,8 +72,8 @@ def test_without_an_active_model_the_request_is_refused_and_audited(db):
     assert "No model is active" in row.errors["model"][0]
 
 
-def test_a_tampered_active_artifact_is_refused_and_audited(active_model, artifact_root):
-    (artifact_root / active_model.artifact_name).write_bytes(b"not the model")
+def test_a_tampered_active_artifact_is_refused_and_audited(active_model):
+    replace_stored_file(active_model.artifact_name, b"not the model")
     with pytest.raises(services.ArtifactIntegrityError):
         services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=info())
     assert PredictionRequest.objects.get().accepted is False
@@ -138,11 +138,10 @@ def test_editing_a_versions_recorded_parameters_changes_no_answer(active_model):
     assert after == before == exact_views(1, 1)
 
 
-def test_a_tampered_serving_file_is_refused_and_audited(active_model, artifact_root):
-    serving_file = artifact_root / active_model.serving_name
-    spec = json.loads(serving_file.read_text())
+def test_a_tampered_serving_file_is_refused_and_audited(active_model):
+    spec = json.loads(bytes(ModelFile.objects.get(name=active_model.serving_name).content))
     spec["coefficients"][0] *= 100
-    serving_file.write_text(json.dumps(spec))
+    replace_stored_file(active_model.serving_name, json.dumps(spec).encode())
     with pytest.raises(services.ArtifactIntegrityError, match="does not match"):
         services.predict(inputs=ONE, raw_inputs=ONE, info=info())
     assert PredictionRequest.objects.get().accepted is False

@@ -4,14 +4,13 @@ from functools import partial
 import numpy as np
 import pytest
 import sklearn
-from django.core.files.storage import storages
 
 from predictor import services
-from predictor.models import Activation, ModelVersion, Outcome
+from predictor.models import Activation, ModelFile, ModelVersion, Outcome
 from predictor.services import registry, training
 from predictor.services.algorithms import ALGORITHMS
 
-from .conftest import linear_rows, noisy_rows, write_csv
+from .conftest import linear_rows, noisy_rows, replace_stored_file, write_csv
 
 
 def test_retrain_recovers_a_known_linear_relation_and_records_its_provenance(db, linear_csv):
@@ -31,7 +30,7 @@ def test_retrain_recovers_a_known_linear_relation_and_records_its_provenance(db,
     assert version.sklearn_version == sklearn.__version__
     assert version.data_file_name == "linear.csv"
     assert len(version.data_sha256) == 64
-    assert storages["artifacts"].exists(version.artifact_name)
+    assert ModelFile.objects.filter(version=version, name=version.artifact_name).exists()
 
 
 def test_each_retrain_is_a_new_version_and_the_newest_is_active(db, linear_csv):
@@ -45,9 +44,7 @@ def test_each_retrain_is_a_new_version_and_the_newest_is_active(db, linear_csv):
     assert ModelVersion.objects.filter(is_active=True).count() == 1
 
 
-def test_a_candidate_under_the_r2_floor_is_refused_and_nothing_is_written(
-    db, tmp_path, artifact_root, settings
-):
+def test_a_candidate_under_the_r2_floor_is_refused_and_nothing_is_written(db, tmp_path, settings):
     settings.VIEWSITE_MIN_R2 = 0.5
     noise = [(a, b, (a * 7919 + b * 104729) % 5000) for a, b, _ in linear_rows()]
     path = write_csv(tmp_path / "noise.csv", noise)
@@ -57,7 +54,7 @@ def test_a_candidate_under_the_r2_floor_is_refused_and_nothing_is_written(
 
     assert refused.value.report.cv.r2 < 0.5
     assert ModelVersion.objects.count() == 0
-    assert not artifact_root.exists() or not any(artifact_root.iterdir())
+    assert ModelFile.objects.count() == 0
 
 
 def test_a_candidate_clearly_worse_than_the_active_model_is_refused(db, linear_csv, tmp_path):
@@ -112,10 +109,9 @@ def test_a_bad_file_leaves_the_active_model_as_it_was(db, linear_csv, tmp_path):
     assert ModelVersion.objects.count() == 1
 
 
-def test_a_broken_active_model_does_not_block_a_good_replacement(db, linear_csv, artifact_root):
+def test_a_broken_active_model_does_not_block_a_good_replacement(db, linear_csv):
     active = services.retrain(data_path=linear_csv).version
-    (artifact_root / active.artifact_name).write_bytes(b"tampered")
-    registry.clear_loaded_models()  # as in a fresh `retrain` process
+    replace_stored_file(active.artifact_name, b"tampered")  # seen as by a fresh `retrain` process
 
     report = services.retrain(data_path=linear_csv)
 
@@ -230,8 +226,7 @@ def test_retrain_stores_the_card_plots_with_their_checksums(db, noisy_csv):
 
     assert set(version.plots) == {"predicted-vs-actual", "residuals-likes", "residuals-shares"}
     for plot in version.plots.values():
-        with storages["artifacts"].open(plot["name"], "rb") as stored:
-            image = stored.read()
+        image = bytes(ModelFile.objects.get(version=version, name=plot["name"]).content)
         assert image.startswith(b"\x89PNG")
         assert hashlib.sha256(image).hexdigest() == plot["sha256"]
 
