@@ -210,26 +210,27 @@ def kill_worker(master: subprocess.Popen) -> int:
     return victim
 
 
-def damage_artifact(site, path: Path, *, how: str) -> None:
-    """Corrupt an artifact, or make it one pickled by another scikit-learn (with a record that
-    matches it, as an artifact copied from another installation would have)."""
-    payload = path.read_bytes()
-    if how == "corrupt":
-        path.write_bytes(payload[: len(payload) // 2] + b"\x00" * 16)
-        return
-    import sklearn
-
-    current = sklearn.__version__.encode()
-    foreign = payload.replace(current, b"0.0.0".ljust(len(current), b"0")[: len(current)])
-    assert foreign != payload
-    path.write_bytes(foreign)
+def damage_artifact(site, name: str, *, how: str) -> None:
+    """Corrupt an artifact in the database, or make it one pickled by another scikit-learn with
+    a checksum that matches it (as an artifact copied from another installation would have; its
+    signature, made by no key of this site, cannot)."""
     import hashlib
 
     with sqlite3.connect(site.var_dir / "viewsite.sqlite3", timeout=30) as db:
-        db.execute(
-            "UPDATE predictor_modelversion SET artifact_sha256 = ? WHERE artifact_name = ?",
-            (hashlib.sha256(foreign).hexdigest(), path.name),
-        )
+        [(payload,)] = db.execute("SELECT content FROM predictor_modelfile WHERE name = ?", (name,))
+        if how == "corrupt":
+            damaged = payload[: len(payload) // 2] + b"\x00" * 16
+        else:
+            import sklearn
+
+            current = sklearn.__version__.encode()
+            damaged = payload.replace(current, b"0.0.0".ljust(len(current), b"0")[: len(current)])
+            assert damaged != payload
+            db.execute(
+                "UPDATE predictor_modelversion SET artifact_sha256 = ? WHERE artifact_name = ?",
+                (hashlib.sha256(damaged).hexdigest(), name),
+            )
+        db.execute("UPDATE predictor_modelfile SET content = ? WHERE name = ?", (damaged, name))
 
 
 def unloadable(site, versions) -> set[str]:
@@ -238,9 +239,11 @@ def unloadable(site, versions) -> set[str]:
 
     bad = set()
     for _, name, sha256, _ in versions:
-        path = site.var_dir / "artifacts" / name
-        if hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+        [(content,)] = sqlite_rows(
+            site, "SELECT content FROM predictor_modelfile WHERE name = ?", name
+        )
+        if hashlib.sha256(content).hexdigest() != sha256:
             bad.add("corrupt")
-        elif b"0.0.0" in path.read_bytes():
+        elif b"0.0.0" in content:
             bad.add("foreign")
     return bad

@@ -71,9 +71,15 @@ class Site:
 def make_site(root: Path, *, database_url: str = "", upstream_ports=(), **overrides) -> Site:
     site = Site(root=root)
     env = render.read_env_file(DEPLOY / "viewsite.env.example")
+    from predictor.services.signing import generate_key_pair
+
+    # The site's own pair: its retrain signs with the private key, its hosts verify with the public.
+    signing_key, verify_key = generate_key_pair()
     env.update(
         {
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "VIEWSITE_ARTIFACT_SIGNING_KEY": signing_key,
+            "VIEWSITE_ARTIFACT_VERIFY_KEYS": verify_key,
             "DJANGO_ALLOWED_HOSTS": "localhost",
             "DJANGO_CSRF_TRUSTED_ORIGINS": site.base_url,
             "DJANGO_STATIC_ROOT": str(root / "staticfiles"),
