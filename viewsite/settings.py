@@ -51,8 +51,9 @@ SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# The health check is for load balancers and monitors, which speak plain HTTP on the inside.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# The health check is for load balancers and monitors, which speak plain HTTP on the inside; so
+# does a Prometheus that scrapes each app host's gunicorn directly (deploy/README.md, Metrics).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 # Content-Security-Policy (django-csp): everything from this origin only, no inline script, no
 # framing. The form page has no script at all; the admin and the browsable API load theirs as

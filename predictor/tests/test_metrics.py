@@ -274,3 +274,11 @@ def test_the_metrics_are_never_cached_and_only_read(client, settings, db):
     response = client.get(METRICS, HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert "no-cache" in response["Cache-Control"]
     assert client.post(METRICS, HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 405
+
+
+def test_a_scraper_on_plain_http_inside_is_not_redirected(client, settings, db):
+    # With several app hosts Prometheus scrapes each gunicorn directly (deploy/README.md).
+    settings.SECURE_SSL_REDIRECT = True
+    settings.VIEWSITE_METRICS_TOKEN = TOKEN
+    assert client.get(PAGE).status_code == 301
+    assert client.get(METRICS, HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200
