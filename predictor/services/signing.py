@@ -105,8 +105,8 @@ def verify(version) -> None:
     if not version.signature:
         _refuse(
             version,
-            "it is not signed (stored before model signatures, or not by `retrain`); sign it "
-            "with `manage.py sign_models` where the signing key is, or retrain",
+            "it is not signed (it was stored before model signatures, or not by `retrain`); "
+            "sign it with `manage.py sign_models` where the signing key is, or retrain",
         )
     try:
         trusted = trusted_keys()
@@ -190,5 +190,5 @@ def _refuse(version, reason: str):
         reason,
     )
     raise ArtifactIntegrityError(
-        f"Model {version.label} cannot be served: {reason}, so it was not loaded."
+        f"Model {version.label} cannot be served: {reason}. Nothing of it was loaded."
     )
