@@ -40,7 +40,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from ..models import AuditSeal, Outcome, PredictionRequest
@@ -97,12 +97,18 @@ class SealChainBroken(Exception):
     """The newest seal does not match its digest: sealing on top of it would vouch for it."""
 
 
+class SealConflict(Exception):
+    """Another seal_audit stored a seal while this one was hashing: this one stores nothing."""
+
+
 # --- How a row is hashed --------------------------------------------------------------------------
 
 
 def _encode_other(value):
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
+        # Both databases hand Django UTC datetimes; converting only the rest saves a call per row.
+        utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+        return utc.isoformat(timespec="microseconds")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, UUID | Decimal):
@@ -187,61 +193,70 @@ def compute_digest(seal: AuditSeal) -> str:
 def seal(*, lag: timedelta = DEFAULT_LAG, dry_run: bool = False) -> AuditSeal | None:
     """Seal the rows written since the last seal and at least `lag` ago; None when there are none.
 
-    Raises SealChainBroken when the newest seal does not match its digest, and IntegrityError
-    when another seal was made at the same moment (the seal numbers are unique).
+    Raises SealChainBroken when the newest seal does not match its digest, and SealConflict when
+    another seal was stored meanwhile.
     """
     now = timezone.now()
     cutoff = now - lag
-    with transaction.atomic():
-        previous = AuditSeal.objects.order_by("-number").first()
-        if previous is not None and compute_digest(previous) != previous.digest:
-            raise SealChainBroken(
-                f"Seal #{previous.number} does not match its digest (changed, or made with "
-                "another VIEWSITE_AUDIT_SEAL_KEY); nothing was sealed on top of it. "
-                "Run manage.py verify_audit."
-            )
-        new = AuditSeal(
-            number=previous.number + 1 if previous else 1,
-            sealed_at=now,
-            cutoff=cutoff,
-            previous_digest=previous.digest if previous else "",
-            columns={},
+    previous = AuditSeal.objects.order_by("-number").first()
+    if previous is not None and compute_digest(previous) != previous.digest:
+        raise SealChainBroken(
+            f"Seal #{previous.number} does not match its digest (changed, or made with "
+            "another VIEWSITE_AUDIT_SEAL_KEY); nothing was sealed on top of it. "
+            "Run manage.py verify_audit."
         )
-        for table in SEALED_TABLES:
-            after = table.range_of(previous)[1] if previous else 0
-            unsealed = table.model.objects.filter(pk__gt=after)
-            # Everything up to the newest row old enough, including younger rows with lower ids
-            # (their request started earlier but inserted later): they are committed and visible.
-            newest = unsealed.filter(**{f"{table.written_at}__lte": cutoff}).aggregate(
-                newest=models.Max("pk")
-            )["newest"]
-            through = after if newest is None else newest
-            columns = table.columns()
-            ids = array("q")
-            hashes = bytearray()
-            for row in _rows(table, columns, after, through):
-                ids.append(row[0])
-                hashes += row_hash(row)
-            new.columns[table.name] = columns
-            setattr(new, f"{table.plural}_after_id", after)
-            setattr(new, f"{table.plural}_through_id", through)
-            setattr(new, f"{table.singular}_count", len(ids))
-            setattr(new, f"{table.singular}_ids", _pack_runs(ids))
-            setattr(new, f"{table.singular}_hashes", bytes(hashes))
-        if not any(table.count_of(new) for table in SEALED_TABLES):
-            return None
-        new.digest = compute_digest(new)
-        if not dry_run:
-            new.save()
-            logger.info(
-                "audit sealed",
-                extra={
-                    "seal": new.number,
-                    "digest": new.digest,
-                    "keyed": bool(_key()),
-                    **{t.name: t.count_of(new) for t in SEALED_TABLES},
-                },
-            )
+    new = AuditSeal(
+        number=previous.number + 1 if previous else 1,
+        sealed_at=now,
+        cutoff=cutoff,
+        previous_digest=previous.digest if previous else "",
+        columns={},
+    )
+    # Rows are read and hashed outside any transaction: on SQLite a transaction takes the write
+    # lock every audited request waits for, and a first seal of a large trail takes a while.
+    for table in SEALED_TABLES:
+        after = table.range_of(previous)[1] if previous else 0
+        unsealed = table.model.objects.filter(pk__gt=after)
+        # Everything up to the newest row old enough, including younger rows with lower ids
+        # (their request started earlier but inserted later): they are committed and visible.
+        newest = unsealed.filter(**{f"{table.written_at}__lte": cutoff}).aggregate(
+            newest=models.Max("pk")
+        )["newest"]
+        through = after if newest is None else newest
+        columns = table.columns()
+        ids = array("q")
+        hashes = bytearray()
+        for row in _rows(table, columns, after, through):
+            ids.append(row[0])
+            hashes += row_hash(row)
+        new.columns[table.name] = columns
+        setattr(new, f"{table.plural}_after_id", after)
+        setattr(new, f"{table.plural}_through_id", through)
+        setattr(new, f"{table.singular}_count", len(ids))
+        setattr(new, f"{table.singular}_ids", _pack_runs(ids))
+        setattr(new, f"{table.singular}_hashes", bytes(hashes))
+    if not any(table.count_of(new) for table in SEALED_TABLES):
+        return None
+    new.digest = compute_digest(new)
+    if dry_run:
+        return new
+    try:
+        with transaction.atomic():
+            latest = AuditSeal.objects.order_by("-number").values_list("number", flat=True)
+            if latest.first() != (previous.number if previous else None):
+                raise SealConflict(f"Seal #{latest.first()} was stored meanwhile.")
+            new.save()  # the unique number refuses a seal stored between the check and here
+    except IntegrityError as error:
+        raise SealConflict(f"Seal #{new.number} was stored meanwhile.") from error
+    logger.info(
+        "audit sealed",
+        extra={
+            "seal": new.number,
+            "digest": new.digest,
+            "keyed": bool(_key()),
+            **{t.name: t.count_of(new) for t in SEALED_TABLES},
+        },
+    )
     return new
 
 

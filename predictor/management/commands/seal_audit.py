@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import IntegrityError
 
 from predictor.services import sealing
 
@@ -40,11 +39,8 @@ class Command(BaseCommand):
             seal = sealing.seal(lag=timedelta(seconds=lag), dry_run=dry_run)
         except sealing.SealChainBroken as error:
             raise CommandError(str(error)) from error
-        except IntegrityError as error:
-            raise CommandError(
-                f"Another seal was stored at the same moment; this run stored nothing ({error}). "
-                "Run it again."
-            ) from error
+        except sealing.SealConflict as error:
+            raise CommandError(f"{error} This run stored nothing; run it again.") from error
         if verbosity < 1:
             return
         if not settings.VIEWSITE_AUDIT_SEAL_KEY:
