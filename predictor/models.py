@@ -381,7 +381,12 @@ class PredictionRequest(AppendOnlyModel):
         # index and the version index; the rarer values (a refusal, a user, a batch) are found
         # through partial indexes that rows without them never enter (bench/README.md).
         indexes = [
-            models.Index(fields=["model_version", "created_at"]),
+            # A version's records newest first, in the list's full order (-created_at, -id), so
+            # PostgreSQL reads them from here rather than from the date index, where an old
+            # version's rows lie behind millions of newer ones (0011_audit_at_scale).
+            models.Index(
+                fields=["model_version", "created_at", "id"], name="prediction_version_newest"
+            ),
             models.Index(
                 fields=["created_at"], condition=models.Q(accepted=False), name="prediction_refused"
             ),

@@ -1,5 +1,9 @@
 """The audit trail at ten million rows: indexes for what the auditor filters and searches by.
 
+- A version's records: (model_version, created_at, id) replaces (model_version, created_at), so
+  that a version's newest records are read in the list's full order from it. With the shorter
+  index PostgreSQL preferred scanning the date index backwards for them, which for an old
+  version meant reading past millions of newer rows.
 - The channel filter: one partial index per rarer door (form, command line), newest first, so
   that their first page and bounded count read only their own rows. API requests, the bulk of
   the trail and the ones on the busiest path, enter neither.
@@ -34,6 +38,15 @@ class Migration(migrations.Migration):
     dependencies = [("predictor", "0010_artifacts_in_database")]
 
     operations = [
+        migrations.RemoveIndex(
+            model_name="predictionrequest", name="predictor_p_model_v_e50de3_idx"
+        ),
+        migrations.AddIndex(
+            model_name="predictionrequest",
+            index=models.Index(
+                fields=["model_version", "created_at", "id"], name="prediction_version_newest"
+            ),
+        ),
         migrations.AddIndex(
             model_name="predictionrequest",
             index=models.Index(
