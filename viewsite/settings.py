@@ -328,6 +328,9 @@ AXES_LOCKOUT_CALLABLE = "predictor.logins.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 # Every failed login, and whether it was refused by a lockout, for staff in the admin.
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# No start-up banner: it would precede the output of every management command (check --deploy's
+# "no issues" included); failures and lockouts are still logged.
+AXES_VERBOSE = False
 
 # ------------------------------------------------------------------------------------------------
 # Model artifact signatures (predictor/services/signing.py)
