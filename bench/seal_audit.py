@@ -71,7 +71,7 @@ import time
 from predictor.services import sealing
 started = time.perf_counter()
 for table in sealing.SEALED_TABLES:
-    for row in sealing._rows(table, table.columns(), 0, 2**62):
+    for row in sealing.rows_between(table, table.columns(), 0, 2**62):
         pass
 print(time.perf_counter() - started)
 """

@@ -128,7 +128,10 @@ def row_hash(row: tuple) -> bytes:
     return hashlib.sha256(_ROW_ENCODER.encode(row).encode()).digest()[:ROW_HASH_BYTES]
 
 
-def _rows(table: SealedTable, columns: list[str], after: int, through: int) -> Iterator[tuple]:
+def rows_between(
+    table: SealedTable, columns: list[str], after: int, through: int
+) -> Iterator[tuple]:
+    """The table's rows with ids after `after` through `through`, in id order, as tuples."""
     return (
         table.model.objects.filter(pk__gt=after, pk__lte=through)
         .order_by("pk")
@@ -226,7 +229,7 @@ def seal(*, lag: timedelta = DEFAULT_LAG, dry_run: bool = False) -> AuditSeal | 
         columns = table.columns()
         ids = array("q")
         hashes = bytearray()
-        for row in _rows(table, columns, after, through):
+        for row in rows_between(table, columns, after, through):
             ids.append(row[0])
             hashes += row_hash(row)
         new.columns[table.name] = columns
@@ -386,7 +389,7 @@ def _check_rows(result: Verification, table: SealedTable, current: AuditSeal) ->
         return Problem("removed", number, f"removed; seal #{number} had sealed it", name, row_id)
 
     next_expected = next(expected, None)
-    for row in _rows(table, columns, after, through):
+    for row in rows_between(table, columns, after, through):
         row_id = row[0]
         while next_expected is not None and next_expected[0] < row_id:
             result.add(removed(next_expected[0]))
