@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from .. import features
+from .. import features, metrics
 from ..models import Activation, ModelFile, ModelVersion
 from . import signing
 from .errors import ArtifactIntegrityError, ModelUnavailable
@@ -202,6 +202,7 @@ def _build_predictor(version: ModelVersion) -> Predictor:
         try:
             predictor = predictor_from_spec(json.loads(payload))
         except (ValueError, KeyError, TypeError) as error:
+            metrics.model_load_failed("unreadable")
             raise ModelUnavailable(
                 f"Model {version.label} cannot be served: its serving file {version.serving_name} "
                 f"is not one this server can read ({error})."
@@ -225,6 +226,7 @@ def _read_checked(version: ModelVersion, name: str, expected_sha256: str) -> byt
     )
     if content is None:
         logger.error("model file missing version=%s name=%s", version.label, name)
+        metrics.model_load_failed("missing_file")
         raise ModelUnavailable(
             f"Model {version.label} cannot be served: its artifact {name} cannot be read."
         )
@@ -238,6 +240,7 @@ def _read_checked(version: ModelVersion, name: str, expected_sha256: str) -> byt
             expected_sha256,
             actual,
         )
+        metrics.artifact_integrity_failed("checksum")
         raise ArtifactIntegrityError(
             f"Model {version.label} cannot be served: its artifact {name} does not match the "
             "recorded sha256, so it was not loaded."
@@ -256,6 +259,7 @@ def _unpickle_verified(version: ModelVersion):
             warnings.simplefilter("error", InconsistentVersionWarning)
             estimator = joblib.load(io.BytesIO(payload))
     except InconsistentVersionWarning as warning:
+        metrics.model_load_failed("incompatible")
         raise ModelUnavailable(
             f"Model {version.label} was trained with scikit-learn "
             f"{warning.original_sklearn_version} and this server runs "
@@ -264,6 +268,7 @@ def _unpickle_verified(version: ModelVersion):
     if list(version.features) != list(features.INPUT_NAMES) or getattr(
         estimator, "n_features_in_", None
     ) != len(features.INPUT_NAMES):
+        metrics.model_load_failed("incompatible")
         raise ModelUnavailable(
             f"Model {version.label} expects inputs {version.features}, "
             f"not {list(features.INPUT_NAMES)}."

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 
+from .. import metrics
 from .errors import ArtifactIntegrityError, ModelUnavailable, ViewsiteError
 
 logger = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ def verify(version) -> None:
         trusted = trusted_keys()
     except KeyConfigurationError as error:
         logger.critical("artifact keys misconfigured error=%s", error)
+        metrics.model_load_failed("key_configuration")
         raise ModelUnavailable(f"Model {version.label} cannot be served: {error}") from error
     key = trusted.get(version.signing_key)
     if key is None:
@@ -189,6 +191,7 @@ def _refuse(version, reason: str):
         version.signing_key,
         reason,
     )
+    metrics.artifact_integrity_failed("signature")
     raise ArtifactIntegrityError(
         f"Model {version.label} cannot be served: {reason}. Nothing of it was loaded."
     )

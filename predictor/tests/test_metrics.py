@@ -6,6 +6,8 @@ which lives as long as the process, so each test compares a scrape after with on
 (test_deploy_metrics.py).
 """
 
+import hashlib
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -14,7 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from predictor import metrics
-from predictor.models import PredictionRequest
+from predictor.models import ModelVersion, PredictionRequest
+from predictor.services import registry
+
+from .conftest import replace_stored_file
 
 METRICS = reverse("predictor:metrics")
 PAGE = reverse("predictor:predict")
@@ -282,3 +287,26 @@ def test_a_scraper_on_plain_http_inside_is_not_redirected(client, settings, db):
     settings.VIEWSITE_METRICS_TOKEN = TOKEN
     assert client.get(PAGE).status_code == 301
     assert client.get(METRICS, HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200
+
+
+def test_a_tampered_model_file_counts_as_an_integrity_failure_and_a_load_failure(
+    scraper, active_model
+):
+    before = scraper()
+    # The file changed but not its checksum: the signature holds, the checksum does not.
+    replace_stored_file(active_model.serving_name, b"{}")
+    api = APIClient()
+    assert api.post(PREDICTIONS, {"likes": 1, "shares": 1}, format="json").status_code == 503
+    # The checksum changed with it, as whoever can write the database could: the signature fails.
+    ModelVersion.objects.filter(pk=active_model.pk).update(
+        serving_sha256=hashlib.sha256(b"{}").hexdigest()
+    )
+    registry.clear_loaded_models()
+    assert api.post(PREDICTIONS, {"likes": 1, "shares": 1}, format="json").status_code == 503
+    changed = added(before, scraper())
+
+    assert changed[sample("viewsite_artifact_integrity_failures_total", check="checksum")] == 1
+    assert changed[sample("viewsite_artifact_integrity_failures_total", check="signature")] == 1
+    assert changed[sample("viewsite_model_load_failures_total", reason="checksum")] == 1
+    assert changed[sample("viewsite_model_load_failures_total", reason="signature")] == 1
+    assert changed[sample("viewsite_refusals_total", door="api", reason="model_unavailable")] == 2
