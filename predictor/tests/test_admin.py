@@ -1,12 +1,18 @@
 import csv
 import io
+import json
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from predictor import services
+from predictor.admin import BoundedCountPaginator, CreatedDrillDown, PredictionRequestAdmin
 from predictor.models import Activation, ModelVersion, Outcome, PredictionRequest
 
 from .test_predictions import info
@@ -29,9 +35,107 @@ def test_audit_records_are_listed_filtered_and_searched(admin_client, active_mod
     assert len(by_version.context["cl"].result_list) == 3
     searched = admin_client.get(changelist, {"q": "203.0.113.9"})
     assert len(searched.context["cl"].result_list) == 4
-    assert (
-        admin_client.get(changelist, {"created_at__year": "2000"}).context["cl"].result_count == 0
+    assert admin_client.get(changelist, {"created": "2000"}).context["cl"].result_count == 0
+
+
+def record_from(ip):
+    services.predict(
+        inputs=[{"likes": 1, "shares": 1}],
+        raw_inputs=[{"likes": 1, "shares": 1}],
+        info=services.RequestInfo(channel="api", client_ip=ip, user_agent="pytest"),
     )
+    return PredictionRequest.objects.order_by("-id").first()
+
+
+def found(admin_client, term):
+    page = admin_client.get(reverse("admin:predictor_predictionrequest_changelist"), {"q": term})
+    assert page.status_code == 200
+    return {record.pk for record in page.context["cl"].result_list}
+
+
+def test_search_finds_an_ip_exactly_or_by_its_beginning(admin_client, active_model):
+    nine, ninety, other = (record_from(ip) for ip in ("10.1.2.9", "10.1.2.90", "10.1.3.9"))
+
+    assert found(admin_client, "10.1.2.9") == {nine.pk}  # not 10.1.2.90
+    assert found(admin_client, "10.1.2.") == {nine.pk, ninety.pk}
+    assert found(admin_client, "10.1.") == {nine.pk, ninety.pk, other.pk}
+    assert found(admin_client, "10.9.") == set()
+
+
+def test_search_finds_a_user_by_exact_name_and_a_batch_by_id(
+    admin_client, active_model, staff_user
+):
+    services.predict(
+        inputs=[{"likes": 1, "shares": 1}],
+        raw_inputs=[{"likes": 1, "shares": 1}],
+        info=services.RequestInfo(channel="api", client_ip="10.0.0.1", user_id=staff_user.pk),
+    )
+    by_user = PredictionRequest.objects.get(user=staff_user)
+    make_records(2)
+    batch = PredictionRequest.objects.filter(batch_id__isnull=False).first().batch_id
+
+    assert found(admin_client, staff_user.username) == {by_user.pk}
+    assert found(admin_client, staff_user.username[:-1]) == set()  # exact, not a fragment
+    assert found(admin_client, str(batch)) == set(
+        PredictionRequest.objects.filter(batch_id=batch).values_list("pk", flat=True)
+    )
+
+
+def test_the_list_counts_no_further_than_its_bound(admin_client, active_model, monkeypatch):
+    make_records(3)  # four records
+    changelist = reverse("admin:predictor_predictionrequest_changelist")
+    monkeypatch.setattr(BoundedCountPaginator, "COUNT_BOUND", 2)
+    monkeypatch.setattr(PredictionRequestAdmin, "list_per_page", 1)
+
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get(changelist)
+
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert counts
+    assert all("LIMIT 3" in sql for sql in counts)
+    assert page.context["cl"].result_count == 2
+    assert page.context["cl"].paginator.num_pages == 2
+    assert b"More than 2 records" in page.content
+    assert admin_client.get(changelist, {"p": "2"}).status_code == 200
+    assert admin_client.get(changelist, {"p": "3"}).status_code == 302  # past the bound: ?e=1
+
+    monkeypatch.setattr(BoundedCountPaginator, "COUNT_BOUND", 4)
+    exact = admin_client.get(changelist)
+    assert exact.context["cl"].result_count == 4
+    assert b"More than" not in exact.content
+
+
+def test_the_date_drill_down_goes_from_years_to_months_to_days(admin_client, active_model):
+    make_records(1)
+    today = timezone.localdate()
+    changelist = reverse("admin:predictor_predictionrequest_changelist")
+
+    def choices(value=None):
+        page = admin_client.get(changelist, {"created": value} if value else {})
+        spec = next(s for s in page.context["cl"].filter_specs if isinstance(s, CreatedDrillDown))
+        return [value for value, _ in spec.lookup_choices], page.context["cl"].result_count
+
+    years, _ = choices()
+    assert years == [str(today.year)]
+    months, in_year = choices(str(today.year))
+    assert months[1:] == [f"{today.year}-{month:02}" for month in range(1, 13)]
+    assert in_year == 2
+    days, in_month = choices(f"{today:%Y-%m}")
+    assert today.isoformat() in days
+    assert in_month == 2
+    assert choices(today.isoformat())[1] == 2
+    assert choices((today - timedelta(days=1)).isoformat())[1] == 0
+
+
+@pytest.mark.parametrize("value", ["2026-13", "20x6", "2026-02-30", "0000"])
+def test_a_bad_drill_down_value_is_refused_as_a_bad_filter_not_a_500(
+    admin_client, active_model, value
+):
+    make_records(1)
+    changelist = reverse("admin:predictor_predictionrequest_changelist")
+    response = admin_client.get(changelist, {"created": value})
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
 
 
 def test_audit_records_cannot_be_added_changed_or_deleted_even_by_a_superuser(
@@ -49,6 +153,37 @@ def test_audit_records_cannot_be_added_changed_or_deleted_even_by_a_superuser(
     delete_url = reverse("admin:predictor_predictionrequest_delete", args=[record.pk])
     assert admin_client.post(delete_url, {"post": "yes"}).status_code == 403
     assert PredictionRequest.objects.count() == 2
+
+
+def test_csv_export_of_everything_a_filter_chose_streams_every_row(admin_client, active_model):
+    make_records(3)
+    refused = PredictionRequest.objects.get(accepted=False)
+    yesterday = timezone.localdate() - timedelta(days=1)
+    changelist = reverse("admin:predictor_predictionrequest_changelist")
+    select_all = {
+        "action": "export_csv",
+        "index": "0",
+        "select_across": "1",
+        "_selected_action": [refused.pk],
+    }
+
+    response = admin_client.post(f"{changelist}?created={timezone.localdate()}", select_all)
+
+    assert response.streaming
+    assert response["X-Accel-Buffering"] == "no"
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeffid,created_at,channel,accepted,likes,shares,views")
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert [int(r["id"]) for r in rows] == sorted(  # every row, oldest first
+        PredictionRequest.objects.values_list("pk", flat=True)
+    )
+    exported = next(r for r in rows if r["id"] == str(refused.pk))
+    assert json.loads(exported["raw_input"]) == {"likes": "x"}
+    assert json.loads(exported["errors"]) == {"likes": ["bad"]}
+    assert exported["model_version"] == exported["user"] == ""
+    assert datetime.fromisoformat(exported["created_at"]) == refused.created_at
+    other_day = admin_client.post(f"{changelist}?created={yesterday}", select_all)
+    assert b"".join(other_day.streaming_content).decode("utf-8").count("\n") == 1  # the header
 
 
 def test_csv_export_streams_the_selected_records(admin_client, active_model):

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.forms.models import model_to_dict
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -253,30 +254,61 @@ def test_staff_see_the_paginated_history_filtered_by_version_and_date(api, linea
     post_json(api, {"likes": "bad", "shares": 3})
     api.force_authenticate(staff_user)
 
-    everything = api.get(HISTORY).json()
-    assert everything["count"] == 4
+    def listed(**filters):
+        return [record["id"] for record in api.get(HISTORY, filters).json()["results"]]
+
+    everything = listed()
+    assert len(everything) == 4
     by_version = api.get(HISTORY, {"model_version": second.label}).json()
     assert sorted(r["likes"] for r in by_version["results"]) == [2, 3]
-    assert api.get(HISTORY, {"model_version": first.number}).json()["count"] == 1
-    assert api.get(HISTORY, {"accepted": "false"}).json()["count"] == 1
+    assert len(listed(model_version=first.number)) == 1
+    assert listed(model_version="v99") == []
+    assert len(listed(accepted="false")) == 1
     newest = PredictionRequest.objects.order_by("-id").first()
-    after = api.get(HISTORY, {"created_after": newest.created_at.isoformat()}).json()
-    assert [r["id"] for r in after["results"]] == [newest.pk]
-    assert api.get(HISTORY, {"date": "2000-01-01"}).json()["count"] == 0
+    assert listed(created_after=newest.created_at.isoformat()) == [newest.pk]
+    assert listed(date="2000-01-01") == []
+    assert listed(date=timezone.localdate().isoformat()) == everything
 
     detail = api.get(reverse("predictor:prediction-detail", args=[newest.pk])).json()
     assert detail["accepted"] is False
     assert detail["raw_input"] == {"likes": "bad", "shares": 3}
 
 
-def test_history_pages(api, active_model, staff_user, settings):
+def test_history_pages_forward_and_back_by_cursor_without_repeating_a_record(
+    api, active_model, staff_user, settings
+):
     page_size = settings.REST_FRAMEWORK["PAGE_SIZE"]
-    post_json(api, [{"likes": i, "shares": i} for i in range(page_size + 1)])
+    # A batch's records share one created_at: more of them than a page, between single ones.
+    post_json(api, {"likes": 1, "shares": 1})
+    post_json(api, [{"likes": i, "shares": i} for i in range(2 * page_size + 5)])
+    post_json(api, {"likes": 2, "shares": 2})
     api.force_authenticate(staff_user)
-    page = api.get(HISTORY).json()
-    assert page["count"] == page_size + 1
-    assert len(page["results"]) == page_size
-    assert len(api.get(page["next"]).json()["results"]) == 1
+    newest_first = list(
+        PredictionRequest.objects.order_by("-created_at", "-id").values_list("pk", flat=True)
+    )
+
+    pages, url = [], HISTORY
+    while url:
+        page = api.get(url).json()
+        assert "count" not in page  # no request counts the trail
+        pages.append([record["id"] for record in page["results"]])
+        url = page["next"]
+    assert [len(ids) for ids in pages] == [page_size, page_size, 7]
+    assert [pk for ids in pages for pk in ids] == newest_first
+
+    back, url = [], api.get(HISTORY).json()["next"]
+    url = api.get(url).json()["next"]  # the last page
+    while url:
+        page = api.get(url).json()
+        back.append([record["id"] for record in page["results"]])
+        url = page["previous"]
+    assert back == pages[::-1]
+
+
+def test_a_bad_cursor_is_a_404_not_a_500(api, db, staff_user):
+    api.force_authenticate(staff_user)
+    response = api.get(HISTORY, {"cursor": "not-a-cursor"})
+    assert response.status_code == 404
 
 
 # --- Model versions and health ----------------------------------------------------------------
@@ -345,7 +377,7 @@ def test_the_browsable_api_offers_a_json_form_to_anyone_and_the_history_to_staff
     client.force_login(staff_user)
     staff = client.get(HISTORY, HTTP_ACCEPT="text/html")
     assert staff.status_code == 200
-    assert b"&quot;count&quot;: 0" in staff.content
+    assert b"&quot;results&quot;: []" in staff.content
     models_page = client.get(reverse("predictor:model-list"), HTTP_ACCEPT="text/html")
     assert models_page.status_code == 200
     assert b"<h1>Model versions</h1>" in models_page.content
