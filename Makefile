@@ -22,7 +22,7 @@ AXE_VERSION := 4.14.1
 # GNU gettext: makemessages and the test that every string has its translation.
 GETTEXT := /usr/bin/msgmerge
 
-.PHONY: run test e2e fuzz chaos bench bench-in-process lint format sample-data messages clean
+.PHONY: run test e2e fuzz chaos bench bench-in-process bench-audit lint format sample-data messages clean
 
 run: $(VENV)/.installed
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
@@ -69,6 +69,13 @@ bench-in-process: $(VENV)/.installed $(BENCH_TOOLS)
 .PHONY: bench-seal
 bench-seal: $(VENV)/.installed
 	$(BIN)/python bench/seal_audit.py $(BENCH_ARGS)
+
+# The audit trail at 1,000,000 and 10,000,000 rows (bench/audit.py): the admin, the staff API and
+# the CSV export, in process and through gunicorn, on a throwaway PostgreSQL database at
+# 127.0.0.1:5432. About half an hour on two cores; not run by CI. e.g. make bench-audit
+# BENCH_ARGS="--sizes 100000,1000000 --repeat 3"
+bench-audit: $(VENV)/.installed
+	$(BIN)/python bench/audit.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
