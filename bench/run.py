@@ -409,7 +409,6 @@ class Site:
                 "DATABASE_URL": self.database_url,
                 "REDIS_URL": options.redis_url,
                 "VIEWSITE_VAR_DIR": str(self.var_dir),
-                "VIEWSITE_ARTIFACT_ROOT": str(self.var_dir / "artifacts"),
                 "VIEWSITE_DEFAULT_DATA": str(DATA),
                 "VIEWSITE_RETRAIN_DATA": str(DATA),
                 "VIEWSITE_THROTTLE_ANON_RATE": THROTTLE_RATE,
@@ -417,6 +416,7 @@ class Site:
                 "GUNICORN_WORKERS": str(workers),
                 "GUNICORN_BIND": f"127.0.0.1:{port}" if port else "",
                 "GUNICORN_GRACEFUL_TIMEOUT": "5",
+                **options.signing_keys,
             }
         )
         base = {
@@ -828,12 +828,27 @@ WRK = shutil.which("wrk") or "/usr/bin/wrk"
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
+def signing_keys() -> dict:
+    """A fresh artifact signing pair for this run's retrains, made as an operator makes one
+    (production settings have no default key)."""
+    made = subprocess.run(
+        [sys.executable, "manage.py", "make_signing_key", "--verbosity", "0"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_DEBUG": "true"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(line.split("=", 1) for line in made.stdout.split())
+
+
 def main(argv=None) -> int:
     options = parse_args(argv)
     for tool, package in ((WRK, "wrk"), (REDIS, "redis-server")):
         if not Path(tool).exists():
             raise SystemExit(f"{tool} is missing: `apt-get install {package}` (make bench does it)")
     options.secret_key = secrets.token_urlsafe(50)
+    options.signing_keys = signing_keys()
     options.work = Path(tempfile.mkdtemp(prefix="viewsite-bench-"))
     repeats = options.runs  # batch and start-up: as many as the load's runs (1 with --quick)
 

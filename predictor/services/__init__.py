@@ -7,7 +7,6 @@ and stay a few lines each.
 from .cards import model_card
 from .errors import (
     ArtifactIntegrityError,
-    ArtifactWriteError,
     DatasetError,
     ModelUnavailable,
     QualityGateRefused,
@@ -49,7 +48,6 @@ __all__ = [
     "ALGORITHMS",
     "NO_ACTIVE_MODEL",
     "ArtifactIntegrityError",
-    "ArtifactWriteError",
     "Comparison",
     "DatasetError",
     "Metrics",

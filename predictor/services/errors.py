@@ -24,7 +24,3 @@ class QualityGateRefused(ViewsiteError):
     def __init__(self, message: str, report):
         super().__init__(message)
         self.report = report
-
-
-class ArtifactWriteError(ViewsiteError):
-    """The artifact could not be written (a full disk, no permission); nothing was stored."""
