@@ -32,7 +32,8 @@ def test_retrain_stores_every_file_in_the_database_and_writes_none(db, linear_cs
     stored = dict(ModelFile.objects.filter(version=version).values_list("name", "content"))
     names = {version.artifact_name, version.serving_name}
     names |= {plot["name"] for plot in version.plots.values()}
-    assert set(stored) == names and len(names) == 5
+    assert set(stored) == names
+    assert len(names) == 5
     model = joblib.load(io.BytesIO(bytes(stored[version.artifact_name])))
     assert model.predict([[1, 1]])[0] == pytest.approx(80 + 60 + 1000)
     assert json.loads(bytes(stored[version.serving_name]))["intercept"] == pytest.approx(1000)
