@@ -18,7 +18,6 @@ with both side by side; the database and every process are gone at the end, what
 """
 
 import argparse
-import base64
 import http.client
 import json
 import os
@@ -94,27 +93,11 @@ FROM (
 
 
 # ------------------------------------------------------------------------------------------------
-# The site: bench/run.py's production environment, with what a long export and signing need
+# The site: bench/run.py's production environment, with what a long export needs
 # ------------------------------------------------------------------------------------------------
 class AuditSite(bench.Site):
     def env(self, options, **kwargs) -> dict:
-        env = super().env(options, **kwargs)
-        env["GUNICORN_TIMEOUT"] = str(EXPORT_TIMEOUT_S)
-        env.setdefault("VIEWSITE_ARTIFACT_SIGNING_KEY", options.signing_key)
-        env.setdefault("VIEWSITE_ARTIFACT_VERIFY_KEYS", options.verify_key)
-        return env
-
-
-def signing_pair() -> tuple[str, str]:
-    """A fresh Ed25519 pair for this run's retrains (production has no default key)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    key = Ed25519PrivateKey.generate()
-    raw = serialization.Encoding.Raw
-    private = key.private_bytes(raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
-    public = key.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
-    return base64.b64encode(private).decode(), base64.b64encode(public).decode()
+        return {**super().env(options, **kwargs), "GUNICORN_TIMEOUT": str(EXPORT_TIMEOUT_S)}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -526,14 +509,12 @@ def main() -> int:
     import psycopg
 
     sizes = sorted(int(size) for size in args.sizes.split(","))
-    signing, verify = signing_pair()
     options = SimpleNamespace(
         secret_key=secrets.token_urlsafe(50),
         work=Path(tempfile.mkdtemp(prefix="viewsite-bench-audit-")),
         log_level="WARNING",
         redis_url="",
-        signing_key=signing,
-        verify_key=verify,
+        signing_keys=bench.signing_keys(),  # production settings have no default key
     )
     results: dict = {"repeat": args.repeat}
     names: list[str] = []
