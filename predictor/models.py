@@ -32,12 +32,13 @@ class ModelVersionQuerySet(models.QuerySet):
 
         actual = Cast("views", models.FloatField())
         error = actual - models.F("prediction__views")
+        # Counted as they are served (ServedCount), not by counting a year of audit rows.
         served = (
-            PredictionRequest.objects.filter(model_version=models.OuterRef("pk"), accepted=True)
+            ServedCount.objects.filter(version=models.OuterRef("pk"))
             .order_by()
-            .values("model_version")
-            .annotate(count=models.Count("pk"))
-            .values("count")
+            .values("version")
+            .annotate(total=models.Sum("count"))
+            .values("total")
         )
         inside = models.Q(views__gte=models.F("prediction__views_lower")) & models.Q(
             views__lte=models.F("prediction__views_upper")
@@ -476,6 +477,35 @@ class Outcome(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"#{self.prediction_id}: {self.views:,} views ({self.source})"
+
+
+class ServedCount(models.Model):
+    """How many predictions a model version has answered, kept as they are answered.
+
+    The audit trail holds the same number, but counting it means reading every row of a version
+    (millions, in a year), on every page that lists versions. `predict` adds its rows here in
+    the transaction that writes them, so the two never disagree. Each process adds to a row of
+    its own (its shard), so concurrent workers never wait on each other's row lock.
+    """
+
+    version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.CASCADE,
+        related_name="served_counts",
+        verbose_name=_("model version"),
+    )
+    shard = models.PositiveSmallIntegerField(_("shard"))
+    count = models.PositiveBigIntegerField(_("predictions"), default=0)
+
+    class Meta:
+        verbose_name = _("predictions served")
+        verbose_name_plural = _("predictions served")
+        constraints = [
+            models.UniqueConstraint(fields=["version", "shard"], name="one_served_count_per_shard")
+        ]
+
+    def __str__(self):
+        return f"{self.version} #{self.shard}: {self.count}"
 
 
 class ThrottledRequestCount(models.Model):

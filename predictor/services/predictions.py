@@ -9,6 +9,7 @@ fails the caller sees the database error, never a silent success.
 
 import logging
 import math
+import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -16,13 +17,14 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_ipv46_address
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.settings import api_settings
 
 from .. import features, metrics
-from ..models import USER_AGENT_MAX, Channel, PredictionRequest
+from ..models import USER_AGENT_MAX, Channel, PredictionRequest, ServedCount
 from . import registry
 from .errors import ModelUnavailable
 from .predictors import interval_half_widths
@@ -127,6 +129,7 @@ def predict(
                     record.views_lower = round(max(0.0, answer - half_width), 2)
                     record.views_upper = round(answer + half_width, 2)
             PredictionRequest.objects.bulk_create(records)
+            _count_served(version, len(records))
     except ModelUnavailable as error:
         record_refusal(
             raw_inputs=raw_inputs,
@@ -148,6 +151,25 @@ def predict(
         records[0].pk,
     )
     return records
+
+
+# Rows of ServedCount per version; a process adds to row pid % SERVED_SHARDS.
+SERVED_SHARDS = 16
+
+
+def _count_served(version, count: int) -> None:
+    """Add `count` answers to `version`'s served count, inside the caller's transaction."""
+    served = ServedCount.objects.filter(version=version, shard=os.getpid() % SERVED_SHARDS)
+    if served.update(count=F("count") + count):
+        return
+    try:
+        with transaction.atomic():  # a savepoint: only this insert is undone if it loses a race
+            ServedCount.objects.create(
+                version=version, shard=os.getpid() % SERVED_SHARDS, count=count
+            )
+    except IntegrityError:
+        # A process of another host with the same shard created the row first.
+        served.update(count=F("count") + count)
 
 
 def record_refusal(

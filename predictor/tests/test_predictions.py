@@ -5,8 +5,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from predictor import services
-from predictor.models import Activation, ModelFile, ModelVersion, PredictionRequest
+from predictor.models import (
+    Activation,
+    ModelFile,
+    ModelVersion,
+    PredictionRequest,
+    ServedCount,
+)
 from predictor.services import registry
+from predictor.services.predictions import SERVED_SHARDS
 
 from .conftest import exact_views, replace_stored_file
 
@@ -219,3 +226,23 @@ def test_a_version_trained_before_intervals_answers_without_one(active_model):
     [record] = services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=info())
 
     assert (record.views, record.views_lower, record.views_upper) == (exact_views(1, 1), None, None)
+
+
+def test_each_versions_served_count_is_kept_with_its_answers_not_counted_from_the_trail(
+    active_model,
+):
+    one = [{"likes": 1, "shares": 2}]
+    for _ in range(3):
+        services.predict(inputs=one, raw_inputs=one, info=info())
+    services.predict(inputs=one * 5, raw_inputs=one * 5, info=info(), batch=True)
+    services.record_refusal(raw_inputs=[{"likes": "x"}], errors=[{"likes": ["bad"]}], info=info())
+    # Another process (another shard) of another host answered too.
+    ServedCount.objects.create(version=active_model, shard=SERVED_SHARDS + 1, count=4)
+
+    version = ModelVersion.objects.with_live_error().get(pk=active_model.pk)
+
+    assert version.live_predictions == 3 + 5 + 4
+    accepted = PredictionRequest.objects.filter(model_version=active_model, accepted=True)
+    assert accepted.count() == 8
+    # This process added to one row of its own.
+    assert ServedCount.objects.filter(version=active_model).count() == 2
