@@ -27,7 +27,14 @@ from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .api.serializers import AuditRecordSerializer
-from .models import Activation, ModelVersion, Outcome, PredictionRequest, ThrottledRequestCount
+from .models import (
+    Activation,
+    AuditSeal,
+    ModelVersion,
+    Outcome,
+    PredictionRequest,
+    ThrottledRequestCount,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -488,3 +495,25 @@ class ThrottledRequestCountAdmin(ReadOnlyAdmin):
     @admin.display(description=_("requests refused"))
     def refused(self, obj):
         return services.live_count(obj)
+
+
+@admin.register(AuditSeal)
+class AuditSealAdmin(ReadOnlyAdmin):
+    """The chain of audit seals, to read; `manage.py verify_audit` checks them."""
+
+    list_display = [
+        "number",
+        "sealed_at",
+        "cutoff",
+        "prediction_count",
+        "predictions_through_id",
+        "outcome_count",
+        "outcomes_through_id",
+        "digest",
+    ]
+    date_hierarchy = "sealed_at"
+    # The id runs and row hashes (megabytes for a large seal) are for verify_audit, not reading.
+    exclude = ["prediction_ids", "prediction_hashes", "outcome_ids", "outcome_hashes"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer(*self.exclude)

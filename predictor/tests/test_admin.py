@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from predictor import services
 from predictor.admin import BoundedCountPaginator, CreatedDrillDown, PredictionRequestAdmin
-from predictor.models import Activation, ModelVersion, Outcome, PredictionRequest
+from predictor.models import Activation, AuditSeal, ModelVersion, Outcome, PredictionRequest
 
 from .test_predictions import info
 
@@ -388,3 +389,18 @@ def test_nobody_can_change_or_delete_an_outcome_or_an_activation(admin_client, a
     assert admin_client.get(reverse("admin:predictor_activation_add")).status_code == 403
     assert list(Outcome.objects.values_list("views", flat=True)) == [4321]
     assert Activation.objects.get().reason == activation.reason
+
+
+def test_audit_seals_are_listed_read_only_without_their_row_hashes(admin_client, active_model):
+    make_records(2)
+    call_command("seal_audit", "--lag", "0", stdout=io.StringIO())
+    seal = AuditSeal.objects.get()
+
+    listed = admin_client.get(reverse("admin:predictor_auditseal_changelist"))
+    assert listed.status_code == 200
+    assert seal.digest in listed.content.decode()
+    detail = admin_client.get(reverse("admin:predictor_auditseal_change", args=[seal.pk]))
+    assert detail.status_code == 200
+    assert b"prediction_hashes" not in detail.content
+    assert b'name="_save"' not in detail.content
+    assert admin_client.get(reverse("admin:predictor_auditseal_add")).status_code == 403
