@@ -16,11 +16,12 @@ import secrets
 import subprocess
 import sys
 import time
-import urllib.parse
-from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as bench
+
+ROOT = bench.ROOT
 PYTHON = ROOT / ".venv" / "bin" / "python"
 
 # Every column as the API writes it for an answered single request; `now() - 1 hour` so that the
@@ -35,7 +36,7 @@ SELECT now() - interval '1 hour' + g * interval '1 millisecond', 'api', true,
        g %% 20000, (g * 7) %% 20000, 83.94 * (g %% 20000) + 62.51 * ((g * 7) %% 20000) - 14432.22,
        NULL, NULL, NULL, NULL, 0.05 + (g %% 100) / 1000.0, ('203.0.113.' || (g %% 250))::inet,
        'python-requests/2.32', NULL, NULL, NULL
-FROM generate_series(%(first)s, %(last)s) AS g
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
 """
 
 OUTCOMES_SQL = """
@@ -45,23 +46,6 @@ FROM predictor_predictionrequest AS p
 ORDER BY p.id
 LIMIT %(count)s
 """
-
-
-@contextmanager
-def postgres_database(admin_url: str):
-    """A throwaway database on the server at admin_url; dropped WITH (FORCE) whatever happens."""
-    import psycopg
-    from psycopg import sql
-
-    name = f"viewsite_bench_seal_{secrets.token_hex(4)}"
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield urllib.parse.urlsplit(admin_url)._replace(path=f"/{name}").geturl()
-        finally:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 # The reference: reading every column of every sealed row through the ORM as seal_audit does,
@@ -148,7 +132,7 @@ def main() -> int:
         f"PostgreSQL, {options.rows:,} prediction requests and {options.outcomes:,} outcomes; "
         f"{os.cpu_count()} cores, load average {load_average} at the start:"
     )
-    with postgres_database(options.postgres_url) as url:
+    with bench.postgres_database(options.postgres_url) as url:
         report("migrate (empty database)", manage(url, "migrate", "--noinput"))
         report(
             f"load {options.rows:,} + {options.outcomes:,} rows by SQL",
