@@ -17,8 +17,9 @@ def staff_member(django_user_model):
     )
 
 
-def log_in(client, password, *, address="198.51.100.7", username="auditor"):
-    return client.post(LOGIN, {"username": username, "password": password}, REMOTE_ADDR=address)
+def log_in(client, password, *, address="198.51.100.7", username="auditor", **headers):
+    credentials = {"username": username, "password": password}
+    return client.post(LOGIN, credentials, REMOTE_ADDR=address, **headers)
 
 
 def test_the_fifth_failure_locks_that_user_at_that_address_and_says_until_when(
@@ -68,17 +69,17 @@ def test_the_address_is_read_through_the_trusted_proxy_so_a_forged_header_does_n
 ):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     for forged in range(settings.AXES_FAILURE_LIMIT):
-        client.post(
-            LOGIN,
-            {"username": "auditor", "password": "wrong"},
-            REMOTE_ADDR="127.0.0.1",
+        log_in(
+            client,
+            "wrong",
+            address="127.0.0.1",
             HTTP_X_FORWARDED_FOR=f"10.0.0.{forged}, 203.0.113.50",
         )
 
-    refused = client.post(
-        LOGIN,
-        {"username": "auditor", "password": "the-right-password"},
-        REMOTE_ADDR="127.0.0.1",
+    refused = log_in(
+        client,
+        "the-right-password",
+        address="127.0.0.1",
         HTTP_X_FORWARDED_FOR="10.9.9.9, 203.0.113.50",
     )
 
@@ -104,12 +105,7 @@ def test_staff_see_each_lockout_in_the_admin(client, admin_client, staff_member,
 
 def test_the_lockout_page_is_in_chinese_for_a_chinese_browser(client, staff_member, settings):
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        locked = client.post(
-            LOGIN,
-            {"username": "auditor", "password": "wrong"},
-            REMOTE_ADDR="198.51.100.7",
-            HTTP_ACCEPT_LANGUAGE="zh-hans",
-        )
+        locked = log_in(client, "wrong", HTTP_ACCEPT_LANGUAGE="zh-hans")
 
     assert locked.status_code == 429
     assert "登录" in locked.content.decode()
@@ -117,18 +113,8 @@ def test_the_lockout_page_is_in_chinese_for_a_chinese_browser(client, staff_memb
 
 def test_a_new_user_agent_per_attempt_does_not_reset_the_count(client, staff_member, settings):
     for attempt in range(settings.AXES_FAILURE_LIMIT):
-        client.post(
-            LOGIN,
-            {"username": "auditor", "password": "wrong"},
-            REMOTE_ADDR="198.51.100.7",
-            HTTP_USER_AGENT=f"guesser/{attempt}",
-        )
+        log_in(client, "wrong", HTTP_USER_AGENT=f"guesser/{attempt}")
 
-    refused = client.post(
-        LOGIN,
-        {"username": "auditor", "password": "the-right-password"},
-        REMOTE_ADDR="198.51.100.7",
-        HTTP_USER_AGENT="guesser/new",
-    )
+    refused = log_in(client, "the-right-password", HTTP_USER_AGENT="guesser/new")
 
     assert refused.status_code == 429
