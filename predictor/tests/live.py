@@ -72,27 +72,38 @@ def app_env(*, artifact_root: Path, static_root: Path, workers: int = 2) -> dict
 
 
 @contextmanager
-def gunicorn_process(env: dict, *, log_path: Path, port: int | None = None, timeout: float = 30.0):
-    """gunicorn with the deployment's own configuration (deploy/gunicorn.conf.py).
+def gunicorn_process(
+    env: dict,
+    *,
+    log_path: Path,
+    port: int | None = None,
+    timeout: float = 30.0,
+    address: str = "127.0.0.1",
+    wrap=lambda command: command,
+):
+    """gunicorn with the deployment's own configuration (deploy/gunicorn.conf.py), bound to
+    `address`; `wrap` may prefix its command (to run it in a network namespace, netns.py).
 
     Yields (base URL, process); its access and error log go to `log_path`. Always stopped.
     """
     port = port or free_port()
     env = {
         **env,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_BIND": f"{address}:{port}",
         "GUNICORN_GRACEFUL_TIMEOUT": "5",
         # Off by default in production (nginx logs each request); tests count requests in it.
         "GUNICORN_ACCESS_LOG": "-",
     }
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config=deploy/gunicorn.conf.py",
-        "viewsite.wsgi:application",
-    ]
-    base_url = f"http://127.0.0.1:{port}"
+    command = wrap(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config=deploy/gunicorn.conf.py",
+            "viewsite.wsgi:application",
+        ]
+    )
+    base_url = f"http://{address}:{port}"
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -22,15 +22,12 @@ import socketserver
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from .live import ROOT, stop
+from .live import gunicorn_process
 
 # 16,384 /30 cables; each test run takes its own, so that runs side by side don't share routes.
 CABLES = ipaddress.ip_network("10.231.0.0/16")
@@ -168,44 +165,18 @@ def gunicorn_on(host: Host, env: dict, *, port: int, log_path: Path, timeout: fl
     Yields (base URL as nginx reaches it, process); its logs, access log included, go to
     `log_path`. Always stopped.
     """
-    env = {
-        **env,
-        "GUNICORN_BIND": f"{host.address}:{port}",
-        # nginx's requests come from the root end of the cable; only it may set X-Forwarded-*.
-        "GUNICORN_FORWARDED_ALLOW_IPS": host.gateway,
-        "GUNICORN_GRACEFUL_TIMEOUT": "5",
-        "GUNICORN_ACCESS_LOG": "-",
-    }
-    command = host.command(
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config=deploy/gunicorn.conf.py",
-        "viewsite.wsgi:application",
-    )
-    base_url = f"http://{host.address}:{port}"
-    with log_path.open("ab") as log:
-        # `ip netns exec` execs the command, so this process is gunicorn's master itself.
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                output = log_path.read_text(errors="replace")
-                raise RuntimeError(f"gunicorn on {host.name} exited:\n{output}")
-            try:
-                with urllib.request.urlopen(f"{base_url}/healthz", timeout=2):
-                    break
-            except urllib.error.HTTPError:
-                break  # serving, if not healthy
-            except OSError as refused:  # or reset, or timed out, while the workers boot
-                if time.monotonic() > deadline:
-                    message = f"gunicorn on {host.name} did not answer in {timeout} s"
-                    raise RuntimeError(message) from refused
-                time.sleep(0.1)
-        yield base_url, process
-    finally:
-        stop(process)
+    # nginx's requests come from the root end of the cable; only it may set X-Forwarded-*.
+    env = {**env, "GUNICORN_FORWARDED_ALLOW_IPS": host.gateway}
+    # `ip netns exec` execs the command, so the process is gunicorn's master itself.
+    with gunicorn_process(
+        env,
+        log_path=log_path,
+        port=port,
+        timeout=timeout,
+        address=host.address,
+        wrap=lambda command: host.command(*command),
+    ) as served:
+        yield served
 
 
 def can_connect(host: Host, address: str, port: int) -> bool:
