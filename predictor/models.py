@@ -550,6 +550,12 @@ class AuditSeal(AppendOnlyModel):
     (predictor/services/sealing.py).
     """
 
+    class RowEncoding(models.TextChoices):
+        """How each row was turned into bytes before hashing (predictor/services/sealing.py)."""
+
+        JSON = "json", _("canonical JSON, hashed in Python")
+        POSTGRESQL = "postgresql", _("PostgreSQL's binary row format, hashed by PostgreSQL")
+
     number = models.PositiveIntegerField(_("number"), unique=True)
     sealed_at = models.DateTimeField(_("sealed at"), default=timezone.now)
     cutoff = models.DateTimeField(
@@ -560,6 +566,10 @@ class AuditSeal(AppendOnlyModel):
     digest = models.CharField(_("digest"), max_length=64)
     columns = models.JSONField(
         _("columns"), help_text=_("The columns hashed, per table, in order.")
+    )
+    # Seals made before the field existed hashed canonical JSON.
+    row_encoding = models.CharField(
+        _("row encoding"), max_length=16, choices=RowEncoding.choices, default=RowEncoding.JSON
     )
     predictions_after_id = models.BigIntegerField(_("prediction ids after"))
     predictions_through_id = models.BigIntegerField(_("prediction ids through"))

@@ -4,6 +4,7 @@ the row and what happened to it; an untouched trail passes; seals chain."""
 
 import hashlib
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -84,10 +85,20 @@ class _Lines:
         pass
 
 
+# Each way a row becomes bytes that this database can hash: json everywhere, postgresql on it.
+ROW_ENCODINGS = [encoding for encoding in AuditSeal.RowEncoding if sealing.can_hash(encoding)]
+
+
+@pytest.fixture(params=ROW_ENCODINGS)
+def row_encoding(request):
+    return request.param
+
+
 @pytest.fixture
-def sealed_trail(active_model):
+def sealed_trail(active_model, row_encoding):
     records = write_trail()
-    seal()
+    seal(row_encoding=row_encoding)
+    assert AuditSeal.objects.get().row_encoding == row_encoding
     return records
 
 
@@ -202,11 +213,15 @@ def test_a_seal_re_made_without_the_key_is_caught(active_model, settings):
     # they can without the key: the right row hash, a plain SHA-256 digest.
     tamper(f"UPDATE {PREDICTIONS} SET views = 1 WHERE id = %s", [records[0].id])
     forged = AuditSeal.objects.get()
-    row = PredictionRequest.objects.filter(pk=records[0].id).values_list(
-        *forged.columns[PREDICTIONS]
+    [(_, row_hash)] = sealing.row_hashes(
+        sealing.SEALED_TABLES[0],
+        forged.columns[PREDICTIONS],
+        forged.row_encoding,
+        records[0].id - 1,
+        records[0].id,
     )
     hashes = bytearray(forged.prediction_hashes)
-    hashes[: sealing.ROW_HASH_BYTES] = sealing.row_hash(row.get())
+    hashes[: sealing.ROW_HASH_BYTES] = row_hash
     forged.prediction_hashes = bytes(hashes)
     settings.VIEWSITE_AUDIT_SEAL_KEY = ""
     forged.digest = sealing.compute_digest(forged)
@@ -275,6 +290,71 @@ def test_an_unkeyed_seal_is_flagged_as_such(sealed_trail, settings):
 def test_a_negative_lag_is_refused(db):
     with pytest.raises(CommandError, match="--lag must be zero or more seconds"):
         seal(lag=-1)
+
+
+def test_each_database_seals_in_its_own_row_encoding(active_model):
+    write_trail(count=1)
+    assert "(json rows)" in seal(row_encoding="json")
+    write_trail(count=1)
+    report = seal()
+    expected = "postgresql" if connection.vendor == "postgresql" else "json"
+    assert AuditSeal.objects.get(number=2).row_encoding == expected
+    assert f"Seal #2 stored ({expected} rows)" in report
+    # Seals of either encoding chain, and both verify.
+    assert "Audit trail intact: 2 seal(s)" in verify()
+
+
+# The smallest change to each kind of column: a hash that rounds, truncates or normalises any of
+# them would miss it.
+SMALLEST_CHANGES = {
+    "created_at": lambda value: connection.ops.adapt_datetimefield_value(
+        value + timedelta(microseconds=1)
+    ),
+    "views": lambda value: math.nextafter(value, math.inf),
+    "raw_input": lambda value: json.dumps({**value, "likes": value["likes"] + 1}),
+    "client_ip": lambda value: "203.0.113.8",
+    "user_agent": lambda value: value + " ",
+    "shares": lambda value: None,
+}
+
+
+@pytest.mark.parametrize("column", SMALLEST_CHANGES)
+def test_the_smallest_change_to_any_column_is_caught(sealed_trail, column):
+    record = PredictionRequest.objects.filter(pk=sealed_trail[0].id)
+    before = record.values_list(column, flat=True).get()
+    tamper(
+        f"UPDATE {PREDICTIONS} SET {column} = %s WHERE id = %s",
+        [SMALLEST_CHANGES[column](before), sealed_trail[0].id],
+    )
+    assert record.values_list(column, flat=True).get() != before
+    error, _ = verify_fails()
+    assert f"{PREDICTIONS} row {sealed_trail[0].id}: changed since seal #1 sealed it" in error
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="only PostgreSQL hashes rows itself")
+def test_postgresql_row_hashes_do_not_depend_on_the_sessions_settings(active_model):
+    """What a restore into a server configured otherwise must not change.
+    (The json encoding reads rows through psycopg's text format, which these settings change.)"""
+    write_trail()
+    seal(row_encoding="postgresql")
+    with connection.cursor() as cursor:
+        # (Not the time zone: Django sets that on each connection, and reads timestamps by it.)
+        cursor.execute("SET extra_float_digits = -3")
+        cursor.execute("SET bytea_output = 'escape'")
+    assert "Audit trail intact" in verify()
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="PostgreSQL hashes either encoding")
+def test_rows_hashed_by_postgresql_are_verified_only_there(sealed_trail):
+    with pytest.raises(CommandError, match="--row-encoding postgresql needs a postgresql database"):
+        seal(row_encoding="postgresql")
+    # A trail moved from PostgreSQL: its seals name where they can be checked.
+    tamper("UPDATE predictor_auditseal SET row_encoding = 'postgresql'")
+    _, listed = verify_fails()
+    assert (
+        f"seal #1: its {PREDICTIONS} rows were hashed in the postgresql row encoding, which "
+        "only a postgresql database computes: verify there" in listed
+    )
 
 
 def test_a_row_hashes_the_same_on_sqlite_and_postgresql(db):

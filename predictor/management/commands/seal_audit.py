@@ -29,14 +29,24 @@ class Command(BaseCommand):
             "open is not sealed around (default %(default)g).",
         )
         parser.add_argument(
+            "--row-encoding",
+            choices=sealing.RowEncoding.values,
+            help="How each row becomes bytes to hash: postgresql (PostgreSQL's binary row format, "
+            "hashed by the database; the default there) or json (hashed in Python; the default "
+            "on SQLite, and verifiable on either database).",
+        )
+        parser.add_argument(
             "--dry-run", action="store_true", help="Compute the seal and report it; store nothing."
         )
 
-    def handle(self, *args, lag, dry_run, verbosity, **options):
+    def handle(self, *args, lag, row_encoding, dry_run, verbosity, **options):
         if lag < 0:
             raise CommandError("--lag must be zero or more seconds.")
+        encoding = row_encoding or sealing.default_encoding()
+        if not sealing.can_hash(encoding):
+            raise CommandError(f"--row-encoding {encoding} needs a {encoding} database.")
         try:
-            seal = sealing.seal(lag=timedelta(seconds=lag), dry_run=dry_run)
+            seal = sealing.seal(lag=timedelta(seconds=lag), dry_run=dry_run, encoding=encoding)
         except sealing.SealChainBroken as error:
             raise CommandError(str(error)) from error
         except sealing.SealConflict as error:
@@ -64,4 +74,8 @@ class Command(BaseCommand):
         ]
         verb = "would be" if dry_run else "stored"
         self.stdout.write("\n".join(lines))
-        self.stdout.write(self.style.SUCCESS(f"Seal #{seal.number} {verb}, digest {seal.digest}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seal #{seal.number} {verb} ({seal.row_encoding} rows), digest {seal.digest}."
+            )
+        )
