@@ -155,6 +155,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-viewsite.sqlite3")}
     # SQLite creates the file but not its folder; var/ is git-ignored, so a fresh clone lacks it.
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # PostgreSQL's default random_page_cost (4.0) prices a page read for a spinning disk. At ten
+    # million audit rows it made the planner answer "an old version's newest records" by walking
+    # the date index past hundreds of thousands of newer rows (36 ms, and more the older the
+    # version) rather than read them from the version's own index (0.6 ms). 1.1 is PostgreSQL's
+    # advice for SSDs and for a database that fits in memory. Set per connection, so it needs no
+    # rights on the server; empty leaves the server's value (a pooler such as PgBouncer must let
+    # the `options` startup parameter through, or this must be set on the server instead).
+    random_page_cost = env.str("VIEWSITE_POSTGRES_RANDOM_PAGE_COST", default="1.1")
+    if random_page_cost:
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "options", f"-c random_page_cost={float(random_page_cost)}"
+        )
 # Keep each worker's connection between requests (opening one, and for SQLite running its
 # PRAGMAs, costs more than a prediction); a connection that broke is replaced before use.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)

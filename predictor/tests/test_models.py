@@ -77,6 +77,17 @@ def test_the_auditors_lookups_are_served_by_an_index(lookup, index):
     assert index in plan(lookup(PredictionRequest.objects.all()))
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no index on HOST()")
+@pytest.mark.django_db
+def test_the_bounded_count_of_an_ip_search_reads_the_address_index_alone():
+    # What BoundedCountPaginator counts for the admin's search by an address's beginning.
+    matches = PredictionRequest.objects.filter(client_ip__startswith="203.0.113.")
+    matches = matches.order_by().values("pk")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+    assert "Index Only Scan using prediction_client_ip_text" in plan(matches[:10001])
+
+
 @pytest.mark.django_db
 def test_the_newest_outcome_of_each_prediction_is_found_through_its_index():
     # latest_per_prediction asks, for each outcome, whether a later one exists for its prediction.
