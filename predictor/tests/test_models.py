@@ -86,6 +86,13 @@ def test_the_bounded_count_of_an_ip_search_reads_the_address_index_alone():
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_bitmapscan = off")
     assert "Index Only Scan using prediction_client_ip_text" in plan(matches[:10001])
+    # Enough histogram buckets to estimate a prefix's rows (migration 0014 says why).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attstattarget FROM pg_attribute WHERE attrelid = %s::regclass AND attnum = 1",
+            ["prediction_client_ip_text"],
+        )
+        assert cursor.fetchone()[0] == 1000
 
 
 @pytest.mark.django_db
