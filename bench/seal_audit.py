@@ -150,7 +150,7 @@ def main() -> int:
             total,
         )
         python_path = manage(url, "seal_audit", "--lag", "0", "--row-encoding", "json", "--dry-run")
-        report("reference: the same seal hashed in Python (json, dry run)", python_path, total)
+        report("reference: the first seal hashed in Python (json)", python_path, total)
         first_seal = manage(url, "seal_audit", "--lag", "0")
         report("seal_audit: the first seal, every row (postgresql)", first_seal, total)
         figures.append(
