@@ -1,6 +1,9 @@
 """Trained model versions and their activation history, the append-only audit trail of
 predictions, and the real outcomes learned for them afterwards."""
 
+from collections.abc import Sequence
+from functools import cached_property
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Abs, Cast, Coalesce, Power, Sqrt
@@ -208,6 +211,23 @@ class ModelVersion(models.Model):
     @property
     def live_error_flagged(self) -> bool:
         return bool(self.live_error_problem)
+
+    @cached_property  # read for each input the version answers; a version's summary is fixed
+    def training_ranges(self) -> dict | None:
+        """Each input's {"min", "max"} in the training data; None for a version trained before
+        summaries were recorded."""
+        columns = self.training_summary.get("columns", {})
+        ranges = {name: columns[name] for name in features.INPUT_NAMES if name in columns}
+        return ranges if len(ranges) == len(features.INPUT_NAMES) else None
+
+    def is_extrapolating(self, row: Sequence) -> bool:
+        """Whether an input row (features.INPUT_NAMES' values, in order) lies outside the
+        training data's range, where the model's answers rest on no data; False without ranges."""
+        ranges = self.training_ranges
+        return ranges is not None and any(
+            not ranges[name]["min"] <= value <= ranges[name]["max"]
+            for name, value in zip(features.INPUT_NAMES, row, strict=True)
+        )
 
     @staticmethod
     def number_from_label(label: str) -> int | None:
@@ -496,6 +516,8 @@ class ServedCount(models.Model):
     )
     shard = models.PositiveSmallIntegerField(_("shard"))
     count = models.PositiveBigIntegerField(_("predictions"), default=0)
+    # For the model card's extrapolation share, which counted a version's rows the same way.
+    extrapolated = models.PositiveBigIntegerField(_("outside the training range"), default=0)
 
     class Meta:
         verbose_name = _("predictions served")

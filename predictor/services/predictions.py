@@ -129,7 +129,7 @@ def predict(
                     record.views_lower = round(max(0.0, answer - half_width), 2)
                     record.views_upper = round(answer + half_width, 2)
             PredictionRequest.objects.bulk_create(records)
-            _count_served(version, len(records))
+            _count_served(version, len(records), sum(map(version.is_extrapolating, rows)))
     except ModelUnavailable as error:
         record_refusal(
             raw_inputs=raw_inputs,
@@ -157,19 +157,24 @@ def predict(
 SERVED_SHARDS = 16
 
 
-def _count_served(version, count: int) -> None:
-    """Add `count` answers to `version`'s served count, inside the caller's transaction."""
+def _count_served(version, count: int, extrapolated: int) -> None:
+    """Add `count` answers, `extrapolated` of them outside the training range, to `version`'s
+    served counts, inside the caller's transaction."""
     served = ServedCount.objects.filter(version=version, shard=os.getpid() % SERVED_SHARDS)
-    if served.update(count=F("count") + count):
+    added = {"count": F("count") + count, "extrapolated": F("extrapolated") + extrapolated}
+    if served.update(**added):
         return
     try:
         with transaction.atomic():  # a savepoint: only this insert is undone if it loses a race
             ServedCount.objects.create(
-                version=version, shard=os.getpid() % SERVED_SHARDS, count=count
+                version=version,
+                shard=os.getpid() % SERVED_SHARDS,
+                count=count,
+                extrapolated=extrapolated,
             )
     except IntegrityError:
         # A process of another host with the same shard created the row first.
-        served.update(count=F("count") + count)
+        served.update(**added)
 
 
 def record_refusal(

@@ -1,6 +1,7 @@
 """The model card: what a person reads about a version, its plots, and the links that lead to it."""
 
 import hashlib
+import importlib
 import re
 import statistics
 from decimal import ROUND_HALF_UP, Decimal
@@ -8,11 +9,19 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.urls import resolve, reverse
 
 from predictor import services
-from predictor.models import Activation, Channel, ModelFile, ModelVersion
+from predictor.models import (
+    Activation,
+    Channel,
+    ModelFile,
+    ModelVersion,
+    PredictionRequest,
+    ServedCount,
+)
 
 from .conftest import (
     exact_views,
@@ -394,6 +403,35 @@ def test_the_extrapolation_warning_appears_exactly_when_an_answered_input_was_ou
     predict(20_000, 0)
     assert drift(client, newer)[0].startswith("Extrapolating: 100.0% of the requests")
     assert "(2 of 4)" in drift(client, active_model)[0]
+
+
+def test_a_trail_written_before_is_counted_once_and_a_batch_counts_each_input(client, active_model):
+    # A trail written before the counts were kept, as migrations 0012 and 0015 find it.
+    for likes in (20_000, 500):
+        PredictionRequest.objects.create(
+            channel=Channel.API,
+            accepted=True,
+            likes=likes,
+            shares=300,
+            model_version=active_model,
+            latency_ms=1.0,
+        )
+    ServedCount.objects.create(version=active_model, shard=0, count=2)  # what 0012 counted
+    backfill = importlib.import_module("predictor.migrations.0015_served_extrapolated")
+    backfill.count_what_was_extrapolated(django_apps, None)
+    assert "(1 of 2)" in drift(client, active_model)[0]
+
+    inputs = [{"likes": 500, "shares": 300}, {"likes": 5_000, "shares": 300}]
+    inputs.append({"likes": 99, "shares": 0})
+    services.predict(
+        inputs=inputs,
+        raw_inputs=inputs,
+        info=services.RequestInfo(channel=Channel.FORM),
+        batch=True,
+    )
+    assert drift(client, active_model)[1] == (
+        "Inputs served so far: 5 answered requests, 3 outside the training range (60.0%)."
+    )
 
 
 # --- Activation history ---------------------------------------------------------------------------
