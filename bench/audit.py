@@ -115,6 +115,8 @@ def operations(targets: dict) -> list[dict]:
         ("admin search: user", f"{ADMIN}?q={targets['user']}"),
         ("admin record detail", f"{ADMIN}{targets['record']}/change/"),
         ("admin model versions", "/admin/predictor/modelversion/"),
+        # Its extrapolation share covers every request the version answered.
+        ("model card, oldest version", "/models/v1/"),
         ("API history, first page", "/api/predictions/history/"),
         ("API history, old version", "/api/predictions/history/?model_version=v1"),
         ("API history, a day", f"/api/predictions/history/?date={day}"),
