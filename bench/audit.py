@@ -91,6 +91,20 @@ FROM (
 ) AS rows
 """
 
+# Each version's answers, and those with an input outside its training data's range.
+SERVED_COUNTS_SQL = """
+INSERT INTO predictor_servedcount (version_id, shard, count, extrapolated)
+SELECT p.model_version_id, 0, count(*), count(*) FILTER (
+    WHERE p.likes < (v.training_summary #>> '{columns,likes,min}')::float
+       OR p.likes > (v.training_summary #>> '{columns,likes,max}')::float
+       OR p.shares < (v.training_summary #>> '{columns,shares,min}')::float
+       OR p.shares > (v.training_summary #>> '{columns,shares,max}')::float)
+FROM predictor_predictionrequest AS p
+JOIN predictor_modelversion AS v ON v.id = p.model_version_id
+WHERE p.accepted
+GROUP BY p.model_version_id
+"""
+
 
 # ------------------------------------------------------------------------------------------------
 # The operations, as URLs; the same list is timed in process and through gunicorn
@@ -400,14 +414,10 @@ def load(connection, data: dict, first: int, last: int) -> float:
         bench.say(
             f"  loaded rows {chunk_first:,}..{chunk_last:,} ({time.perf_counter() - started:.0f} s)"
         )
-    # The served counts of rows loaded by SQL, as migration 0012 makes them for a trail written
-    # before counts were kept (predict keeps them from then on).
+    # The served counts of rows loaded by SQL, as migrations 0012 and 0015 make them for a trail
+    # written before counts were kept (predict keeps them from then on).
     connection.execute("DELETE FROM predictor_servedcount")
-    connection.execute(
-        "INSERT INTO predictor_servedcount (version_id, shard, count)"
-        " SELECT model_version_id, 0, count(*) FROM predictor_predictionrequest"
-        " WHERE accepted AND model_version_id IS NOT NULL GROUP BY model_version_id"
-    )
+    connection.execute(SERVED_COUNTS_SQL)
     connection.execute("VACUUM ANALYZE predictor_predictionrequest")
     return time.perf_counter() - started
 
