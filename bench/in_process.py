@@ -135,6 +135,7 @@ def main() -> None:
     settings.secret_key = secrets.token_urlsafe(50)
     settings.work = Path(tempfile.mkdtemp(prefix="viewsite-in-process-"))
     settings.log_level = "WARNING"
+    settings.signing_keys = bench.signing_keys()  # production settings have no default key
     rows = []
     with ExitStack() as stack:
         settings.redis_url = stack.enter_context(bench.redis_server(settings))
