@@ -5,14 +5,13 @@ follow these definitions, so a name, a Chinese label, a bound or the refusal of 
 changes here and nowhere else.
 """
 
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from .refusals import Refusal
 
 # Inputs above this are refused rather than predicted. The course data tops out at 5,642 likes and
 # 6,110 shares; a linear fit on data that ends there says nothing trustworthy about an article with
@@ -85,32 +84,10 @@ def unknown_fields(names: Iterable) -> list[str]:
     return sorted({str(name) for name in names} - set(INPUT_NAMES))
 
 
-def unknown_fields_message(
+def unknown_fields_refusal(
     names: Sequence[str], allowed: Sequence[Feature] = INPUT_FEATURES
-) -> str:
-    """In the active language: a door answering a person or a client says it in theirs."""
+) -> Refusal:
+    """Why fields that are not inputs are refused, naming the ones that are."""
     listed = ", ".join(name[:40] for name in names[:5]) + (", …" if len(names) > 5 else "")
-    *others, last = [feature.display for feature in allowed]
-    accepted = (
-        gettext("%(others)s and %(last)s") % {"others": ", ".join(others), "last": last}
-        if others
-        else last
-    )
-    return gettext("Unknown field(s): %(fields)s. Only %(accepted)s are accepted.") % {
-        "fields": listed,
-        "accepted": accepted,
-    }
-
-
-_GROUPED_DIGITS = re.compile(r"\d{1,3}(?:,\d{3})+")
-
-
-def normalize_count(text: str) -> str:
-    """A count as people type it, as the plain digits a validator reads: full-width digits and
-    commas from a Chinese keyboard (NFKC: "５００", "1，200"), surrounding spaces, and thousands
-    separators in their places ("1,200"). Anything else is left as it is, for the validator to
-    refuse: "1,5" is not a number people mean."""
-    text = unicodedata.normalize("NFKC", text).strip()
-    if _GROUPED_DIGITS.fullmatch(text):
-        return text.replace(",", "")
-    return text
+    accepted = ", ".join(feature.display for feature in allowed)
+    return Refusal("unknown_field", {"fields": listed, "accepted": accepted})

@@ -1,32 +1,38 @@
-"""The browser form: the audit model's likes and shares, with the bounds from predictor.features."""
+"""The browser form: the audit model's likes and shares, read as every door reads a count."""
 
 from django import forms
 
 from . import features
+from .counts import CountRefused, read_count
 from .models import PredictionRequest
+from .refusals import Refusal
 
 
-class CountField(forms.IntegerField):
-    """A whole number as people type it: "1,200", "1，200", "５００" and " 500 " are 1200, 1200,
-    500 and 500 (features.normalize_count). A text input with a numeric keyboard, because a
-    number input refuses thousands separators before the server sees them."""
+def _invalid(refusal: Refusal) -> forms.ValidationError:
+    # Kept as a code with its parameters, so the audit stores no sentence.
+    return forms.ValidationError(refusal.template, code=refusal.code, params=dict(refusal.params))
+
+
+class CountField(forms.Field):
+    """A count as people type it (predictor.counts). A text input with a numeric keyboard,
+    because a number input refuses thousands separators before the server sees them."""
 
     widget = forms.TextInput
 
+    def __init__(self, *, feature: features.Feature, **kwargs):
+        self.feature = feature
+        super().__init__(**kwargs)
+
     def to_python(self, value):
-        if isinstance(value, str):
-            value = features.normalize_count(value)
-        return super().to_python(value)
+        try:
+            return read_count(value, minimum=self.feature.min_value, maximum=self.feature.max_value)
+        except CountRefused as refused:
+            raise _invalid(refused.refusal) from refused
 
 
-def _bounded_formfield(model_field, **kwargs):
-    feature = features.BY_NAME[model_field.name]
-    return model_field.formfield(
-        form_class=CountField,
-        min_value=feature.min_value,
-        max_value=feature.max_value,
-        help_text="",
-        **kwargs,
+def _count_formfield(model_field, **kwargs):
+    return CountField(
+        feature=features.BY_NAME[model_field.name], label=model_field.verbose_name, **kwargs
     )
 
 
@@ -34,21 +40,24 @@ class PredictionForm(forms.ModelForm):
     class Meta:
         model = PredictionRequest
         fields = features.INPUT_NAMES
-        formfield_callback = _bounded_formfield
+        formfield_callback = _count_formfield
 
     def clean(self):
         unknown = features.unknown_fields(set(self.data) - {"csrfmiddlewaretoken"})
         if unknown:
-            raise forms.ValidationError(
-                features.unknown_fields_message(unknown), code="unknown_field"
-            )
+            raise _invalid(features.unknown_fields_refusal(unknown))
         return super().clean()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in features.INPUT_NAMES:
-            # The fields are nullable in the table (refused requests have no values), never here.
-            self.fields[name].required = True
             self.fields[name].widget.attrs.update(
                 {"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"}
             )
+
+    def refusals(self) -> dict[str, list[Refusal]]:
+        """The form's errors as refusals, for the audit trail."""
+        return {
+            name: [Refusal(error.code, error.params or {}) for error in errors]
+            for name, errors in self.errors.as_data().items()
+        }

@@ -16,10 +16,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import metrics, services
-from .api.errors import RequestBodyTooLarge, error_body
+from . import metrics, refusals, services
 from .forms import PredictionForm
 from .models import Channel, ModelVersion
+from .refusals import Refusal, body_too_large, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +39,7 @@ def predict_page(request):
                     inputs=[form.cleaned_data], raw_inputs=[raw_input], info=info
                 )
             else:
-                services.record_refusal(
-                    raw_inputs=[raw_input], errors=[form.errors.get_json_data()], info=info
-                )
+                services.record_refusal(raw_inputs=[raw_input], errors=[form.refusals()], info=info)
                 status = 400
         except services.ModelUnavailable as error:
             context["unavailable"] = str(error)
@@ -49,9 +47,7 @@ def predict_page(request):
         except DatabaseError as error:
             # The request could not be audited, so it is not answered either.
             logger.error("form prediction not recorded: database unavailable error=%s", error)
-            context["unavailable"] = gettext(
-                "The database is unavailable. Please try again shortly."
-            )
+            context["unavailable"] = refusals.render("database_unavailable")
             status = 503
     return render(request, "predictor/predict.html", context, status=status)
 
@@ -99,12 +95,12 @@ def healthz(request):
     try:
         version = services.active_version()
         if version is None:
-            raise services.ModelUnavailable(services.NO_ACTIVE_MODEL)
+            raise services.no_active_model()
         services.load_predictor(version)
     except DatabaseError as error:
         logger.error("health check: database unavailable error=%s", error)
         return JsonResponse(
-            {"status": "unavailable", "detail": "The database is unreachable."}, status=503
+            {"status": "unavailable", "detail": refusals.render("database_unavailable")}, status=503
         )
     except services.ModelUnavailable as error:
         return JsonResponse({"status": "unavailable", "detail": str(error)}, status=503)
@@ -124,20 +120,20 @@ def metrics_page(request):
 def csrf_failure(request, reason=""):
     """A form post without a valid CSRF token: refused with 403, and audited like any refusal."""
     if request.method == "POST" and request.path == reverse("predictor:predict"):
-        detail = f"CSRF check failed: {reason}"
-        _record_refusal(request, Channel.FORM, _form_input(request), detail, "csrf", reason="csrf")
+        refusal = Refusal("csrf", {"reason": reason})
+        _record_refusal(request, Channel.FORM, _form_input(request), refusal, "csrf", reason="csrf")
     return render(request, "403_csrf.html", {"reason": reason}, status=403)
 
 
 def _record_refusal(
-    request, channel: Channel, raw_input, detail: str, key: str, *, reason: str
+    request, channel: Channel, raw_input, refusal: Refusal, key: str, *, reason: str
 ) -> None:
     """Audit a request refused before any view could (CSRF, an oversized body); the refusal
     stands even if the database cannot record it."""
     info = services.RequestInfo.from_request(request, channel=channel)
     try:
         services.record_refusal(
-            raw_inputs=[raw_input], errors=[{key: [detail]}], info=info, reason=reason
+            raw_inputs=[raw_input], errors=[{key: [refusal]}], info=info, reason=reason
         )
     except DatabaseError as error:
         logger.error("refusal not recorded: database unavailable error=%s", error)
@@ -206,7 +202,7 @@ def refused_by_proxy(request):
 
 
 def _refuse_oversized(request, *, path: str, content_length: str):
-    detail = str(RequestBodyTooLarge().detail)
+    refusal = body_too_large()
     channels = {
         reverse("predictor:predict"): Channel.FORM,
         reverse("predictor:prediction-create"): Channel.API,
@@ -216,8 +212,8 @@ def _refuse_oversized(request, *, path: str, content_length: str):
             request,
             channels[path],
             {"content_length": content_length},
-            detail,
+            refusal,
             "request",
             reason="body_too_large",
         )
-    return _error(request, 413, detail=detail, path=path)
+    return _error(request, 413, detail=str(refusal), path=path)

@@ -1,23 +1,19 @@
-"""One JSON error envelope for every API error: {"detail": ..., "code": ..., "errors": ...}.
-
-`detail` is a sentence for a person, `code` is stable for programs, and `errors` (only on
-validation errors) holds the field errors: a dict for one input, a list of dicts for a batch.
-"""
+"""Every API error in the one envelope (predictor.refusals.error_body), worded by the core."""
 
 import logging
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import Http404
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from ..refusals import Refusal, body_too_large, error_body, render
 from ..services import record_throttled
+from .parsers import MalformedJSON
 from .throttling import CacheError, throttled_client
 
 logger = logging.getLogger(__name__)
@@ -28,11 +24,7 @@ class RequestBodyTooLarge(APIException):
     default_code = "body_too_large"
 
     def __init__(self):
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        super().__init__(
-            gettext("The request body is larger than the limit of %(limit)s bytes.")
-            % {"limit": f"{limit:,}"}
-        )
+        super().__init__(str(body_too_large()))
 
 
 class Conflict(APIException):
@@ -46,14 +38,22 @@ class ServiceUnavailable(APIException):
     default_code = "service_unavailable"
 
 
+def refusal_of(exc: APIException):
+    """A refused request's reason as the audit trail keeps it: a code with its parameters, or,
+    for a library's refusal that has none of ours, its code and its sentence."""
+    if isinstance(exc, MalformedJSON):
+        return Refusal("parse_error", {"reason": exc.reason}).stored()
+    if isinstance(exc, RequestBodyTooLarge):
+        return body_too_large().stored()
+    return {"code": exc.default_code, "message": str(exc.detail)}
+
+
 def as_api_exception(exc: Exception) -> Exception:
     """Django's own exceptions as the APIException a client should see; others unchanged."""
     if isinstance(exc, DatabaseError):
         # Without the database no request can be audited, so none may be answered.
         logger.error("database unavailable error=%s", exc)
-        return ServiceUnavailable(
-            gettext("The database is unavailable, so the request was not served.")
-        )
+        return ServiceUnavailable(render("database_unavailable"))
     if isinstance(exc, RequestDataTooBig):
         return RequestBodyTooLarge()
     if isinstance(exc, Http404):
@@ -61,14 +61,6 @@ def as_api_exception(exc: Exception) -> Exception:
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied()
     return exc
-
-
-def error_body(detail, code: str, errors=None) -> dict:
-    """The envelope of every error answer, from every door (the API, the JSON error pages)."""
-    body = {"detail": str(detail), "code": code}
-    if errors is not None:
-        body["errors"] = errors
-    return body
 
 
 def exception_handler(exc, context):
@@ -79,7 +71,7 @@ def exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, ValidationError):
-        response.data = error_body(gettext("The input is not valid."), "invalid", exc.detail)
+        response.data = error_body(render("invalid"), "invalid", exc.detail)
     else:
         codes = exc.get_codes()
         response.data = error_body(

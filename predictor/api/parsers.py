@@ -13,9 +13,10 @@ BODY_EXCERPT_CHARS = 1000
 
 
 class MalformedJSON(ParseError):
-    def __init__(self, detail: str, *, body_excerpt: str):
+    def __init__(self, detail: str, *, body_excerpt: str, reason: str):
         super().__init__(detail)
         self.body_excerpt = body_excerpt
+        self.reason = reason  # the JSON decoder's words, for the audit
 
 
 class StrictJSONParser(JSONParser):
@@ -25,11 +26,16 @@ class StrictJSONParser(JSONParser):
         try:
             return super().parse(stream, media_type, parser_context)
         except ParseError as error:
-            raise MalformedJSON(str(error.detail), body_excerpt=_excerpt(stream)) from error
+            reason = str(error.__context__ or error.detail)
+            raise MalformedJSON(
+                str(error.detail), body_excerpt=_excerpt(stream), reason=reason
+            ) from error
         except RecursionError as error:
             # json raises this, not ValueError, for nesting deeper than the interpreter allows.
             raise MalformedJSON(
-                gettext("JSON parse error - nested too deeply."), body_excerpt=_excerpt(stream)
+                gettext("JSON parse error - nested too deeply."),
+                body_excerpt=_excerpt(stream),
+                reason="nested too deeply",
             ) from error
 
 

@@ -1,11 +1,9 @@
 """API serializers. Inputs follow the audit model's fields, which follow predictor.features."""
 
-from collections.abc import Mapping
-
 from django.conf import settings
 from rest_framework import serializers
 
-from .. import features
+from .. import features, services
 from ..models import Activation, ModelVersion, Outcome, PredictionRequest
 from ..services.outcomes import OUTCOME_VIEWS_MAX
 
@@ -20,12 +18,7 @@ class PredictionBatchSerializer(serializers.ListSerializer):
 
 
 class CountField(serializers.IntegerField):
-    """A whole number; as text, read as people type it ("1,200", "５００"), like the form's."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, str):
-            data = features.normalize_count(data)
-        return super().to_internal_value(data)
+    """A count, for the schema and the browsable API: the serializer reads it through the core."""
 
 
 def _input_field(feature: features.Feature) -> serializers.IntegerField:
@@ -35,10 +28,11 @@ def _input_field(feature: features.Feature) -> serializers.IntegerField:
 
 
 class PredictionInputSerializer(serializers.Serializer):
-    """One prediction's input: exactly `likes` and `shares`, whole numbers within bounds.
+    """One prediction's input: exactly `likes` and `shares`, whole numbers within bounds, read
+    by the core (services.read_input) as every door reads them.
 
     Declared, not a ModelSerializer: DRF builds a ModelSerializer's fields anew for every
-    instance, which cost more than the rest of the validation (bench/README.md).
+    instance.
     """
 
     likes = _input_field(features.LIKES)
@@ -48,18 +42,10 @@ class PredictionInputSerializer(serializers.Serializer):
         list_serializer_class = PredictionBatchSerializer
 
     def to_internal_value(self, data):
-        unknown = features.unknown_fields(data) if isinstance(data, Mapping) else []
-        message = features.unknown_fields_message(unknown)
-        unknown_errors = {name: [message] for name in unknown}
         try:
-            validated = super().to_internal_value(data)
-        except serializers.ValidationError as error:
-            if unknown and isinstance(error.detail, dict):
-                error.detail.update(unknown_errors)
-            raise
-        if unknown:
-            raise serializers.ValidationError(unknown_errors)
-        return validated
+            return services.read_input(data)
+        except services.InputRefused as refused:
+            raise serializers.ValidationError(refused.messages()) from refused
 
 
 class IntervalSerializer(serializers.Serializer):

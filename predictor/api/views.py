@@ -6,7 +6,6 @@ import time
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.decorators import api_view, permission_classes
@@ -14,11 +13,10 @@ from rest_framework.exceptions import APIException, NotFound, Throttled, Validat
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
-from rest_framework.settings import api_settings
 
 from .. import services
 from ..models import Activation, Channel, ModelVersion, Outcome, PredictionRequest
-from .errors import Conflict, ServiceUnavailable, as_api_exception
+from .errors import Conflict, ServiceUnavailable, as_api_exception, refusal_of
 from .filters import PredictionRequestFilter
 from .parsers import MalformedJSON
 from .schema import PREDICTION_EXAMPLES
@@ -32,8 +30,6 @@ from .serializers import (
     PredictionSerializer,
     prediction_output,
 )
-
-NOT_PREDICTED = _("Not predicted: other items in this batch are invalid.")
 
 
 @extend_schema(exclude=True)
@@ -88,14 +84,11 @@ class PredictionCreateApi(generics.GenericAPIView):
         examples=PREDICTION_EXAMPLES,
     )
     def post(self, request):
-        payload = request.data
-        batch = isinstance(payload, list)
-        serializer = self.get_serializer(data=payload, many=batch)
-        serializer.is_valid(raise_exception=True)
+        inputs, batch = services.read_inputs(request.data)
         try:
             records = services.predict(
-                inputs=serializer.validated_data if batch else [serializer.validated_data],
-                raw_inputs=payload if batch else [payload],
+                inputs=inputs,
+                raw_inputs=request.data if batch else [request.data],
                 info=self.request_info(),
                 batch=batch,
             )
@@ -109,58 +102,50 @@ class PredictionCreateApi(generics.GenericAPIView):
         # token, its input) leaves one audit row; if even that cannot be written, a 503.
         # Rate-limited requests are counted per client and minute instead (errors.py), and a
         # 503 was either audited by the service or could not be.
-        refusal = as_api_exception(exc)
-        if (
-            self.request.method == "POST"
-            and isinstance(refusal, APIException)
-            and not isinstance(refusal, Throttled | ServiceUnavailable)
-        ):
+        if self.request.method == "POST":
             try:
-                self.record_refusal(refusal)
+                exc = self.record_refusal(exc)
             except DatabaseError as error:
                 exc = error
         return super().handle_exception(exc)
 
-    def record_refusal(self, refusal: APIException) -> None:
-        reason = refusal.default_code  # a code of ours or DRF's: parse_error, body_too_large...
-        if isinstance(refusal, ValidationError):
-            raw_inputs, errors = _refused_items(self.request.data, refusal.detail)
-            batch = isinstance(self.request.data, list)
-            reason = "invalid_input"
-        else:
-            meta = self.request.META
-            raw = {
-                "content_type": meta.get("CONTENT_TYPE", ""),
-                "content_length": meta.get("CONTENT_LENGTH", ""),
-            }
-            if isinstance(refusal, MalformedJSON):
-                raw["body_excerpt"] = refusal.body_excerpt
-            raw_inputs, errors, batch = [raw], [{"request": [str(refusal.detail)]}], False
+    def record_refusal(self, exc: Exception) -> Exception:
+        """Audit the refusal; returns the exception DRF answers it with."""
+        if isinstance(exc, services.InputRefused):
+            raw_inputs, errors, batch = services.refused_rows(self.request.data, exc)
+            services.record_refusal(
+                raw_inputs=raw_inputs,
+                errors=errors,
+                info=self.request_info(),
+                batch=batch,
+                reason="invalid_input",
+            )
+            return ValidationError(exc.messages())
+        refusal = as_api_exception(exc)
+        if not isinstance(refusal, APIException) or isinstance(
+            refusal, Throttled | ServiceUnavailable
+        ):
+            return exc
+        meta = self.request.META
+        raw = {
+            "content_type": meta.get("CONTENT_TYPE", ""),
+            "content_length": meta.get("CONTENT_LENGTH", ""),
+        }
+        if isinstance(refusal, MalformedJSON):
+            raw["body_excerpt"] = refusal.body_excerpt
         services.record_refusal(
-            raw_inputs=raw_inputs,
-            errors=errors,
+            raw_inputs=[raw],
+            errors=[{"request": [refusal_of(refusal)]}],
             info=self.request_info(),
-            batch=batch,
-            reason=reason,
+            # A code of ours or DRF's: parse_error, body_too_large, not_authenticated...
+            reason=refusal.default_code,
         )
+        return exc
 
     def request_info(self) -> services.RequestInfo:
         return services.RequestInfo.from_request(
             self.request, channel=Channel.API, started=getattr(self, "started", None)
         )
-
-
-def _refused_items(payload, errors) -> tuple[list, list]:
-    """Pair each refused input with its errors: one audit row per item of a batch."""
-    if not isinstance(payload, list):
-        return [payload], [errors]
-    if api_settings.NON_FIELD_ERRORS_KEY in errors:
-        # The list itself was refused (empty, or longer than allowed): one row tells the story
-        # without writing thousands of copies of it.
-        return [{"batch_length": len(payload), "first_items": payload[:3]}], [errors]
-    return payload, [
-        errors.get(index) or {"batch": [str(NOT_PREDICTED)]} for index in range(len(payload))
-    ]
 
 
 class PredictionHistoryPagination(CursorPagination):

@@ -12,6 +12,7 @@ from .errors import (
     QualityGateRefused,
     ViewsiteError,
 )
+from .inputs import InputRefused, read_input, read_inputs, refused_rows
 from .outcomes import (
     OutcomeItem,
     OutcomesRefused,
@@ -19,7 +20,7 @@ from .outcomes import (
     read_outcomes_file,
     record_outcomes,
 )
-from .predictions import NO_ACTIVE_MODEL, RequestInfo, predict, record_refusal
+from .predictions import RequestInfo, no_active_model, predict, record_refusal
 from .registry import activate, active_version, load_model, load_predictor, read_plot
 from .throttling import live_count, record_throttled
 
@@ -46,10 +47,10 @@ def __getattr__(name):
 
 __all__ = [
     "ALGORITHMS",
-    "NO_ACTIVE_MODEL",
     "ArtifactIntegrityError",
     "Comparison",
     "DatasetError",
+    "InputRefused",
     "Metrics",
     "ModelUnavailable",
     "OutcomeItem",
@@ -68,11 +69,15 @@ __all__ = [
     "load_predictor",
     "load_training_data",
     "model_card",
+    "no_active_model",
     "predict",
+    "read_input",
+    "read_inputs",
     "read_outcomes_file",
     "read_plot",
     "record_outcomes",
     "record_refusal",
     "record_throttled",
+    "refused_rows",
     "retrain",
 ]

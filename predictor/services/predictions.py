@@ -20,18 +20,21 @@ from django.core.validators import validate_ipv46_address
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from rest_framework.settings import api_settings
 
 from .. import features, metrics
 from ..models import USER_AGENT_MAX, Channel, PredictionRequest, ServedCount
+from ..refusals import Refusal
 from . import registry
 from .errors import ModelUnavailable
+from .inputs import stored_errors
 from .predictors import interval_half_widths
 
 logger = logging.getLogger(__name__)
 
-NO_ACTIVE_MODEL = _("No model is active yet. Run `python manage.py retrain` first.")
+
+def no_active_model() -> ModelUnavailable:
+    return ModelUnavailable(refusal=Refusal("no_active_model"))
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ def predict(
         with transaction.atomic():
             version = registry.active_version()
             if version is None:
-                raise ModelUnavailable(str(NO_ACTIVE_MODEL))
+                raise no_active_model()
             predicted = registry.load_predictor(version).predict(rows)
             if not all(map(math.isfinite, predicted)):
                 # Bounded inputs cannot do this to a sane model; refuse rather than serve NaN.
@@ -133,7 +136,7 @@ def predict(
     except ModelUnavailable as error:
         record_refusal(
             raw_inputs=raw_inputs,
-            errors=[{"model": [str(error)]}] * len(raw_inputs),
+            errors=[{"model": [error.stored()]}] * len(raw_inputs),
             info=info,
             batch=batch,
             reason="model_unavailable",
@@ -195,7 +198,11 @@ def record_refusal(
         batch,
         [
             # Errors can quote the input (an unknown field's name), so they are made safe too.
-            {"accepted": False, "raw_input": _json_safe(raw), "errors": _json_safe(item_errors)}
+            {
+                "accepted": False,
+                "raw_input": _json_safe(raw),
+                "errors": _json_safe(stored_errors(item_errors)),
+            }
             for raw, item_errors in zip(raw_inputs, errors, strict=True)
         ],
     )
