@@ -21,11 +21,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import refusals, services
 from .api.serializers import AuditRecordSerializer
 from .models import (
     Activation,
@@ -168,6 +168,32 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     # A count per filter choice, each over the whole trail: never.
     show_facets = admin.ShowFacets.NEVER
+    readonly_fields = ["refused_because"]
+
+    def get_fields(self, request, obj=None):
+        # The refusals in the reader's words right after the stored JSON, which stays for the
+        # auditor (codes for new rows, sentences for older ones).
+        fields = [name for name in super().get_fields(request, obj) if name != "refused_because"]
+        fields.insert(fields.index("errors") + 1, "refused_because")
+        return fields
+
+    @admin.display(description=_("why refused"))
+    def refused_because(self, obj):
+        described = refusals.describe_errors(obj.errors)
+        if not described:
+            return "-"
+        return format_html(
+            '<ul class="refusals">{}</ul>',
+            format_html_join(
+                "",
+                "<li><code>{}</code>: {}</li>",
+                (
+                    (name, sentence)
+                    for name, sentences in described.items()
+                    for sentence in (sentences if isinstance(sentences, list) else [sentences])
+                ),
+            ),
+        )
 
     def get_search_results(self, request, queryset, search_term):
         """One lookup, chosen by what the term looks like, each served by an index: an IP
@@ -266,7 +292,8 @@ def audit_csv_chunks(queryset):
     """The audit records of `queryset` as CSV text in chunks of EXPORT_CHUNK rows, headed by the
     API's field names, with a byte order mark so that Excel reads the Chinese as UTF-8. Times
     are in UTC."""
-    columns = list(AuditRecordSerializer.Meta.fields)
+    # The CSV's errors column is the stored JSON already, which the API's errors_stored repeats.
+    columns = [name for name in AuditRecordSerializer.Meta.fields if name != "errors_stored"]
     exported = {
         f"export_{name}": EXPORT_COLUMNS[name] for name in columns if name in EXPORT_COLUMNS
     }

@@ -1,6 +1,7 @@
 """The browser form: the audit model's likes and shares, read as every door reads a count."""
 
 from django import forms
+from django.utils.text import capfirst
 
 from . import features
 from .counts import CountRefused, read_count
@@ -31,8 +32,11 @@ class CountField(forms.Field):
 
 
 def _count_formfield(model_field, **kwargs):
+    # capfirst, as Django's own formfield() labels a model field ("Likes", not "likes").
     return CountField(
-        feature=features.BY_NAME[model_field.name], label=model_field.verbose_name, **kwargs
+        feature=features.BY_NAME[model_field.name],
+        label=capfirst(model_field.verbose_name),
+        **kwargs,
     )
 
 

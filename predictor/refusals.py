@@ -18,6 +18,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 # code -> the sentence, with %(name)s for each parameter. Django's own wordings are reused where
 # they say the same thing, so Django's catalogues already translate them.
@@ -53,7 +54,9 @@ MESSAGES = {
 
 # How refusals were worded before codes were stored (and still are by the libraries), each with
 # the code it meant: `describe` recognises these in old audit rows. Each entry is the msgid, so
-# its translation is found in any catalogue; `{name}` entries are DRF's format strings.
+# its translation is found in any catalogue; `{name}` entries are DRF's format strings. Ours are
+# marked with gettext_noop so that `make messages` keeps their translations in our catalogue
+# after the code stopped saying them; Django's and DRF's catalogues hold the others.
 EARLIER_WORDINGS = (
     ("not_a_number", "A valid integer is required."),
     ("not_a_number", "Enter a whole number."),
@@ -64,9 +67,12 @@ EARLIER_WORDINGS = (
     ("batch_empty", "This list may not be empty."),
     ("batch_too_long", "Ensure this field has no more than {max_length} elements."),
     ("parse_error", "JSON parse error - %(reason)s"),
-    ("csrf", "CSRF check failed: %(reason)s"),
+    ("csrf", gettext_noop("CSRF check failed: %(reason)s")),
     ("model_unavailable", "Model %(version)s cannot be served: %(reason)s"),
-    ("database_unavailable", "The database is unavailable. Please try again shortly."),
+    (
+        "database_unavailable",
+        gettext_noop("The database is unavailable. Please try again shortly."),
+    ),
     ("throttled", "Request was throttled. Expected available in {wait} seconds."),
 )
 

@@ -72,6 +72,11 @@ def exception_handler(exc, context):
         return None
     if isinstance(exc, ValidationError):
         response.data = error_body(render("invalid"), "invalid", exc.detail)
+    elif isinstance(exc, exceptions.Throttled):
+        # Worded by the core, not DRF. DRF leaves `wait` unset only when no request of the
+        # window is left to expire, which a throttle that just refused cannot be.
+        seconds = exc.wait if exc.wait is not None else 1
+        response.data = error_body(render("throttled", {"seconds": seconds}), "throttled")
     else:
         codes = exc.get_codes()
         response.data = error_body(

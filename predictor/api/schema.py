@@ -17,11 +17,11 @@ from rest_framework import exceptions
 from rest_framework.exceptions import ValidationError
 
 from ..services.outcomes import Problem
+from ..refusals import error_body, render
 from .errors import (
     Conflict,
     RequestBodyTooLarge,
     ServiceUnavailable,
-    error_body,
     exception_handler,
 )
 from .parsers import MalformedJSON, StrictJSONParser
@@ -174,11 +174,7 @@ def _malformed_json() -> dict:
 def _database_unavailable() -> dict:
     return _example(
         "Database unavailable",
-        _answer(
-            ServiceUnavailable(
-                gettext("The database is unavailable, so the request was not served.")
-            )
-        ),
+        _answer(ServiceUnavailable(render("database_unavailable"))),
         "Without the database no request can be audited, so none is answered.",
     )
 
@@ -306,11 +302,7 @@ def _operation_error_examples() -> dict[str, dict[str, dict[str, dict]]]:
             "503": {
                 "NoActiveModel": _example(
                     "No model is active",
-                    _answer(
-                        ServiceUnavailable(
-                            gettext("No model is active yet. Run `python manage.py retrain` first.")
-                        )
-                    ),
+                    _answer(ServiceUnavailable(render("no_active_model"))),
                 ),
                 "DatabaseUnavailable": _database_unavailable(),
             },

@@ -1,9 +1,10 @@
 """API serializers. Inputs follow the audit model's fields, which follow predictor.features."""
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .. import features, services
+from .. import features, refusals, services
 from ..models import Activation, ModelVersion, Outcome, PredictionRequest
 from ..services.outcomes import OUTCOME_VIEWS_MAX
 
@@ -109,8 +110,45 @@ class ActivationSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        "description": "Why the request was refused, field by field, in the request's language "
+        "(Accept-Language): the same sentences for rows written before refusals were stored as "
+        "codes and after.",
+        "example": {"likes": ["Ensure this value is less than or equal to 20000."]},
+    }
+)
+class DescribedErrorsField(serializers.Field):
+    """A row's stored refusals (codes, or the sentences of older rows) said in the reader's
+    language, which LocaleMiddleware has made the active one."""
+
+    def to_representation(self, value):
+        return refusals.describe_errors(value)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "additionalProperties": {"type": "array", "items": {}},
+        "description": "The refusals exactly as the audit trail holds them, for programs: "
+        '{"code", "params"} for each (see the `code` of error answers); rows written before '
+        "codes were stored hold a sentence, or Django's {\"message\", \"code\"}, instead.",
+        "example": {"likes": [{"code": "max_value", "params": {"limit_value": 20000}}]},
+    }
+)
+class StoredErrorsField(serializers.JSONField):
+    pass
+
+
 class AuditRecordSerializer(serializers.ModelSerializer):
     """An audit record in full, for staff."""
+
+    errors = DescribedErrorsField(read_only=True)
+    errors_stored = StoredErrorsField(source="errors", read_only=True)
 
     model_version = serializers.CharField(
         source="model_version.label", read_only=True, allow_null=True, default=None
@@ -132,6 +170,7 @@ class AuditRecordSerializer(serializers.ModelSerializer):
             "views_upper",
             "model_version",
             "errors",
+            "errors_stored",
             "raw_input",
             "latency_ms",
             "client_ip",

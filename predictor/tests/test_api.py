@@ -101,7 +101,8 @@ def test_a_batch_with_bad_items_is_refused_with_errors_per_item_and_every_item_a
     assert body["errors"]["2"] == {"shares": ["This field is required."]}
     rows = PredictionRequest.objects.order_by("batch_index")
     assert [r.accepted for r in rows] == [False, False, False]
-    assert rows[0].errors == {"batch": ["Not predicted: other items in this batch are invalid."]}
+    assert rows[0].errors == {"batch": [{"code": "not_predicted", "params": {}}]}
+    assert rows[1].errors["likes"] == [{"code": "min_value", "params": {"limit_value": 0}}]
     assert rows[2].raw_input == {"likes": 3}
 
 
@@ -109,40 +110,81 @@ def test_a_batch_over_the_limit_is_refused_and_audited_once(api, active_model, s
     settings.VIEWSITE_BATCH_MAX = 3
     response = post_json(api, [{"likes": 1, "shares": 1}] * 4)
     assert response.status_code == 400
-    assert "no more than 3" in json.dumps(response.json()["errors"])
+    assert response.json()["errors"] == {
+        "non_field_errors": ["A batch takes at most 3 inputs; this one has 4."]
+    }
     row = PredictionRequest.objects.get()
     assert row.raw_input["batch_length"] == 4
+    assert row.errors == {
+        "non_field_errors": [{"code": "batch_too_long", "params": {"limit": 3, "length": 4}}]
+    }
+
+
+ACCEPTED = "点赞数 (likes), 转发数 (shares)"
 
 
 @pytest.mark.parametrize(
-    ("body", "field", "message"),
+    ("body", "field", "message", "stored"),
     [
-        ({"likes": "abc", "shares": 1}, "likes", "A valid integer is required."),
-        ({"likes": -1, "shares": 1}, "likes", "Ensure this value is greater than or equal to 0."),
-        ({"likes": 1.5, "shares": 1}, "likes", "A valid integer is required."),
-        ({"likes": True, "shares": 1}, "likes", "A valid integer is required."),
+        (
+            {"likes": "abc", "shares": 1},
+            "likes",
+            "“abc” is not a whole number.",
+            {"code": "not_a_number", "params": {"value": "abc"}},
+        ),
+        (
+            {"likes": -1, "shares": 1},
+            "likes",
+            "Ensure this value is greater than or equal to 0.",
+            {"code": "min_value", "params": {"limit_value": 0}},
+        ),
+        (
+            {"likes": 1.5, "shares": 1},
+            "likes",
+            "“1.5” is not a whole number: a count has no fraction or decimal point.",
+            {"code": "not_whole", "params": {"value": "1.5"}},
+        ),
+        (
+            {"likes": True, "shares": 1},
+            "likes",
+            "“true” is not a whole number.",
+            {"code": "not_a_number", "params": {"value": "true"}},
+        ),
         (
             {"likes": 20_001, "shares": 1},
             "likes",
             "Ensure this value is less than or equal to 20000.",
+            {"code": "max_value", "params": {"limit_value": 20000}},
         ),
-        ({"likes": None, "shares": 1}, "likes", "This field may not be null."),
-        ({"shares": 1}, "likes", "This field is required."),
+        (
+            {"likes": None, "shares": 1},
+            "likes",
+            "This field is required.",
+            {"code": "required", "params": {}},
+        ),
+        ({"shares": 1}, "likes", "This field is required.", {"code": "required", "params": {}}),
         (
             {"likes": 1, "shares": 1, "views": 5},
             "views",
-            "Unknown field(s): views. Only 点赞数 (likes) and 转发数 (shares) are accepted.",
+            f"Unknown field(s): views. Only {ACCEPTED} are accepted.",
+            {"code": "unknown_field", "params": {"fields": "views", "accepted": ACCEPTED}},
         ),
         (
             {"likes": 1, "shares": 1, "id": 5},
             "id",
-            "Unknown field(s): id. Only 点赞数 (likes) and 转发数 (shares) are accepted.",
+            f"Unknown field(s): id. Only {ACCEPTED} are accepted.",
+            {"code": "unknown_field", "params": {"fields": "id", "accepted": ACCEPTED}},
         ),
-        ("500", "non_field_errors", "Invalid data. Expected a dictionary, but got str."),
+        (
+            "500",
+            "non_field_errors",
+            "Expected an object with likes and shares, but got str.",
+            {"code": "not_an_object", "params": {"type": "str"}},
+        ),
     ],
 )
-def test_invalid_input_is_a_400_naming_the_field_and_is_audited(
-    api, active_model, body, field, message
+def test_invalid_input_is_a_400_naming_the_field_and_is_audited_as_a_code(
+    api, active_model, body, field, message, stored
 ):
     response = post_json(api, body)
 
@@ -151,7 +193,8 @@ def test_invalid_input_is_a_400_naming_the_field_and_is_audited(
     row = PredictionRequest.objects.get()
     assert not row.accepted
     assert row.views is None
-    assert message in row.errors[field]
+    # The trail keeps the code and its parameters, never the sentence the client was sent.
+    assert stored in row.errors[field]
 
 
 @pytest.mark.parametrize(
@@ -214,7 +257,10 @@ def test_a_bad_token_is_a_401_and_is_audited(api, active_model):
     response = post_json(api, {"likes": 1, "shares": 1}, HTTP_AUTHORIZATION="Token nope")
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Token"
-    assert PredictionRequest.objects.get().errors == {"request": ["Invalid token."]}
+    # DRF's refusal has no code of ours: its code and its sentence are kept.
+    assert PredictionRequest.objects.get().errors == {
+        "request": [{"code": "authentication_failed", "message": "Invalid token."}]
+    }
 
 
 def test_a_token_user_is_recorded_on_the_audit_row(api, active_model, plain_user):

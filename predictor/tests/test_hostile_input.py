@@ -93,17 +93,18 @@ def test_the_api_refuses_nasty_input_with_a_4xx_envelope_and_audits_it(
 
 FORM_CASES = [
     # (name, form data, field with the message or None for the form's own, message)
-    ("non-number", {"likes": "abc", "shares": "1"}, "likes", "Enter a whole number."),
+    ("non-number", {"likes": "abc", "shares": "1"}, "likes", "“abc” is not a whole number."),
     ("negative", {"likes": "-1", "shares": "1"}, "likes", "Ensure this value is greater than or equal to 0."),
-    ("fraction", {"likes": "1.5", "shares": "1"}, "likes", "Enter a whole number."),
-    ("boolean", {"likes": "true", "shares": "1"}, "likes", "Enter a whole number."),
-    ("NaN", {"likes": "NaN", "shares": "1"}, "likes", "Enter a whole number."),
-    ("Infinity", {"likes": "Infinity", "shares": "1"}, "likes", "Enter a whole number."),
-    ("1e308", {"likes": "1e308", "shares": "1"}, "likes", "Enter a whole number."),
-    ("1e400", {"likes": "1e400", "shares": "1"}, "likes", "Enter a whole number."),
-    ("5,000-digit integer", {"likes": "1" + "0" * 5000, "shares": "1"}, "likes", "Enter a whole number."),
-    ("very long string", {"likes": LONG, "shares": "1"}, "likes", "Enter a whole number."),
-    ("NUL character", {"likes": "1\x00", "shares": "1"}, "likes", "Enter a whole number."),
+    ("fraction", {"likes": "1.5", "shares": "1"}, "likes", "“1.5” is not a whole number: a count has no fraction or decimal point."),
+    ("boolean", {"likes": "true", "shares": "1"}, "likes", "“true” is not a whole number."),
+    ("NaN", {"likes": "NaN", "shares": "1"}, "likes", "“NaN” marks a missing value; a number is required."),
+    ("Infinity", {"likes": "Infinity", "shares": "1"}, "likes", "“Infinity” is not a whole number."),
+    ("1e308", {"likes": "1e308", "shares": "1"}, "likes", "“1e308” is not a whole number: write the digits (1000), not an exponent."),
+    ("1e400", {"likes": "1e400", "shares": "1"}, "likes", "“1e400” is not a whole number: write the digits (1000), not an exponent."),
+    ("5,000-digit integer", {"likes": "1" + "0" * 5000, "shares": "1"}, "likes", "Ensure this value is less than or equal to 20000."),
+    # Input quoted back in a message is cut short: the page does not echo 100,000 characters.
+    ("very long string", {"likes": LONG, "shares": "1"}, "likes", f"“{LONG[:200]}…” is not a whole number."),
+    ("NUL character", {"likes": "1\x00", "shares": "1"}, "likes", "“1\x00” is not a whole number."),
     ("empty", {"likes": "", "shares": ""}, "likes", "This field is required."),
     ("missing field", {"likes": "1"}, "shares", "This field is required."),
     ("client sets views", {"likes": "1", "shares": "1", "views": "1"}, None, "Unknown field(s): views."),

@@ -76,7 +76,7 @@ def test_without_an_active_model_the_request_is_refused_and_audited(db):
     assert not row.accepted
     assert row.views is None
     assert row.model_version is None
-    assert "No model is active" in row.errors["model"][0]
+    assert row.errors == {"model": [{"code": "no_active_model", "params": {}}]}
 
 
 def test_a_tampered_active_artifact_is_refused_and_audited(active_model):

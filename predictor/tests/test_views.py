@@ -168,25 +168,42 @@ def test_percent_shows_a_share_as_a_percentage(value, places, shown):
 
 
 @pytest.mark.parametrize(
-    ("data", "field", "message"),
+    ("data", "field", "message", "stored"),
     [
-        ({"likes": "abc", "shares": "1"}, "likes", "Enter a whole number."),
+        (
+            {"likes": "abc", "shares": "1"},
+            "likes",
+            "“abc” is not a whole number.",
+            {"code": "not_a_number", "params": {"value": "abc"}},
+        ),
         (
             {"likes": "-3", "shares": "1"},
             "likes",
             "Ensure this value is greater than or equal to 0.",
+            {"code": "min_value", "params": {"limit_value": 0}},
         ),
-        ({"likes": "1", "shares": "2.5"}, "shares", "Enter a whole number."),
+        (
+            {"likes": "1", "shares": "2.5"},
+            "shares",
+            "“2.5” is not a whole number: a count has no fraction or decimal point.",
+            {"code": "not_whole", "params": {"value": "2.5"}},
+        ),
         (
             {"likes": "1", "shares": "99999"},
             "shares",
             "Ensure this value is less than or equal to 20000.",
+            {"code": "max_value", "params": {"limit_value": 20000}},
         ),
-        ({"likes": "", "shares": "1"}, "likes", "This field is required."),
+        (
+            {"likes": "", "shares": "1"},
+            "likes",
+            "This field is required.",
+            {"code": "required", "params": {}},
+        ),
     ],
 )
-def test_bad_input_is_shown_in_place_with_a_400_and_audited(
-    client, active_model, data, field, message
+def test_bad_input_is_shown_in_place_with_a_400_and_audited_as_a_code(
+    client, active_model, data, field, message, stored
 ):
     response = client.post(PAGE, data)
     html = response.content.decode()
@@ -198,7 +215,8 @@ def test_bad_input_is_shown_in_place_with_a_400_and_audited(
     assert 'class="result-value"' not in html
     record = PredictionRequest.objects.get()
     assert not record.accepted
-    assert record.errors[field][0]["message"] == message
+    # The same code as the API stores for the same input: the page's language is not kept.
+    assert record.errors[field] == [stored]
     assert record.raw_input == data
 
 
@@ -217,7 +235,9 @@ def test_a_post_without_a_csrf_token_is_refused_and_audited(active_model):
     record = PredictionRequest.objects.get()
     assert not record.accepted
     assert record.channel == "form"
-    assert "CSRF" in record.errors["csrf"][0]
+    [stored] = record.errors["csrf"]
+    assert stored["code"] == "csrf"
+    assert "CSRF" in stored["params"]["reason"]
 
 
 def test_a_post_with_its_csrf_token_is_accepted(active_model):
@@ -281,13 +301,27 @@ def test_the_form_accepts_counts_as_people_type_them(client, active_model, typed
     assert record.raw_input["likes"] == typed  # the audit keeps what was typed
 
 
-@pytest.mark.parametrize("typed", ["1,20", "1,5", "12,34,567", "1 200", "1.200,5", ",500"])
-def test_commas_out_of_their_places_are_refused_not_guessed(client, active_model, typed):
+@pytest.mark.parametrize(
+    ("typed", "code", "reason"),
+    [
+        ("1,20", "decimal_comma", ": a comma separates thousands (1,500), not decimals."),
+        ("1,5", "decimal_comma", ": a comma separates thousands (1,500), not decimals."),
+        ("12,34,567", "decimal_comma", ": a comma separates thousands (1,500), not decimals."),
+        ("1 200", "not_a_number", "."),
+        ("1.200,5", "not_a_number", "."),
+        (",500", "not_a_number", "."),
+    ],
+)
+def test_commas_out_of_their_places_are_refused_not_guessed(
+    client, active_model, typed, code, reason
+):
     response = client.post(PAGE, {"likes": typed, "shares": "10"})
 
     assert response.status_code == 400
-    assert "Enter a whole number." in response.content.decode()
-    assert not PredictionRequest.objects.get().accepted
+    assert f"“{typed}” is not a whole number{reason}" in response.content.decode()
+    row = PredictionRequest.objects.get()
+    assert not row.accepted
+    assert row.errors["likes"] == [{"code": code, "params": {"value": typed}}]
 
 
 def test_the_inputs_are_text_with_a_numeric_keyboard(client, db):
