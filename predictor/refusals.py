@@ -16,9 +16,8 @@ from functools import cache
 
 from django.conf import settings
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 # code -> the sentence, with %(name)s for each parameter. Django's own wordings are reused where
 # they say the same thing, so Django's catalogues already translate them.

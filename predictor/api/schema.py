@@ -16,8 +16,8 @@ from drf_spectacular.utils import OpenApiExample
 from rest_framework import exceptions
 from rest_framework.exceptions import ValidationError
 
-from ..services.outcomes import Problem
 from ..refusals import error_body, render
+from ..services.outcomes import Problem
 from .errors import (
     Conflict,
     RequestBodyTooLarge,

@@ -136,7 +136,7 @@ class DescribedErrorsField(serializers.Field):
         "additionalProperties": {"type": "array", "items": {}},
         "description": "The refusals exactly as the audit trail holds them, for programs: "
         '{"code", "params"} for each (see the `code` of error answers); rows written before '
-        "codes were stored hold a sentence, or Django's {\"message\", \"code\"}, instead.",
+        'codes were stored hold a sentence, or Django\'s {"message", "code"}, instead.',
         "example": {"likes": [{"code": "max_value", "params": {"limit_value": 20000}}]},
     }
 )
