@@ -145,11 +145,17 @@ def describe(stored) -> str:
 
 def describe_errors(errors):
     """A row's `errors` field with every refusal described: {field: [sentence, ...]}."""
-    if isinstance(errors, Mapping):
+    if isinstance(errors, Mapping) and not _is_one_refusal(errors):
         return {str(key): describe_errors(value) for key, value in errors.items()}
     if isinstance(errors, list):
         return [describe_errors(item) for item in errors]
     return describe(errors) if errors is not None else None
+
+
+def _is_one_refusal(stored: Mapping) -> bool:
+    # {"code", "params"} of ours, or {"message", "code"} of Django's or a library's: a refusal,
+    # not a field's errors (no field is named "code" or "message").
+    return bool(stored) and set(stored) <= {"code", "params", "message"}
 
 
 def _earlier_sentence(text: str) -> str:

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from predictor import services
-from predictor.models import ModelFile
+from predictor.models import Channel, ModelFile, PredictionRequest
 from predictor.services import registry
 
 # The browser tests' fixtures (server, browser, browser_without_javascript), for every module.
@@ -160,3 +160,87 @@ def pytest_terminal_summary(terminalreporter):
     from . import chaos
 
     chaos.print_table(terminalreporter.write)
+
+
+# Refusals as audit rows hold them, written before codes were stored (English or Chinese
+# sentences, Django's {"message", "code"}) and after (codes with parameters), each with how it
+# reads in English and in Chinese: (case id, stored errors, English, Chinese).
+STORED_REFUSALS = [
+    (
+        "old English bound",
+        {"likes": ["Ensure this value is less than or equal to 20000."]},
+        "Ensure this value is less than or equal to 20000.",
+        "确保该值小于或等于20000。",
+    ),
+    (
+        "old Chinese bound",
+        {"likes": ["确保该值小于或等于20000。"]},
+        "Ensure this value is less than or equal to 20000.",
+        "确保该值小于或等于20000。",
+    ),
+    (
+        "old form pair",
+        {"likes": [{"message": "Enter a whole number.", "code": "invalid"}]},
+        "Enter a whole number.",
+        "输入整数。",
+    ),
+    (
+        "old CSRF",
+        {"request": ["CSRF check failed: CSRF token missing."]},
+        "CSRF check failed: CSRF token missing.",
+        "CSRF 检查未通过：CSRF token missing.",
+    ),
+    (
+        "old no model",
+        {"model": ["No model is active yet. Run `python manage.py retrain` first."]},
+        "No model is active yet. Run `python manage.py retrain` first.",
+        "还没有启用的模型。请先运行 `python manage.py retrain`。",
+    ),
+    (
+        "old DRF English",
+        {"likes": ["A valid integer is required."]},
+        "A valid integer is required.",
+        "请填写合法的整数值。",
+    ),
+    (
+        "old DRF Chinese",
+        {"likes": ["请填写合法的整数值。"]},
+        "A valid integer is required.",
+        "请填写合法的整数值。",
+    ),
+    (
+        "code bound",
+        {"likes": [{"code": "max_value", "params": {"limit_value": 20000}}]},
+        "Ensure this value is less than or equal to 20000.",
+        "确保该值小于或等于20000。",
+    ),
+    (
+        "code with input",
+        {"likes": [{"code": "not_a_number", "params": {"value": "abc"}}]},
+        "“abc” is not a whole number.",
+        "“abc”不是整数。",
+    ),
+    (
+        "code no model",
+        {"model": [{"code": "no_active_model", "params": {}}]},
+        "No model is active yet. Run `python manage.py retrain` first.",
+        "还没有启用的模型。请先运行 `python manage.py retrain`。",
+    ),
+    (
+        "library code and message",
+        {"request": [{"code": "authentication_failed", "message": "Invalid token."}]},
+        "Invalid token.",
+        "认证令牌无效。",
+    ),
+]
+
+
+def stored_refusal_row(errors):
+    """An audit row as a door once wrote it, inserted directly (the trail only appends)."""
+    return PredictionRequest.objects.create(
+        channel=Channel.API,
+        accepted=False,
+        raw_input={"likes": "x"},
+        errors=errors,
+        latency_ms=1.5,
+    )

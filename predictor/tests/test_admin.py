@@ -11,11 +11,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from predictor import services
 from predictor.admin import BoundedCountPaginator, CreatedDrillDown, PredictionRequestAdmin
 from predictor.models import Activation, AuditSeal, ModelVersion, Outcome, PredictionRequest
 
+from .conftest import STORED_REFUSALS, stored_refusal_row
 from .test_predictions import info
 
 
@@ -404,3 +406,28 @@ def test_audit_seals_are_listed_read_only_without_their_row_hashes(admin_client,
     assert b"prediction_hashes" not in detail.content
     assert b'name="_save"' not in detail.content
     assert admin_client.get(reverse("admin:predictor_auditseal_add")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("errors", "english", "chinese"),
+    [case[1:] for case in STORED_REFUSALS],
+    ids=[case[0] for case in STORED_REFUSALS],
+)
+def test_the_record_page_says_a_refusal_of_any_age_in_the_readers_language(
+    admin_client, db, errors, english, chinese
+):
+    row = stored_refusal_row(errors)
+    url = reverse("admin:predictor_predictionrequest_change", args=[row.pk])
+    [field] = errors
+
+    in_english = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    in_chinese = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert f"<li><code>{field}</code>: {escape(english)}</li>" in in_english
+    assert f"<li><code>{field}</code>: {escape(chinese)}</li>" in in_chinese
+    assert "Why refused" in in_english
+    assert "拒绝原因" in in_chinese
+    # The stored JSON stays on the page for the auditor, whatever the language.
+    stored = escape(json.dumps(errors, ensure_ascii=False))
+    assert stored in in_english
+    assert stored in in_chinese

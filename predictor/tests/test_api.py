@@ -4,21 +4,25 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.forms.models import model_to_dict
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import Throttled
 from rest_framework.test import APIClient
 
 from predictor import features, services
+from predictor.api.errors import exception_handler
 from predictor.api.serializers import PredictionInputSerializer, PredictionSerializer
 from predictor.models import Outcome, PredictionRequest
 from predictor.services.outcomes import OUTCOME_VIEWS_MAX
 
 from .conftest import (
+    STORED_REFUSALS,
     exact_views,
     linear_rows,
     remove_stored_file,
     replace_stored_file,
+    stored_refusal_row,
     write_csv,
 )
 
@@ -628,3 +632,32 @@ def test_commas_out_of_place_in_text_are_refused(api, active_model, typed):
     response = post_json(api, {"likes": typed, "shares": 1})
 
     assert (response.status_code, list(response.json()["errors"])) == (400, ["likes"])
+
+
+def test_the_429_is_worded_by_the_core_in_the_readers_language():
+    with translation.override("zh-hans"):
+        response = exception_handler(Throttled(wait=42), {"request": None})
+    assert response.status_code == 429
+    assert response.data == {"detail": "请求过多。请在 42 秒后重试。", "code": "throttled"}
+
+
+@pytest.mark.parametrize(
+    ("errors", "english", "chinese"),
+    [case[1:] for case in STORED_REFUSALS],
+    ids=[case[0] for case in STORED_REFUSALS],
+)
+def test_staff_read_a_stored_refusal_of_any_age_in_their_language(
+    api, db, staff_user, errors, english, chinese
+):
+    row = stored_refusal_row(errors)
+    api.force_authenticate(staff_user)
+    url = reverse("predictor:prediction-detail", args=[row.pk])
+    [field] = errors
+
+    in_english = api.get(url, HTTP_ACCEPT_LANGUAGE="en").json()
+    in_chinese = api.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+
+    assert in_english["errors"] == {field: [english]}
+    assert in_chinese["errors"] == {field: [chinese]}
+    # The stored form is served as it is, whatever the reader's language, for programs.
+    assert in_english["errors_stored"] == in_chinese["errors_stored"] == errors
