@@ -16,6 +16,7 @@ from drf_spectacular.utils import OpenApiExample
 from rest_framework import exceptions
 from rest_framework.exceptions import ValidationError
 
+from .. import services
 from ..refusals import error_body, render
 from ..services.outcomes import Problem
 from .errors import (
@@ -25,7 +26,7 @@ from .errors import (
     exception_handler,
 )
 from .parsers import MalformedJSON, StrictJSONParser
-from .serializers import OutcomeSerializer, PredictionInputSerializer
+from .serializers import OutcomeSerializer
 
 ERROR_STATUSES = {
     "400": "The input is not valid (`errors` names each field), or the JSON is malformed.",
@@ -142,6 +143,16 @@ def _refused(serializer_class, data, *, many: bool = False) -> dict:
     if serializer.is_valid():
         raise ValueError(f"{data!r} is valid")
     return _answer(ValidationError(serializer.errors))
+
+
+def _prediction_refused(payload) -> dict:
+    """The answer to a prediction body the core refuses, read as the view reads it: a batch's
+    good items say they were not predicted either."""
+    try:
+        services.read_inputs(payload)
+    except services.InputRefused as refused:
+        return _answer(ValidationError(refused.messages()))
+    raise ValueError(f"{payload!r} is valid")
 
 
 def _unparsable(body: str) -> dict:
@@ -277,12 +288,12 @@ def _operation_error_examples() -> dict[str, dict[str, dict[str, dict]]]:
             "400": {
                 "InvalidInput": _example(
                     "Invalid input",
-                    _refused(PredictionInputSerializer, INVALID_INPUT),
+                    _prediction_refused(INVALID_INPUT),
                     'The answer to `{"likes": -1, "shares": "many"}`: errors by field.',
                 ),
                 "BatchItemInvalid": _example(
                     "A batch with an invalid item",
-                    _refused(PredictionInputSerializer, BATCH_WITH_INVALID_ITEM, many=True),
+                    _prediction_refused(BATCH_WITH_INVALID_ITEM),
                     'The answer to a batch whose item 1 (from 0) is `{"likes": 25000}`: errors '
                     "by item index, then by field.",
                 ),
