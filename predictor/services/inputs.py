@@ -84,7 +84,9 @@ def read_inputs(payload) -> tuple[list[dict[str, int]], bool]:
         except InputRefused as refused:
             errors.append(refused.errors)
     if any(errors):
-        raise InputRefused([item or {NOT_PREDICTED: [Refusal("not_predicted")]} for item in errors])
+        # Good items stay empty here: the answer names the bad ones, and refused_rows gives
+        # each good one its "not predicted" row.
+        raise InputRefused(errors)
     return inputs, True
 
 
