@@ -21,7 +21,7 @@ from ..models import Activation, Channel, ModelVersion, Outcome, PredictionReque
 from .errors import Conflict, ServiceUnavailable, as_api_exception
 from .filters import PredictionRequestFilter
 from .parsers import MalformedJSON
-from .schema import PREDICTION_EXAMPLES
+from .schema import PREDICTION_EXAMPLES, PREVIEW_EXAMPLES
 from .serializers import (
     ActivationSerializer,
     AuditRecordSerializer,
@@ -32,6 +32,7 @@ from .serializers import (
     PredictionSerializer,
     prediction_output,
 )
+from .throttling import ScopedThrottle
 
 NOT_PREDICTED = _("Not predicted: other items in this batch are invalid.")
 
@@ -40,12 +41,13 @@ NOT_PREDICTED = _("Not predicted: other items in this batch are invalid.")
 @api_view(["GET"])
 @permission_classes([permissions.AllowAny])
 def api_root(request, format=None):
-    """viewsite's API: predict, review the history (staff), list and activate model versions;
-    and, while the schema is served, its documentation pages."""
+    """viewsite's API: predict (or preview), review the history (staff), list and activate model
+    versions; and, while the schema is served, its documentation pages."""
     links = {
         name: reverse(f"predictor:{url_name}", request=request, format=format)
         for name, url_name in [
             ("predictions", "prediction-create"),
+            ("preview", "prediction-preview"),
             ("history", "prediction-list"),
             ("models", "model-list"),
         ]
@@ -63,6 +65,10 @@ class PredictionCreateApi(generics.GenericAPIView):
     name = "Predictions"
     permission_classes = [permissions.AllowAny]
     serializer_class = PredictionInputSerializer
+    # What a subclass changes to be another door onto the same operation (PredictionPreviewApi).
+    channel = Channel.API
+    takes_batches = True
+    answered_status = status.HTTP_201_CREATED
 
     def initial(self, request, *args, **kwargs):
         self.started = time.perf_counter()
@@ -89,7 +95,8 @@ class PredictionCreateApi(generics.GenericAPIView):
     )
     def post(self, request):
         payload = request.data
-        batch = isinstance(payload, list)
+        # Where batches are not taken, a list meets the serializer as one input and is refused.
+        batch = self.takes_batches and isinstance(payload, list)
         serializer = self.get_serializer(data=payload, many=batch)
         serializer.is_valid(raise_exception=True)
         try:
@@ -102,7 +109,7 @@ class PredictionCreateApi(generics.GenericAPIView):
         except services.ModelUnavailable as error:  # audited by the service
             raise ServiceUnavailable(str(error)) from error
         output = prediction_output(records)
-        return Response(output if batch else output[0], status=status.HTTP_201_CREATED)
+        return Response(output if batch else output[0], status=self.answered_status)
 
     def handle_exception(self, exc):
         # Whatever refused a prediction request (its JSON, its size, its content type, its
@@ -125,7 +132,7 @@ class PredictionCreateApi(generics.GenericAPIView):
         reason = refusal.default_code  # a code of ours or DRF's: parse_error, body_too_large...
         if isinstance(refusal, ValidationError):
             raw_inputs, errors = _refused_items(self.request.data, refusal.detail)
-            batch = isinstance(self.request.data, list)
+            batch = self.takes_batches and isinstance(self.request.data, list)
             reason = "invalid_input"
         else:
             meta = self.request.META
@@ -146,8 +153,35 @@ class PredictionCreateApi(generics.GenericAPIView):
 
     def request_info(self) -> services.RequestInfo:
         return services.RequestInfo.from_request(
-            self.request, channel=Channel.API, started=getattr(self, "started", None)
+            self.request, channel=self.channel, started=getattr(self, "started", None)
         )
+
+
+class PredictionPreviewApi(PredictionCreateApi):
+    """POST one input to preview its prediction: the same validation, model and audit as a
+    prediction, but audited as a preview and kept out of every figure about what was served."""
+
+    name = "Prediction preview"
+    channel = Channel.PREVIEW
+    takes_batches = False
+    answered_status = status.HTTP_200_OK
+    # Only the previews' own limit: typing is many requests, and none of them is a prediction.
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "preview"
+
+    # Declared again only for its own schema: one input in, 200 out (the batch's would merge in).
+    @extend_schema(
+        request=PredictionInputSerializer,
+        responses={200: PredictionSerializer},
+        description='Send `{"likes": 500, "shares": 300}` to see the answer the active model '
+        "would give, as the form does while you type. It is audited with the channel "
+        "`preview` and is not a prediction: it is answered 200 (nothing was created to keep), "
+        "not counted in the version's served predictions, takes no outcome, and is rate-limited "
+        "apart from predictions. One input only: a list is refused.",
+        examples=PREVIEW_EXAMPLES,
+    )
+    def post(self, request):
+        return super().post(request)
 
 
 def _refused_items(payload, errors) -> tuple[list, list]:
