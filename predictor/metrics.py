@@ -8,7 +8,7 @@ all up. Without that variable (runserver, tests, management commands) counts sta
 process's default registry.
 
 Every label has a bounded set of values, since each value is a time series kept forever: the
-door (form, api, cli, admin, other), an HTTP status, a version label (v3), a reason code. A
+door (form, api, preview, cli, admin, other), an HTTP status, a version label (v3), a reason code. A
 value outside its set is counted as "other".
 
 A metric must never cost a request its answer: each counting function logs its own failure (a
@@ -40,7 +40,7 @@ from .models import ModelVersion
 logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-DOORS = frozenset({"form", "api", "cli", "admin", "other"})
+DOORS = frozenset({"form", "api", "preview", "cli", "admin", "other"})
 OTHER = "other"
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _VERSION = re.compile(r"v[0-9]{1,9}")
@@ -87,7 +87,7 @@ ARTIFACT_INTEGRITY_FAILURES = Counter(
 RATE_LIMITED = Counter(
     "viewsite_rate_limited",
     "API requests refused by Django's rate limits (nginx's own 429s never reach Django), by "
-    "scope (anon, user).",
+    "scope (anon, user, preview).",
     ["scope"],
 )
 
@@ -159,9 +159,11 @@ def rate_limited(*, scope: str) -> None:
 
 def door_of(path: str) -> str:
     """The door an HTTP request came through, from its path."""
-    form, api, admin = _door_paths()
+    form, preview, api, admin = _door_paths()
     if path == form:
         return "form"
+    if path == preview:  # under the API's root, but the form's previews are not API traffic
+        return "preview"
     if path.startswith(api):
         return "api"
     if path.startswith(admin):
@@ -170,8 +172,13 @@ def door_of(path: str) -> str:
 
 
 @functools.cache
-def _door_paths() -> tuple[str, str, str]:
-    return reverse("predictor:predict"), reverse("predictor:api-root"), reverse("admin:index")
+def _door_paths() -> tuple[str, str, str, str]:
+    return (
+        reverse("predictor:predict"),
+        reverse("predictor:prediction-preview"),
+        reverse("predictor:api-root"),
+        reverse("admin:index"),
+    )
 
 
 # --- /metrics ---------------------------------------------------------------------------------

@@ -21,11 +21,13 @@ class ModelVersionQuerySet(models.QuerySet):
         MAPE and the share inside the interval the prediction stated.
 
         MAPE leaves out articles whose real views were 0 (no percentage of nothing); coverage
-        counts only predictions made with an interval.
+        counts only predictions made with an interval. Previews count in none of them.
         """
         outcomes = (
             Outcome.objects.latest_per_prediction()
             .filter(prediction__model_version=models.OuterRef("pk"))
+            # Previews get no outcome (record_outcomes refuses them); none may count if one did.
+            .exclude(prediction__channel=Channel.PREVIEW)
             .order_by()
             .values("prediction__model_version")
         )
@@ -341,6 +343,9 @@ class Channel(models.TextChoices):
     FORM = "form", _("Form")
     API = "api", _("API")
     CLI = "cli", _("Command line")
+    # The form's answer-as-you-type: audited, but never an answer anyone kept, so no figure
+    # about what a version answered (served count, live error, training rows) includes it.
+    PREVIEW = "preview", _("Preview")
 
 
 class PredictionRequest(AppendOnlyModel):

@@ -28,6 +28,11 @@ urlpatterns = [
         name="prediction-create",
     ),
     path(
+        "api/predictions/preview/",
+        api(api_views.PredictionPreviewApi.as_view()),
+        name="prediction-preview",
+    ),
+    path(
         "api/predictions/history/",
         api(api_views.PredictionListApi.as_view()),
         name="prediction-list",

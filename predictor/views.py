@@ -206,6 +206,7 @@ def _refuse_oversized(request, *, path: str, content_length: str):
     channels = {
         reverse("predictor:predict"): Channel.FORM,
         reverse("predictor:prediction-create"): Channel.API,
+        reverse("predictor:prediction-preview"): Channel.PREVIEW,
     }
     if request.method == "POST" and path in channels:
         _record_refusal(

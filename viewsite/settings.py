@@ -264,6 +264,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("VIEWSITE_THROTTLE_ANON_RATE", default="120/minute"),
         "user": env.str("VIEWSITE_THROTTLE_USER_RATE", default="600/minute"),
+        # The form's previews while typing (a request per pause), per user or client address,
+        # apart from the two above: /api/predictions/preview/ counts only against this one.
+        "preview": env.str("VIEWSITE_THROTTLE_PREVIEW_RATE", default="120/minute"),
     },
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

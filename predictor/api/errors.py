@@ -66,7 +66,7 @@ def as_api_exception(exc: Exception) -> Exception:
 def exception_handler(exc, context):
     exc = as_api_exception(exc)
     if isinstance(exc, exceptions.Throttled) and context.get("request") is not None:
-        _count_throttled(context["request"])
+        _count_throttled(context["request"], context.get("view"))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -85,8 +85,8 @@ def exception_handler(exc, context):
     return response
 
 
-def _count_throttled(request) -> None:
-    scope, client = throttled_client(request)
+def _count_throttled(request, view) -> None:
+    scope, client = throttled_client(request, view)
     try:
         record_throttled(scope=scope, client=client)
     except (DatabaseError, *CacheError) as error:

@@ -36,7 +36,8 @@ ERROR_STATUSES = {
     "405": "This method is not allowed here.",
     "406": "None of the media types in Accept can be returned.",
     "409": "Not possible in this state: a model version whose artifact is missing or altered "
-    "cannot be activated; a refused prediction has no answer to record an outcome for.",
+    "cannot be activated; a refused prediction or a preview has no answer to record an outcome "
+    "for.",
     "413": "The request body is over the size limit.",
     "414": "The URL is too long (the server's request-line limit).",
     "415": "The body is not JSON.",
@@ -121,6 +122,25 @@ PREDICTION_EXAMPLES = [
 ]
 
 
+# For PredictionPreviewApi.post: one input, answered 200 with the body of a prediction.
+PREVIEW_EXAMPLES = [
+    OpenApiExample("One article", value=ONE_INPUT, request_only=True),
+    OpenApiExample(
+        "A list",
+        value=BATCH,
+        request_only=True,
+        description="Refused with 400: a preview is one input. Audited too.",
+    ),
+    OpenApiExample(
+        "One article",
+        value=_prediction(1044, 500, 300, 59012.37, 51873.9, 66150.84),
+        response_only=True,
+        status_codes=["200"],
+        description="Its `id` is the preview's audit row, which takes no outcome.",
+    ),
+]
+
+
 def _example(summary: str, body: dict, description: str = "") -> dict:
     return {
         "summary": summary,
@@ -145,11 +165,10 @@ def _refused(serializer_class, data, *, many: bool = False) -> dict:
     return _answer(ValidationError(serializer.errors))
 
 
-def _prediction_refused(payload) -> dict:
-    """The answer to a prediction body the core refuses, read as the view reads it: a batch's
-    good items say they were not predicted either."""
+def _prediction_refused(payload, *, batches: bool = True) -> dict:
+    """The answer to a prediction body the core refuses, read as the view reads it."""
     try:
-        services.read_inputs(payload)
+        services.read_inputs(payload, batches=batches)
     except services.InputRefused as refused:
         return _answer(ValidationError(refused.messages()))
     raise ValueError(f"{payload!r} is valid")
@@ -283,14 +302,50 @@ def _operation_error_examples() -> dict[str, dict[str, dict[str, dict]]]:
             _answer(exceptions.NotFound(gettext("There is no prediction #%(id)s.") % {"id": 42})),
         )
     }
+    invalid_input = {
+        "InvalidInput": _example(
+            "Invalid input",
+            _prediction_refused(INVALID_INPUT),
+            'The answer to `{"likes": -1, "shares": "many"}`: errors by field.',
+        )
+    }
+    # Predicting (or previewing) needs no credentials, but a token that is sent must be valid,
+    # and a session must come with its CSRF token (Django says why in English only).
+    prediction_refusals = {
+        "401": {"InvalidToken": _invalid_token()},
+        "403": {
+            "CsrfFailed": _example(
+                "A session without its CSRF token",
+                _answer(exceptions.PermissionDenied("CSRF Failed: CSRF token missing.")),
+                "A client that sends a session cookie must send the X-CSRFToken header "
+                "too; a token, or no credentials, needs none.",
+            ),
+        },
+        "503": {
+            "NoActiveModel": _example(
+                "No model is active",
+                _answer(ServiceUnavailable(render("no_active_model"))),
+            ),
+            "DatabaseUnavailable": _database_unavailable(),
+        },
+    }
     return {
+        # A preview is refused as a prediction is, and for a list, which it does not take.
+        "predictions_preview_create": {
+            "400": {
+                **invalid_input,
+                "ListRefused": _example(
+                    "A list",
+                    _prediction_refused(BATCH, batches=False),
+                    "A preview is one input; a list of them is refused as a whole.",
+                ),
+                **_malformed_json(),
+            },
+            **prediction_refusals,
+        },
         "predictions_create": {
             "400": {
-                "InvalidInput": _example(
-                    "Invalid input",
-                    _prediction_refused(INVALID_INPUT),
-                    'The answer to `{"likes": -1, "shares": "many"}`: errors by field.',
-                ),
+                **invalid_input,
                 "BatchItemInvalid": _example(
                     "A batch with an invalid item",
                     _prediction_refused(BATCH_WITH_INVALID_ITEM),
@@ -299,24 +354,7 @@ def _operation_error_examples() -> dict[str, dict[str, dict[str, dict]]]:
                 ),
                 **_malformed_json(),
             },
-            # Predicting needs no credentials, but a token that is sent must be valid, and a
-            # session must come with its CSRF token (Django says why in English only).
-            "401": {"InvalidToken": _invalid_token()},
-            "403": {
-                "CsrfFailed": _example(
-                    "A session without its CSRF token",
-                    _answer(exceptions.PermissionDenied("CSRF Failed: CSRF token missing.")),
-                    "A client that sends a session cookie must send the X-CSRFToken header "
-                    "too; a token, or no credentials, needs none.",
-                ),
-            },
-            "503": {
-                "NoActiveModel": _example(
-                    "No model is active",
-                    _answer(ServiceUnavailable(render("no_active_model"))),
-                ),
-                "DatabaseUnavailable": _database_unavailable(),
-            },
+            **prediction_refusals,
         },
         "predictions_outcome_create": {
             "400": {

@@ -1,6 +1,7 @@
 """DRF's rate throttles for the API, counting in the cache every worker and host shares.
 
-Rates come from settings (VIEWSITE_THROTTLE_ANON_RATE, VIEWSITE_THROTTLE_USER_RATE). Clients are
+Rates come from settings (VIEWSITE_THROTTLE_ANON_RATE, VIEWSITE_THROTTLE_USER_RATE, and
+VIEWSITE_THROTTLE_PREVIEW_RATE for a view with its own `throttle_scope`). Clients are
 told apart as DRF does, through NUM_PROXIES trusted proxies, so an X-Forwarded-For written by the
 client changes nothing.
 
@@ -18,7 +19,7 @@ import time
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +73,28 @@ class UserThrottle(FixedWindowMixin, UserRateThrottle):
         return super().get_cache_key(request, view)
 
 
-def throttled_client(request) -> tuple[str, str]:
-    """(scope, client) as the audit of refusals names them: a user id, or the client address."""
+class ScopedThrottle(FixedWindowMixin, ScopedRateThrottle):
+    """The limit of a view that sets `throttle_scope` (the form's previews), per user or client
+    address, counted apart from the anon and user limits."""
+
+    def allow_request(self, request, view):
+        # As ScopedRateThrottle does, the scope and its rate come from the view; then the fixed
+        # window counts.
+        self.scope = getattr(view, self.scope_attr, None)
+        if not self.scope:
+            return True
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+
+def throttled_client(request, view=None) -> tuple[str, str]:
+    """(scope, client) as the audit of refusals names them: a user id, or the client address;
+    the scope is the view's own where it has one."""
     user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        return UserThrottle.scope, f"user:{user.pk}"
-    return AnonThrottle.scope, AnonThrottle().get_ident(request)
+    authenticated = user is not None and user.is_authenticated
+    client = f"user:{user.pk}" if authenticated else AnonThrottle().get_ident(request)
+    scope = getattr(view, ScopedThrottle.scope_attr, None)
+    if scope:
+        return scope, client
+    return (UserThrottle.scope if authenticated else AnonThrottle.scope), client

@@ -19,7 +19,7 @@ from ..models import Activation, Channel, ModelVersion, Outcome, PredictionReque
 from .errors import Conflict, ServiceUnavailable, as_api_exception, refusal_of
 from .filters import PredictionRequestFilter
 from .parsers import MalformedJSON
-from .schema import PREDICTION_EXAMPLES
+from .schema import PREDICTION_EXAMPLES, PREVIEW_EXAMPLES
 from .serializers import (
     ActivationSerializer,
     AuditRecordSerializer,
@@ -30,18 +30,20 @@ from .serializers import (
     PredictionSerializer,
     prediction_output,
 )
+from .throttling import ScopedThrottle
 
 
 @extend_schema(exclude=True)
 @api_view(["GET"])
 @permission_classes([permissions.AllowAny])
 def api_root(request, format=None):
-    """viewsite's API: predict, review the history (staff), list and activate model versions;
-    and, while the schema is served, its documentation pages."""
+    """viewsite's API: predict (or preview), review the history (staff), list and activate model
+    versions; and, while the schema is served, its documentation pages."""
     links = {
         name: reverse(f"predictor:{url_name}", request=request, format=format)
         for name, url_name in [
             ("predictions", "prediction-create"),
+            ("preview", "prediction-preview"),
             ("history", "prediction-list"),
             ("models", "model-list"),
         ]
@@ -59,6 +61,10 @@ class PredictionCreateApi(generics.GenericAPIView):
     name = "Predictions"
     permission_classes = [permissions.AllowAny]
     serializer_class = PredictionInputSerializer
+    # What a subclass changes to be another door onto the same operation (PredictionPreviewApi).
+    channel = Channel.API
+    takes_batches = True
+    answered_status = status.HTTP_201_CREATED
 
     def initial(self, request, *args, **kwargs):
         self.started = time.perf_counter()
@@ -84,7 +90,7 @@ class PredictionCreateApi(generics.GenericAPIView):
         examples=PREDICTION_EXAMPLES,
     )
     def post(self, request):
-        inputs, batch = services.read_inputs(request.data)
+        inputs, batch = services.read_inputs(request.data, batches=self.takes_batches)
         try:
             records = services.predict(
                 inputs=inputs,
@@ -95,7 +101,7 @@ class PredictionCreateApi(generics.GenericAPIView):
         except services.ModelUnavailable as error:  # audited by the service
             raise ServiceUnavailable(str(error)) from error
         output = prediction_output(records)
-        return Response(output if batch else output[0], status=status.HTTP_201_CREATED)
+        return Response(output if batch else output[0], status=self.answered_status)
 
     def handle_exception(self, exc):
         # Whatever refused a prediction request (its JSON, its size, its content type, its
@@ -144,8 +150,35 @@ class PredictionCreateApi(generics.GenericAPIView):
 
     def request_info(self) -> services.RequestInfo:
         return services.RequestInfo.from_request(
-            self.request, channel=Channel.API, started=getattr(self, "started", None)
+            self.request, channel=self.channel, started=getattr(self, "started", None)
         )
+
+
+class PredictionPreviewApi(PredictionCreateApi):
+    """POST one input to preview its prediction: the same validation, model and audit as a
+    prediction, but audited as a preview and kept out of every figure about what was served."""
+
+    name = "Prediction preview"
+    channel = Channel.PREVIEW
+    takes_batches = False
+    answered_status = status.HTTP_200_OK
+    # Only the previews' own limit: typing is many requests, and none of them is a prediction.
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "preview"
+
+    # Declared again only for its own schema: one input in, 200 out (the batch's would merge in).
+    @extend_schema(
+        request=PredictionInputSerializer,
+        responses={200: PredictionSerializer},
+        description='Send `{"likes": 500, "shares": 300}` to see the answer the active model '
+        "would give, as the form does while you type. It is audited with the channel "
+        "`preview` and is not a prediction: it is answered 200 (nothing was created to keep), "
+        "not counted in the version's served predictions, takes no outcome, and is rate-limited "
+        "apart from predictions. One input only: a list is refused.",
+        examples=PREVIEW_EXAMPLES,
+    )
+    def post(self, request):
+        return super().post(request)
 
 
 class PredictionHistoryPagination(CursorPagination):

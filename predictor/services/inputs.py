@@ -63,11 +63,11 @@ def read_input(data) -> dict[str, int]:
     return values
 
 
-def read_inputs(payload) -> tuple[list[dict[str, int]], bool]:
+def read_inputs(payload, *, batches: bool = True) -> tuple[list[dict[str, int]], bool]:
     """One input (an object) or a batch (a list of at most VIEWSITE_BATCH_MAX), and whether it
     was a batch. A batch is predicted whole or not at all: one bad item refuses every item, and
-    the good ones say why."""
-    if not isinstance(payload, list):
+    the good ones say why. Where batches are not taken, a list is refused as an input."""
+    if not batches or not isinstance(payload, list):
         return [read_input(payload)], False
     limit = settings.VIEWSITE_BATCH_MAX
     if not payload:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from .. import features
-from ..models import Outcome, PredictionRequest
+from ..models import Channel, Outcome, PredictionRequest
 from .errors import ViewsiteError
 
 logger = logging.getLogger(__name__)
@@ -101,7 +101,8 @@ def record_outcomes(
 
 def check_outcomes(items: Iterable[OutcomeItem]) -> tuple[list[tuple[int, int]], list[Problem]]:
     """The (prediction id, views) pairs that can be recorded, and the problem with each other item:
-    a value that is not a whole number in range, an unknown prediction, or a refused one."""
+    a value that is not a whole number in range, an unknown prediction, a refused one or a
+    preview."""
     problems: list[Problem] = []
     candidates: list[tuple[OutcomeItem, int, int]] = []
     for item in items:
@@ -110,7 +111,7 @@ def check_outcomes(items: Iterable[OutcomeItem]) -> tuple[list[tuple[int, int]],
             problems.append(Problem(item.line, item.prediction_id, problem, "invalid"))
         else:
             candidates.append((item, prediction_id, views))
-    accepted = _accepted_by_id({prediction_id for _, prediction_id, _ in candidates})
+    accepted, previews = _accepted_by_id({prediction_id for _, prediction_id, _ in candidates})
     checked = []
     for item, prediction_id, views in candidates:
         if prediction_id not in accepted:
@@ -119,6 +120,12 @@ def check_outcomes(items: Iterable[OutcomeItem]) -> tuple[list[tuple[int, int]],
         elif not accepted[prediction_id]:
             message = gettext(
                 "prediction #%(id)s was refused, so it has no answer to compare with"
+            ) % {"id": prediction_id}
+            code = "not_answered"
+        elif prediction_id in previews:
+            message = gettext(
+                "prediction #%(id)s was a preview while typing, so nobody kept its answer to "
+                "compare with"
             ) % {"id": prediction_id}
             code = "not_answered"
         else:
@@ -171,16 +178,21 @@ def _whole_number(value) -> int | None:
     return None
 
 
-def _accepted_by_id(ids: set[int]) -> dict[int, bool]:
-    """Which of `ids` exist, and whether each was answered, asked in bounded chunks."""
+def _accepted_by_id(ids: set[int]) -> tuple[dict[int, bool], set[int]]:
+    """Which of `ids` exist, whether each was answered, and which were previews, asked in
+    bounded chunks."""
     accepted: dict[int, bool] = {}
+    previews: set[int] = set()
     ordered = sorted(ids)
     for start in range(0, len(ordered), 900):  # under SQLite's 999 parameters
         chunk = ordered[start : start + 900]
-        accepted.update(
-            PredictionRequest.objects.filter(pk__in=chunk).values_list("pk", "accepted")
-        )
-    return accepted
+        for pk, answered, channel in PredictionRequest.objects.filter(pk__in=chunk).values_list(
+            "pk", "accepted", "channel"
+        ):
+            accepted[pk] = answered
+            if channel == Channel.PREVIEW:
+                previews.add(pk)
+    return accepted, previews
 
 
 def read_outcomes_file(path: Path | str) -> list[OutcomeItem]:
@@ -237,6 +249,8 @@ def training_rows() -> tuple[np.ndarray, np.ndarray, int | None]:
     rows = list(
         Outcome.objects.latest_per_prediction()
         .filter(prediction__accepted=True)
+        # record_outcomes refuses outcomes for previews; this keeps any that got in out too.
+        .exclude(prediction__channel=Channel.PREVIEW)
         .order_by("pk")
         .values_list(*(f"prediction__{name}" for name in features.INPUT_NAMES), "views", "pk")
     )

@@ -91,7 +91,8 @@ def predict(
 
     Each answer carries the active version's interval. Returns the audit rows, one per input,
     in order. Raises ModelUnavailable (after auditing
-    the refusal) when no model can answer.
+    the refusal) when no model can answer. Answers to the channel PREVIEW are audited but not
+    added to the version's served counts.
     """
     rows = [[item[name] for name in features.INPUT_NAMES] for item in inputs]
     records = _records(
@@ -132,7 +133,10 @@ def predict(
                     record.views_lower = round(max(0.0, answer - half_width), 2)
                     record.views_upper = round(answer + half_width, 2)
             PredictionRequest.objects.bulk_create(records)
-            _count_served(version, len(records), sum(map(version.is_extrapolating, rows)))
+            if info.channel != Channel.PREVIEW:
+                # A preview is audited but is no answer anyone kept: the served count and the
+                # extrapolation share are about answers people were given to keep.
+                _count_served(version, len(records), sum(map(version.is_extrapolating, rows)))
     except ModelUnavailable as error:
         record_refusal(
             raw_inputs=raw_inputs,

@@ -41,6 +41,29 @@ def test_audit_records_are_listed_filtered_and_searched(admin_client, active_mod
     assert admin_client.get(changelist, {"created": "2000"}).context["cl"].result_count == 0
 
 
+@pytest.mark.parametrize(("language", "label"), [("en", "Preview"), ("zh-hans", "预览")])
+def test_previews_are_shown_and_filtered_as_previews(admin_client, active_model, language, label):
+    make_records()
+    one = [{"likes": 5, "shares": 3}]
+    services.predict(inputs=one, raw_inputs=one, info=services.RequestInfo(channel="preview"))
+    changelist = reverse("admin:predictor_predictionrequest_changelist")
+
+    page = admin_client.get(
+        changelist, {"channel__exact": "preview"}, HTTP_ACCEPT_LANGUAGE=language
+    )
+
+    assert page.status_code == 200
+    [preview] = page.context["cl"].result_list
+    assert (preview.channel, preview.likes) == ("preview", 5)
+    html = page.content.decode()
+    assert f'<td class="field-channel">{label}</td>' in html
+    # The filter offers it by its label, beside the other doors.
+    assert f'href="?channel__exact=preview">{label}</a>' in html
+    others = admin_client.get(changelist, {"channel__exact": "api"}).context["cl"].result_list
+    assert {record.channel for record in others} == {"api"}
+    assert len(others) == 4
+
+
 def record_from(ip):
     services.predict(
         inputs=[{"likes": 1, "shares": 1}],

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from predictor import features, services
 from predictor.api.errors import exception_handler
 from predictor.api.serializers import PredictionInputSerializer, PredictionSerializer
-from predictor.models import Outcome, PredictionRequest
+from predictor.models import Channel, ModelVersion, Outcome, PredictionRequest
 from predictor.services.outcomes import OUTCOME_VIEWS_MAX
 
 from .conftest import (
@@ -27,6 +27,7 @@ from .conftest import (
 )
 
 PREDICTIONS = reverse("predictor:prediction-create")
+PREVIEW = reverse("predictor:prediction-preview")
 HISTORY = reverse("predictor:prediction-list")
 
 
@@ -287,6 +288,77 @@ def test_n_requests_valid_and_invalid_leave_n_audit_rows_and_no_5xx(api, active_
 # --- History (staff only) ---------------------------------------------------------------------
 
 
+# --- Previews (the form's answer as you type) -----------------------------------------------------
+
+
+def served(version) -> int:
+    return ModelVersion.objects.with_live_error().get(pk=version.pk).live_predictions
+
+
+def test_a_preview_is_answered_200_like_a_prediction_and_audited_as_a_preview(api, active_model):
+    response = api.post(PREVIEW, {"likes": -1, "shares": 300}, format="json")
+    assert response.status_code == 400  # the same validation as a prediction
+    response = api.post(PREVIEW, {"likes": "500", "shares": 300}, format="json")
+
+    assert response.status_code == 200
+    body = response.json()
+    prediction = post_json(api, {"likes": 500, "shares": 300}).json()
+    assert set(body) == set(prediction)
+    assert (body["views"], body["interval"]) == (prediction["views"], prediction["interval"])
+    refused, answered = PredictionRequest.objects.filter(channel=Channel.PREVIEW).order_by("pk")
+    assert (refused.accepted, answered.accepted, answered.pk) == (False, True, body["id"])
+    assert answered.model_version == active_model
+    assert (answered.raw_input, answered.batch_id) == ({"likes": "500", "shares": 300}, None)
+    assert PredictionRequest.objects.get(channel=Channel.API).pk == prediction["id"]
+
+
+def test_previews_leave_the_versions_served_count_as_it_was(api, active_model):
+    for typed in ("5", "50", "500"):
+        assert api.post(PREVIEW, {"likes": typed, "shares": 3}, format="json").status_code == 200
+    assert served(active_model) == 0
+
+    post_json(api, {"likes": 500, "shares": 3})
+
+    assert served(active_model) == 1
+    assert PredictionRequest.objects.filter(channel=Channel.PREVIEW).count() == 3
+
+
+def test_a_list_sent_as_a_preview_is_refused_with_400_and_audited_once(api, active_model):
+    items = [{"likes": 1, "shares": 1}] * 5
+    response = api.post(PREVIEW, items, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    [row] = PredictionRequest.objects.all()
+    assert (row.channel, row.accepted, row.batch_id) == (Channel.PREVIEW, False, None)
+    assert row.raw_input == {"batch_length": 5, "first_items": items[:3]}
+    assert served(active_model) == 0
+
+
+def test_a_preview_without_a_model_is_a_503_audited_as_a_preview(api, db):
+    response = api.post(PREVIEW, {"likes": 1, "shares": 1}, format="json")
+
+    assert response.status_code == 503
+    row = PredictionRequest.objects.get()
+    assert (row.channel, row.accepted) == (Channel.PREVIEW, False)
+
+
+def test_staff_find_the_previews_in_the_history_by_channel(api, active_model, staff_user):
+    api.post(PREVIEW, {"likes": 5, "shares": 3}, format="json")
+    api.post(PREVIEW, {"likes": "x", "shares": 3}, format="json")
+    post_json(api, {"likes": 5, "shares": 3})
+    api.force_authenticate(staff_user)
+
+    previews = api.get(HISTORY, {"channel": "preview"}).json()["results"]
+    others = api.get(HISTORY, {"channel": "api"}).json()["results"]
+
+    assert [(r["channel"], r["accepted"]) for r in previews] == [
+        ("preview", False),
+        ("preview", True),
+    ]
+    assert [r["channel"] for r in others] == ["api"]
+
+
 def test_history_is_refused_to_anonymous_and_ordinary_users(api, active_model, plain_user):
     assert api.get(HISTORY).status_code == 401
     api.force_authenticate(plain_user)
@@ -368,14 +440,16 @@ def test_the_api_root_links_every_operation_by_name(api, db):
     links = api.get(reverse("predictor:api-root")).json()
     assert links == {
         "predictions": "http://testserver" + PREDICTIONS,
+        "preview": "http://testserver" + PREVIEW,
         "history": "http://testserver" + HISTORY,
         "models": "http://testserver" + reverse("predictor:model-list"),
         "schema": "http://testserver/api/schema/",
         "docs": "http://testserver/api/docs/",
         "redoc": "http://testserver/api/redoc/",
     }
-    # Predicting is a POST; the history is the list.
+    # Predicting and previewing are POSTs; the history is the list.
     assert api.get(PREDICTIONS).status_code == 405
+    assert api.get(PREVIEW).status_code == 405
 
 
 def test_models_lists_versions_with_metrics_and_the_active_one(api, db, linear_csv):
@@ -553,6 +627,20 @@ def test_an_outcome_for_a_refused_prediction_is_a_409(api, active_model, recorde
     body = response.json()
     assert body["code"] == "conflict"
     assert body["detail"].startswith(f"Prediction #{refused.pk} was refused")
+    assert not Outcome.objects.exists()
+
+
+def test_an_outcome_for_a_preview_is_a_409_that_says_so(api, active_model, recorder):
+    preview = api.post(PREVIEW, {"likes": 500, "shares": 300}, format="json").json()
+    api.force_authenticate(recorder)
+
+    response = api.post(outcome_url(preview["id"]), {"views": 51234}, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["detail"] == (
+        f"Prediction #{preview['id']} was a preview while typing, so nobody kept its answer "
+        "to compare with."
+    )
     assert not Outcome.objects.exists()
 
 

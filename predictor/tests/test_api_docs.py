@@ -255,6 +255,23 @@ def test_the_answer_examples_have_the_shape_of_real_answers(schema, active_model
     assert shape(batch.json()) == shape(answers["ABatch"])
 
 
+def test_the_preview_examples_are_what_the_preview_operation_answers(schema, active_model):
+    preview = reverse("predictor:prediction-preview")
+    api = APIClient()
+
+    answer = api.post(preview, ONE_INPUT, format="json")
+    refusals = {
+        "InvalidInput": api.post(preview, INVALID_INPUT, format="json"),
+        "ListRefused": api.post(preview, BATCH, format="json"),
+    }
+
+    assert answer.status_code == 200
+    assert shape(answer.json()) == shape(examples_of(schema, "200", path=preview)["OneArticle"])
+    for name, response in refusals.items():
+        assert response.status_code == 400
+        assert response.json() == examples_of(schema, "400", path=preview)[name]
+
+
 # Each case the prediction operation can be brought to here: (status, example) and the request.
 def _post(body, **extra):
     return lambda api: api.post(PREDICTIONS, body, format="json", **extra)

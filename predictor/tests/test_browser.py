@@ -10,7 +10,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from predictor import services
-from predictor.models import PredictionRequest
+from predictor.models import ModelVersion, PredictionRequest
 
 from . import live
 from .browser import chromium, wait_for
@@ -176,8 +176,9 @@ def test_the_answer_is_previewed_as_you_type_and_recorded_only_when_submitted(se
     assert preview.text.startswith(f"Preview: about {views} views")
     assert "Press Predict to record it as your answer." in preview.text
     assert browser.find_elements(By.CSS_SELECTOR, ".result-value") == []
-    # Each preview went through the API and was audited like any request; no form answer yet.
-    previews = PredictionRequest.objects.filter(channel="api", accepted=True)
+    # Each preview went through the API's preview operation and was audited as a preview; no
+    # form answer yet.
+    previews = PredictionRequest.objects.filter(channel="preview", accepted=True)
     assert previews.exists()
     assert not PredictionRequest.objects.filter(channel="form").exists()
 
@@ -188,6 +189,38 @@ def test_the_answer_is_previewed_as_you_type_and_recorded_only_when_submitted(se
     browser.find_element(By.CSS_SELECTOR, ".predict-form button[type=submit]").click()
     assert wait_for(browser, ".result-value").text == views
     assert PredictionRequest.objects.get(channel="form").likes == 1200
+
+
+def served_by_the_active_version() -> int:
+    return ModelVersion.objects.with_live_error().get(is_active=True).live_predictions
+
+
+def test_typing_leaves_previews_in_the_audit_and_only_predict_adds_a_served_answer(server, browser):
+    browser.get(f"{server}/")
+    preview = browser.find_element(By.ID, "preview")
+    served = served_by_the_active_version()
+    browser.find_element(By.ID, "id_shares").send_keys("300")
+    likes = browser.find_element(By.ID, "id_likes")
+    # A key at a time, each pause long enough for the preview to answer what is typed so far.
+    for typed, key in ((5, "5"), (50, "0"), (500, "0")):
+        likes.send_keys(key)
+        views = f"{exact_views(typed, 300):,}"
+        WebDriverWait(browser, 10).until(lambda driver, views=views: views in preview.text)
+
+    audited = PredictionRequest.objects.order_by("pk")
+    assert [(r.channel, r.likes) for r in audited] == [
+        ("preview", 5),
+        ("preview", 50),
+        ("preview", 500),
+    ]
+    assert served_by_the_active_version() == served
+
+    browser.find_element(By.CSS_SELECTOR, ".predict-form button[type=submit]").click()
+    assert wait_for(browser, ".result-value").text == f"{exact_views(500, 300):,}"
+
+    assert served_by_the_active_version() == served + 1
+    assert [(r.channel, r.likes) for r in audited.exclude(channel="preview")] == [("form", 500)]
+    assert audited.filter(channel="preview").count() == 3
 
 
 def test_the_auditor_reads_the_history_and_exports_it_as_csv(server, tmp_path, django_user_model):

@@ -95,6 +95,21 @@ def test_predictions_through_the_form_and_the_api_count_by_door_version_and_stat
     assert PredictionRequest.objects.filter(accepted=True).count() == 5
 
 
+def test_previews_count_under_a_door_of_their_own_not_the_apis(scraper, active_model):
+    before = scraper()
+    api = APIClient()
+    preview = reverse("predictor:prediction-preview")
+    assert api.post(preview, {"likes": 1, "shares": 2}, format="json").status_code == 200
+    assert api.post(preview, {"likes": -1, "shares": 2}, format="json").status_code == 400
+    changed = added(before, scraper())
+
+    version = active_model.label
+    assert changed[sample("viewsite_predictions_total", door="preview", version=version)] == 1
+    assert changed[sample("viewsite_refusals_total", door="preview", reason="invalid_input")] == 1
+    assert changed[sample("viewsite_requests_total", door="preview", status="200")] == 1
+    assert not [key for key in changed if ("door", "api") in key[1]]
+
+
 def test_refusals_count_by_door_and_reason_one_per_audit_row(scraper, active_model):
     before = scraper()
     assert Client().post(PAGE, {"likes": "-1", "shares": "3"}).status_code == 400
@@ -221,6 +236,7 @@ def test_label_values_stay_in_their_bounded_sets(scraper, db):
         ("/", "form"),
         ("/api/", "api"),
         ("/api/predictions/", "api"),
+        ("/api/predictions/preview/", "preview"),
         ("/api/nothing-here/", "api"),
         ("/admin/predictor/predictionrequest/", "admin"),
         ("/healthz", "other"),

@@ -17,6 +17,7 @@ from predictor.services.outcomes import OUTCOME_VIEWS_MAX, OutcomeItem, training
 from .conftest import exact_views, write_csv
 
 API = services.RequestInfo(channel=Channel.API)
+PREVIEW = services.RequestInfo(channel=Channel.PREVIEW)
 
 
 def noisy_rows(count: int = 60):
@@ -30,9 +31,9 @@ def noisy_rows(count: int = 60):
     return rows
 
 
-def predict(*pairs) -> list[PredictionRequest]:
+def predict(*pairs, info=API) -> list[PredictionRequest]:
     inputs = [{"likes": likes, "shares": shares} for likes, shares in pairs]
-    return services.predict(inputs=inputs, raw_inputs=inputs, info=API)
+    return services.predict(inputs=inputs, raw_inputs=inputs, info=info)
 
 
 def refuse() -> PredictionRequest:
@@ -178,6 +179,19 @@ def test_a_refused_prediction_has_no_answer_to_compare_with(active_model):
     assert not Outcome.objects.exists()
 
 
+def test_a_preview_has_no_answer_anyone_kept_to_compare_with(active_model):
+    [preview] = predict((500, 300), info=PREVIEW)
+
+    [problem] = refusal([OutcomeItem(preview.pk, 51234, line=2)]).problems
+
+    assert (problem.code, problem.prediction_id, problem.line) == ("not_answered", preview.pk, 2)
+    assert problem.message == (
+        f"prediction #{preview.pk} was a preview while typing, so nobody kept its answer to "
+        "compare with"
+    )
+    assert not Outcome.objects.exists()
+
+
 def test_a_batch_with_bad_items_records_nothing_and_reports_each_in_line_order(active_model):
     first, second = predict((1, 1), (2, 2))
     refused = refuse()
@@ -309,6 +323,22 @@ def test_training_rows_pair_the_audit_rows_inputs_with_the_newest_outcome(active
     assert inputs.shape == (2, len(features.INPUT_NAMES))
     assert last_outcome_id == newest.pk
     assert unanswered.pk not in Outcome.objects.values_list("prediction", flat=True)
+
+
+def test_an_outcome_that_reached_a_preview_counts_in_no_live_error_and_trains_nothing(
+    active_model,
+):
+    # record_outcomes refuses it, so this stands for a row written around it (by SQL, say).
+    [preview] = predict((500, 300), info=PREVIEW)
+    Outcome.objects.create(prediction=preview, views=1, source=Outcome.Source.IMPORT)
+    [answered] = predict((20, 10))
+    record(answered.pk, exact_views(20, 10) + 100)
+
+    version = ModelVersion.objects.with_live_error().get(pk=active_model.pk)
+    inputs, target, _ = training_rows()
+
+    assert (version.live_outcomes, version.live_mae) == (1, pytest.approx(100))
+    assert (inputs.tolist(), target.tolist()) == ([[20.0, 10.0]], [exact_views(20, 10) + 100])
 
 
 def test_training_rows_are_empty_before_any_outcome(active_model):

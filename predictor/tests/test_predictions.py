@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from predictor import services
 from predictor.models import (
     Activation,
+    Channel,
     ModelFile,
     ModelVersion,
     PredictionRequest,
@@ -246,3 +247,24 @@ def test_each_versions_served_count_is_kept_with_its_answers_not_counted_from_th
     assert accepted.count() == 8
     # This process added to one row of its own.
     assert ServedCount.objects.filter(version=active_model).count() == 2
+
+
+def test_previews_are_audited_but_count_in_neither_the_served_count_nor_the_extrapolation_share(
+    active_model,
+):
+    # Far outside the training data's likes, so a counted answer would be an extrapolated one.
+    outside = [{"likes": 20_000, "shares": 100}]
+    preview = services.RequestInfo(channel=Channel.PREVIEW)
+    for _ in range(3):
+        services.predict(inputs=outside, raw_inputs=outside, info=preview)
+
+    def figures():
+        card = services.model_card(active_model.number)
+        return card.version.live_predictions, card.drift.served, card.drift.share_outside
+
+    assert figures() == (0, 0, None)
+    assert PredictionRequest.objects.filter(channel=Channel.PREVIEW, accepted=True).count() == 3
+
+    services.predict(inputs=outside, raw_inputs=outside, info=info())
+
+    assert figures() == (1, 1, 1.0)

@@ -11,6 +11,7 @@ from predictor import services
 from predictor.models import PredictionRequest, ThrottledRequestCount
 
 PREDICTIONS = reverse("predictor:prediction-create")
+PREVIEW = reverse("predictor:prediction-preview")
 BODY = {"likes": 1, "shares": 1}
 
 
@@ -30,10 +31,10 @@ def redis_cache(settings):
     cache.clear()
 
 
-def limit(settings, *, anon="3/hour", user="5/hour", proxies=0):
+def limit(settings, *, anon="3/hour", user="5/hour", preview="4/hour", proxies=0):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"anon": anon, "user": user},
+        "DEFAULT_THROTTLE_RATES": {"anon": anon, "user": user, "preview": preview},
         "NUM_PROXIES": proxies,
     }
 
@@ -177,3 +178,25 @@ def test_one_counter_per_client_and_window_counts_every_request(
     assert statuses == [201, 201, 201, 429, 429]
     window = int(time.time() // 3600)
     assert redis_cache.get(f"throttle_anon_127.0.0.1:{window}") == 5
+
+
+def test_previews_have_a_limit_of_their_own_apart_from_predictions(
+    redis_cache, settings, active_model, plain_user
+):
+    limit(settings, anon="2/hour", preview="3/hour")
+    api = APIClient()
+    previews = [api.post(PREVIEW, BODY, format="json").status_code for _ in range(4)]
+    # Typing used up the previews' allowance, not the predictions' (and the other way round).
+    predictions = [api.post(PREDICTIONS, BODY, format="json").status_code for _ in range(3)]
+
+    assert previews == [200, 200, 200, 429]
+    assert predictions == [201, 201, 429]
+    counted = dict(ThrottledRequestCount.objects.values_list("scope", "client"))
+    assert counted == {"preview": "127.0.0.1", "anon": "127.0.0.1"}
+    assert PredictionRequest.objects.filter(channel="preview").count() == 3
+    # A user's previews are counted by their account, as their predictions are.
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=plain_user).key}")
+    statuses = [api.post(PREVIEW, BODY, format="json").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    clients = ThrottledRequestCount.objects.filter(scope="preview").values_list("client", flat=True)
+    assert set(clients) == {"127.0.0.1", f"user:{plain_user.pk}"}

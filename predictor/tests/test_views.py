@@ -282,6 +282,18 @@ def test_a_body_nginx_refused_is_audited_when_nginx_reports_it(client, db):
     )
 
 
+def test_a_preview_body_nginx_refused_is_audited_as_a_preview(client, db):
+    response = client.post(
+        reverse("predictor:refused-by-proxy"),
+        HTTP_X_VIEWSITE_REFUSED="body_too_large",
+        HTTP_X_ORIGINAL_URI=reverse("predictor:prediction-preview"),
+        HTTP_X_ORIGINAL_CONTENT_LENGTH="9999999",
+    )
+    assert response.status_code == 413
+    row = PredictionRequest.objects.get()
+    assert (row.channel, row.accepted) == ("preview", False)
+
+
 @pytest.mark.parametrize(
     ("typed", "count"),
     [

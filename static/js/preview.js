@@ -1,6 +1,7 @@
 // The form's answer as you type: a preview from the API, debounced, never the recorded answer.
 // Without JavaScript (or fetch) the form works as before; this only adds the preview line.
-// Each preview is an API request, audited like every other (channel "api").
+// Each preview goes to the API's preview operation (data-api): audited with the channel
+// "preview", answered 200, rate-limited apart, and never counted as an answer the model served.
 (function () {
   "use strict";
   const form = document.querySelector(".predict-form");
@@ -59,13 +60,13 @@
       .then(function (answer) {
         const status = answer[0];
         const body = answer[1];
-        if (status === 201 && body.interval) {
+        if (status === 200 && body.interval) {
           show(fill(preview.dataset.interval, {
             views: about(body.views),
             lower: about(body.interval.lower),
             upper: about(body.interval.upper),
           }));
-        } else if (status === 201) {
+        } else if (status === 200) {
           show(fill(preview.dataset.plain, { views: about(body.views) }));
         } else if (status === 400) {
           show(preview.dataset.invalid);
