@@ -5,9 +5,11 @@ import csv
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import override_settings
+from django.utils import translation
 
 from predictor import services
 from predictor.models import Channel, ModelFile, PredictionRequest
@@ -91,6 +93,15 @@ def replace_stored_file(name: str, content: bytes) -> None:
 def remove_stored_file(name: str) -> None:
     assert ModelFile.objects.filter(name=name).delete()[0] == 1
     registry.clear_loaded_models()
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language: a request's language stays active in the thread
+    after it, and numbers and sentences written outside a request follow it."""
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)
