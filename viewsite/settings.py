@@ -156,13 +156,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite creates the file but not its folder; var/ is git-ignored, so a fresh clone lacks it.
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # PostgreSQL's default random_page_cost (4.0) prices a page read for a spinning disk. At ten
-    # million audit rows it made the planner answer "an old version's newest records" by walking
-    # the date index past hundreds of thousands of newer rows (36 ms, and more the older the
-    # version) rather than read them from the version's own index (0.6 ms). 1.1 is PostgreSQL's
-    # advice for SSDs and for a database that fits in memory. Set per connection, so it needs no
-    # rights on the server; empty leaves the server's value (a pooler such as PgBouncer must let
-    # the `options` startup parameter through, or this must be set on the server instead).
+    # Page reads priced for SSDs or a database in memory (PostgreSQL's advice); at the default 4.0
+    # the planner walked the date index where the version's own index answers (bench/README.md).
+    # Set per connection, so no server rights are needed; a pooler must pass `options` through.
     random_page_cost = env.str("VIEWSITE_POSTGRES_RANDOM_PAGE_COST", default="1.1")
     if random_page_cost:
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
@@ -335,7 +331,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_FAILURE_LIMIT = env.int("VIEWSITE_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("VIEWSITE_LOGIN_LOCKOUT_MINUTES", default=15))
 # The address the audit trail records, read through the trusted proxies (NUM_PROXIES).
-AXES_CLIENT_IP_CALLABLE = "predictor.services.predictions.client_ip"
+AXES_CLIENT_IP_CALLABLE = "predictor.clients.client_ip"
 # The lockout page says until when, in the site's language.
 AXES_LOCKOUT_CALLABLE = "predictor.logins.lockout_response"
 AXES_RESET_ON_SUCCESS = True
