@@ -367,9 +367,8 @@ VIEWSITE_DEVELOPMENT_ARTIFACT_KEYS = (
 
 # ------------------------------------------------------------------------------------------------
 # Prometheus metrics at /metrics (predictor/metrics.py)  https://prometheus.github.io/client_python/
-# Closed by default: a client may read them only if its address is in one of these networks
-# (read as the audit reads it, through VIEWSITE_NUM_PROXIES trusted proxies), or if it presents
-# the token (Authorization: Bearer ...).
+# Closed by default: only a client in one of these networks, or presenting the token
+# (Authorization: Bearer ...), may read them.
 # ------------------------------------------------------------------------------------------------
 VIEWSITE_METRICS_ALLOWED_ADDRESSES = [
     # A mistyped entry stops the site at start-up rather than silently allowing nothing.
@@ -382,8 +381,7 @@ if VIEWSITE_METRICS_TOKEN and len(VIEWSITE_METRICS_TOKEN) < 32:
         "VIEWSITE_METRICS_TOKEN is too short to be secret: use 32 characters or more, e.g. "
         'python -c "import secrets; print(secrets.token_urlsafe(32))".'
     )
-# Where gunicorn's workers keep their counts (deploy/gunicorn.conf.py sets it); /metrics adds up
-# the files there. Unset (runserver, tests), each process serves its own counts.
+# Where gunicorn's workers keep their counts (deploy/gunicorn.conf.py sets it).
 VIEWSITE_METRICS_MULTIPROCESS_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 # ------------------------------------------------------------------------------------------------
