@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .services.predictions import client_ip
+from .clients import client_ip
 
 
 def lockout_response(request, original_response=None, credentials=None):

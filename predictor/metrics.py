@@ -35,6 +35,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import InfoMetricFamily
 
+from .clients import client_ip
 from .models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -198,8 +199,6 @@ def scrape_allowed(request) -> bool:
     networks = _networks(tuple(settings.VIEWSITE_METRICS_ALLOWED_ADDRESSES))
     if not networks:
         return False
-    from .services.predictions import client_ip  # services count through this module
-
     address = client_ip(request)
     return address is not None and any(
         ipaddress.ip_address(address) in network for network in networks

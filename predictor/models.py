@@ -131,10 +131,8 @@ class ModelVersion(models.Model):
         help_text=_("The `retrain --algorithm` name."),
     )
     fit_seconds = models.FloatField(_("fit time (s)"), null=True, blank=True)
-    # The prediction interval: views ± interval_relative_half_width × max(views, floor) covers
-    # the real figure about interval_coverage of the time (split-conformal on out-of-fold
-    # residuals scaled by the prediction, because errors grow with the views; training.py).
-    # Empty for versions trained before intervals existed.
+    # The prediction interval, as services/training.py's Interval states it; empty for versions
+    # trained before intervals existed.
     interval_coverage = models.FloatField(_("interval coverage (stated)"), null=True, blank=True)
     interval_relative_half_width = models.FloatField(
         _("interval relative half width"),
@@ -521,7 +519,7 @@ class ServedCount(models.Model):
     )
     shard = models.PositiveSmallIntegerField(_("shard"))
     count = models.PositiveBigIntegerField(_("predictions"), default=0)
-    # For the model card's extrapolation share, which counted a version's rows the same way.
+    # The model card's extrapolation share, kept as served rather than counted from the trail.
     extrapolated = models.PositiveBigIntegerField(_("outside the training range"), default=0)
 
     class Meta:

@@ -156,13 +156,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite creates the file but not its folder; var/ is git-ignored, so a fresh clone lacks it.
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # PostgreSQL's default random_page_cost (4.0) prices a page read for a spinning disk. At ten
-    # million audit rows it made the planner answer "an old version's newest records" by walking
-    # the date index past hundreds of thousands of newer rows (36 ms, and more the older the
-    # version) rather than read them from the version's own index (0.6 ms). 1.1 is PostgreSQL's
-    # advice for SSDs and for a database that fits in memory. Set per connection, so it needs no
-    # rights on the server; empty leaves the server's value (a pooler such as PgBouncer must let
-    # the `options` startup parameter through, or this must be set on the server instead).
+    # Page reads priced for SSDs or a database in memory (PostgreSQL's advice); at the default 4.0
+    # the planner walked the date index where the version's own index answers (bench/README.md).
+    # Set per connection, so no server rights are needed; a pooler must pass `options` through.
     random_page_cost = env.str("VIEWSITE_POSTGRES_RANDOM_PAGE_COST", default="1.1")
     if random_page_cost:
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
@@ -338,7 +334,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_FAILURE_LIMIT = env.int("VIEWSITE_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("VIEWSITE_LOGIN_LOCKOUT_MINUTES", default=15))
 # The address the audit trail records, read through the trusted proxies (NUM_PROXIES).
-AXES_CLIENT_IP_CALLABLE = "predictor.services.predictions.client_ip"
+AXES_CLIENT_IP_CALLABLE = "predictor.clients.client_ip"
 # The lockout page says until when, in the site's language.
 AXES_LOCKOUT_CALLABLE = "predictor.logins.lockout_response"
 AXES_RESET_ON_SUCCESS = True
@@ -374,9 +370,8 @@ VIEWSITE_DEVELOPMENT_ARTIFACT_KEYS = (
 
 # ------------------------------------------------------------------------------------------------
 # Prometheus metrics at /metrics (predictor/metrics.py)  https://prometheus.github.io/client_python/
-# Closed by default: a client may read them only if its address is in one of these networks
-# (read as the audit reads it, through VIEWSITE_NUM_PROXIES trusted proxies), or if it presents
-# the token (Authorization: Bearer ...).
+# Closed by default: only a client in one of these networks, or presenting the token
+# (Authorization: Bearer ...), may read them.
 # ------------------------------------------------------------------------------------------------
 VIEWSITE_METRICS_ALLOWED_ADDRESSES = [
     # A mistyped entry stops the site at start-up rather than silently allowing nothing.
@@ -389,8 +384,7 @@ if VIEWSITE_METRICS_TOKEN and len(VIEWSITE_METRICS_TOKEN) < 32:
         "VIEWSITE_METRICS_TOKEN is too short to be secret: use 32 characters or more, e.g. "
         'python -c "import secrets; print(secrets.token_urlsafe(32))".'
     )
-# Where gunicorn's workers keep their counts (deploy/gunicorn.conf.py sets it); /metrics adds up
-# the files there. Unset (runserver, tests), each process serves its own counts.
+# Where gunicorn's workers keep their counts (deploy/gunicorn.conf.py sets it).
 VIEWSITE_METRICS_MULTIPROCESS_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 # ------------------------------------------------------------------------------------------------

@@ -1,16 +1,9 @@
-"""DRF's rate throttles for the API, counting in the cache every worker and host shares.
+"""The API's rate limits: DRF's throttles, counting in the cache every worker and host shares.
 
 Rates come from settings (VIEWSITE_THROTTLE_ANON_RATE, VIEWSITE_THROTTLE_USER_RATE, and
-VIEWSITE_THROTTLE_PREVIEW_RATE for a view with its own `throttle_scope`). Clients are
-told apart as DRF does, through NUM_PROXIES trusted proxies, so an X-Forwarded-For written by the
-client changes nothing.
-
-DRF's own throttles keep the time of every request in the window as one list, read and
-rewritten whole on every request: at a high rate that list is the largest thing a request
-touches. Here the window is fixed (it starts on the clock's multiples of its length) and holds
-one counter, incremented in one round trip, so a client can send up to twice its rate across
-the edge of two windows, never more. If the cache itself is down, requests are let through and
-logged: nginx's limit_req, the outer wall, still stands, and predictions keep being served.
+VIEWSITE_THROTTLE_PREVIEW_RATE for a view with its own `throttle_scope`); clients are told apart
+by DRF's `get_ident`, through NUM_PROXIES trusted proxies. If the cache is down, requests are let
+through and logged: nginx's limit_req, the outer wall, still stands.
 """
 
 import logging
@@ -27,6 +20,12 @@ CacheError = (ConnectionInterrupted, RedisError, OSError)
 
 
 class FixedWindowMixin:
+    """One counter per client and window, incremented in one round trip; a window starts on the
+    clock's multiples of its length, so a client may send twice its rate across a window's edge.
+
+    Kept over DRF's SimpleRateThrottle: its list, read then written, drops counts (bench/README.md).
+    """
+
     def get_rate(self):
         # Read at request time (DRF reads it once, at import), so a settings change applies.
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)

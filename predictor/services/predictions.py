@@ -15,14 +15,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_ipv46_address
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.settings import api_settings
 
 from .. import features, metrics
+from ..clients import client_ip
 from ..models import USER_AGENT_MAX, Channel, PredictionRequest, ServedCount
 from ..refusals import Refusal
 from . import registry
@@ -59,25 +57,6 @@ class RequestInfo:
             user_id=user.pk if user is not None and user.is_authenticated else None,
             started=started,
         )
-
-
-def client_ip(request) -> str | None:
-    """The client's address, read through as many trusted proxies as NUM_PROXIES says.
-
-    nginx appends the address it saw to X-Forwarded-For, so with N trusted proxies the client is
-    the N-th entry from the end; anything before it was written by the client and is not trusted.
-    """
-    address = request.META.get("REMOTE_ADDR")
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
-    num_proxies = api_settings.NUM_PROXIES
-    if num_proxies and forwarded:
-        hops = [hop.strip() for hop in forwarded.split(",")]
-        address = hops[-min(num_proxies, len(hops))]
-    try:
-        validate_ipv46_address(address)
-    except ValidationError:
-        return None
-    return address
 
 
 def predict(

@@ -26,10 +26,9 @@ each seal, so a column added later does not change the hash of rows sealed befor
 - postgresql, on PostgreSQL: the database hashes each row itself, SHA-256 of record_send(ROW(the
   columns)), PostgreSQL's binary row format (each column's type and its binary value: integers
   and floats as their bits, timestamps as UTC microseconds, JSON as jsonb's normalised text).
-  Only ids and 16-byte hashes cross the wire, so a million rows seal in about 6 s, where hashing
-  them in Python took 24 s, most of it in psycopg turning timestamps and JSON into Python objects
-  (make bench-seal). The format does not depend on the session's settings, and survives pg_dump
-  and restore.
+  Only ids and 16-byte hashes cross the wire, so psycopg never turns timestamps and JSON into
+  Python objects (figures: bench/README.md, make bench-seal). The format does not depend on the
+  session's settings, and survives pg_dump and restore.
 - json, on SQLite (and for seals made before the PostgreSQL encoding): Python hashes a JSON array
   of the columns: integers and strings as JSON has them, floats by repr (json's own), datetimes in
   UTC ISO format with microseconds, UUIDs as text, and JSON columns with their keys sorted. It
