@@ -26,7 +26,6 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import refusals, services
-from .api.serializers import AuditRecordSerializer
 from .models import (
     Activation,
     AuditSeal,
@@ -292,8 +291,7 @@ def audit_csv_chunks(queryset):
     """The audit records of `queryset` as CSV text in chunks of EXPORT_CHUNK rows, headed by the
     API's field names, with a byte order mark so that Excel reads the Chinese as UTF-8. Times
     are in UTC."""
-    # The CSV's errors column is the stored JSON already, which the API's errors_stored repeats.
-    columns = [name for name in AuditRecordSerializer.Meta.fields if name != "errors_stored"]
+    columns = PredictionRequest.AUDIT_FIELDS
     exported = {
         f"export_{name}": EXPORT_COLUMNS[name] for name in columns if name in EXPORT_COLUMNS
     }

@@ -439,6 +439,28 @@ class PredictionRequest(AppendOnlyModel):
             ),
         ]
 
+    # An audit record's fields as staff read them, in order: the history API and the admin's CSV
+    # export (model_version and user as their label and username).
+    AUDIT_FIELDS = (
+        "id",
+        "created_at",
+        "channel",
+        "accepted",
+        *features.INPUT_NAMES,
+        "views",
+        "views_lower",
+        "views_upper",
+        "model_version",
+        "errors",
+        "raw_input",
+        "latency_ms",
+        "client_ip",
+        "user_agent",
+        "user",
+        "batch_id",
+        "batch_index",
+    )
+
     def __str__(self) -> str:
         outcome = f"{self.views:.2f}" if self.accepted else "refused"
         return f"#{self.pk} {self.channel} {self.created_at:%Y-%m-%d %H:%M:%S} → {outcome}"

@@ -159,26 +159,9 @@ class AuditRecordSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PredictionRequest
-        fields = [
-            "id",
-            "created_at",
-            "channel",
-            "accepted",
-            *features.INPUT_NAMES,
-            "views",
-            "views_lower",
-            "views_upper",
-            "model_version",
-            "errors",
-            "errors_stored",
-            "raw_input",
-            "latency_ms",
-            "client_ip",
-            "user_agent",
-            "user",
-            "batch_id",
-            "batch_index",
-        ]
+        # The stored JSON beside the sentences: the CSV export's errors column is that JSON.
+        fields = [*PredictionRequest.AUDIT_FIELDS]
+        fields.insert(fields.index("errors") + 1, "errors_stored")
         read_only_fields = fields
 
 
