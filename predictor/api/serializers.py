@@ -1,5 +1,7 @@
 """API serializers. Inputs follow the audit model's fields, which follow predictor.features."""
 
+from collections.abc import Mapping
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -76,13 +78,20 @@ class PredictionSerializer(serializers.ModelSerializer):
 
 
 class OutcomeSerializer(serializers.Serializer):
-    """The real view count of the article a prediction was made for."""
+    """The real view count of the article a prediction was made for. The field describes it for
+    the schema; the value is handed on as it came and read by the core (services.record_outcomes,
+    through counts.read_count), as `import_outcomes` and the admin have it read."""
 
-    views = serializers.IntegerField(
+    views = CountField(
         min_value=0,
         max_value=OUTCOME_VIEWS_MAX,
         help_text="The article's real views (浏览量), a whole number.",
     )
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            return super().to_internal_value(data)  # DRF's refusal of a body that is no object
+        return {"views": data.get("views")}
 
 
 class OutcomeRecordSerializer(serializers.ModelSerializer):
