@@ -81,11 +81,14 @@ def located(problem, *, file=None, line: int | None = None, column: Column | Non
 class CsvRefused(ViewsiteError):
     """A file that cannot be read as the door's columns, or a cell refused, with where."""
 
-    def __init__(self, refusal: Refusal, *, file, line: int | None = None, column=None):
+    def __init__(
+        self, refusal: Refusal, *, file, line: int | None = None, column=None, header=None
+    ):
         self.refusal = refusal
         self.file = file
         self.line = line
         self.column = column
+        self.header = header  # the header as read, when it is the header that is refused
         super().__init__(located(refusal, file=file, line=line, column=column))
 
 
@@ -160,7 +163,9 @@ class CsvFile:
         return self._binary.tell()
 
     def _refused(self, refusal: Refusal, line: int | None = None, column=None) -> CsvRefused:
-        return CsvRefused(refusal, file=self.path, line=line, column=column)
+        return CsvRefused(
+            refusal, file=self.path, line=line, column=column, header=getattr(self, "header", None)
+        )
 
     def _read_header(self) -> tuple[list[str], list[Column]]:
         try:
@@ -170,6 +175,7 @@ class CsvFile:
         if header is None:
             expected = header_text(self.columns_wanted)
             raise self._refused(Refusal("file_empty", {"expected": expected}))
+        self.header = header
         if any("\ufffd" in cell for cell in header):
             raise self._refused(Refusal("not_utf8"), 1)
         shown = ",".join(header)[:200] or "—"

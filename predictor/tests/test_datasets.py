@@ -104,7 +104,9 @@ def test_blank_lines_are_skipped_and_later_lines_keep_their_numbers(tmp_path):
     with pytest.raises(DatasetError) as refused:
         load_training_data(path)
     # Line 1 the header, line 2 blank, so rows[5] is on line 8.
-    assert str(refused.value) == f"{path}: line 8, column 浏览量 (views): “x” is not a whole number."
+    assert (
+        str(refused.value) == f"{path}: line 8, column 浏览量 (views): “x” is not a whole number."
+    )
 
 
 @pytest.mark.parametrize(
