@@ -1,6 +1,7 @@
 """Reading a training data file: the course's CSV as it is, or anything with the same columns.
 
-The file is refused, with its name, the row and the column, rather than half-used: a model trained
+The file is read by csv_files and each count by counts.read_count, as at every door; it is
+refused, with its name, the line and the column, rather than half-used: a model trained
 on a silently mangled file would be served to people who cannot tell.
 """
 
