@@ -6,6 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from .. import features, services
+from ..counts import CountRefused, read_count
 from ..models import Activation, ModelVersion, Outcome, PredictionRequest
 from ..services.outcomes import OUTCOME_VIEWS_MAX
 
@@ -79,8 +80,8 @@ class PredictionSerializer(serializers.ModelSerializer):
 
 class OutcomeSerializer(serializers.Serializer):
     """The real view count of the article a prediction was made for. The field describes it for
-    the schema; the value is handed on as it came and read by the core (services.record_outcomes,
-    through counts.read_count), as `import_outcomes` and the admin have it read."""
+    the schema; the value is read by the core (counts.read_count, with the bounds
+    services.record_outcomes applies), as `import_outcomes` and the admin have it read."""
 
     views = CountField(
         min_value=0,
@@ -91,7 +92,10 @@ class OutcomeSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         if not isinstance(data, Mapping):
             return super().to_internal_value(data)  # DRF's refusal of a body that is no object
-        return {"views": data.get("views")}
+        try:
+            return {"views": read_count(data.get("views"), minimum=0, maximum=OUTCOME_VIEWS_MAX)}
+        except CountRefused as refused:
+            raise serializers.ValidationError({"views": [str(refused.refusal)]}) from refused
 
 
 class OutcomeRecordSerializer(serializers.ModelSerializer):
