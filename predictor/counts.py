@@ -12,7 +12,10 @@ Accepted, as people mean them:
 - a leading minus, only so that "-5" is refused for its bound, which is the clearer reason.
 
 Refused, each with its own reason (predictor.refusals):
-- nothing at all, or a blank cell: `required`;
+- nothing at all, or a blank cell: `required`. Only training fills a blank: a blank or NaN
+  转发数 in a training file takes the row's 点赞数, as the course's cleaning does, and `retrain`
+  reports how often (datasets.load_training_data, through `is_missing`); every other door, and
+  every other column, refuses it;
 - a spreadsheet's marker for a missing value (NaN, NA, N/A, null): `missing`;
 - a comma that is not a thousands separator ("1,5", "1,20"), since a decimal comma cannot be
   told from a mistyped thousand: `decimal_comma`;

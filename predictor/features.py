@@ -41,14 +41,6 @@ class Feature:
     def display(self) -> str:
         return f"{self.label} ({self.name})"
 
-    def bound_problem(self, number: float) -> str | None:
-        """What is wrong with `number` for this column, or None: for a reader without validators."""
-        if number < self.min_value:
-            return f"is below the minimum {self.min_value}"
-        if self.max_value is not None and number > self.max_value:
-            return f"is above the maximum {self.max_value:,}"
-        return None
-
     @property
     def validators(self) -> list:
         validators = [MinValueValidator(self.min_value)]

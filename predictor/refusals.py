@@ -39,6 +39,27 @@ MESSAGES = {
     "batch_empty": _("A batch needs at least one input."),
     "batch_too_long": _("A batch takes at most %(limit)s inputs; this one has %(length)s."),
     "not_predicted": _("Not predicted: other items in this batch are invalid."),
+    # A CSV file (services.csv_files): located by the file, the line and the column
+    "file_unreadable": _("The file cannot be read (%(reason)s)."),
+    "file_empty": _("The file is empty; expected the header %(expected)s and rows."),
+    "no_rows": _("The file has a header but no data rows."),
+    "too_few_rows": _(
+        "Only %(rows)s data rows; at least %(minimum)s are needed to train and cross-validate a "
+        "model."
+    ),
+    "not_utf8": _("This is not UTF-8 text. Save the file as UTF-8 (CSV UTF-8) and retry."),
+    "not_csv": _("This is not valid CSV (%(reason)s)."),
+    "column_missing": _("The header has no column %(column)s; it has %(found)s."),
+    "column_repeated": _("The header has the column %(column)s more than once (%(found)s)."),
+    "column_unknown": _(
+        "Unknown column(s) in the header: %(columns)s. Only %(accepted)s are accepted."
+    ),
+    "column_refused": _("The header has %(column)s, which this file does not take: %(hint)s"),
+    "cells": _("The line has %(count)s cell(s); expected %(expected)s (%(columns)s)."),
+    "unclosed_quote": _(
+        "The line has %(count)s cell(s); expected %(expected)s (%(columns)s): a quote opened on "
+        "it is not closed."
+    ),
     # The request as a whole
     "invalid": _("The input is not valid."),
     "parse_error": _("The body is not valid JSON: %(reason)s"),

@@ -1,10 +1,13 @@
 """API serializers. Inputs follow the audit model's fields, which follow predictor.features."""
 
+from collections.abc import Mapping
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .. import features, refusals, services
+from ..counts import CountRefused, read_count
 from ..models import Activation, ModelVersion, Outcome, PredictionRequest
 from ..services.outcomes import OUTCOME_VIEWS_MAX
 
@@ -77,13 +80,23 @@ class PredictionSerializer(serializers.ModelSerializer):
 
 
 class OutcomeSerializer(serializers.Serializer):
-    """The real view count of the article a prediction was made for."""
+    """The real view count of the article a prediction was made for. The field describes it for
+    the schema; the value is read by the core (counts.read_count, with the bounds
+    services.record_outcomes applies), as `import_outcomes` and the admin have it read."""
 
-    views = serializers.IntegerField(
+    views = CountField(
         min_value=0,
         max_value=OUTCOME_VIEWS_MAX,
         help_text="The article's real views (浏览量), a whole number.",
     )
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            return super().to_internal_value(data)  # DRF's refusal of a body that is no object
+        try:
+            return {"views": read_count(data.get("views"), minimum=0, maximum=OUTCOME_VIEWS_MAX)}
+        except CountRefused as refused:
+            raise serializers.ValidationError({"views": [str(refused.refusal)]}) from refused
 
 
 class OutcomeRecordSerializer(serializers.ModelSerializer):

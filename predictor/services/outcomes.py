@@ -6,8 +6,6 @@ row it answers stays as it was, and a later outcome for the same prediction supe
 one without erasing it (Outcome.objects.latest_per_prediction()).
 """
 
-import csv
-import io
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,16 +17,20 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from .. import features
+from ..counts import CountRefused, read_count
 from ..models import Channel, Outcome, PredictionRequest
+from ..refusals import Refusal
+from . import csv_files
+from .csv_files import CsvFile, CsvRefused
 from .errors import ViewsiteError
 
 logger = logging.getLogger(__name__)
 
 # WeChat counts stop being shown exactly at 100,000; nothing real comes near a billion.
 OUTCOME_VIEWS_MAX = 1_000_000_000
-# Headers `import_outcomes` accepts for the two columns, English or the course's Chinese.
-ID_HEADERS = ("prediction_id", "prediction", "id", "预测编号", "编号")
-VIEWS_HEADERS = (features.TARGET.name, features.TARGET.label, "actual_views", "真实浏览量")
+# Beyond any id the audit table will reach, and below the 10**18 that read_count returns for
+# longer digit strings, so those are refused rather than looked up.
+PREDICTION_ID_MAX = 10**18 - 1
 
 
 @dataclass(frozen=True)
@@ -46,15 +48,18 @@ class Problem:
     prediction_id: object
     message: str
     code: str  # invalid, not_found or not_answered: each door maps it to its own answer
+    # For an invalid value: why (a count's refusal) and which column, as every file door says it.
+    refusal: Refusal | None = None
+    column: csv_files.Column | None = None
 
     def __str__(self) -> str:
-        if self.line is None:
-            return self.message
-        return gettext("line %(line)s: %(problem)s") % {"line": self.line, "problem": self.message}
+        return csv_files.located(self.message, line=self.line, column=self.column)
 
     @property
     def sentence(self) -> str:
         """The message on its own, as a sentence: for a door that answers one item."""
+        if self.message.endswith("."):
+            return self.message
         return f"{self.message[0].upper()}{self.message[1:]}."
 
 
@@ -108,7 +113,7 @@ def check_outcomes(items: Iterable[OutcomeItem]) -> tuple[list[tuple[int, int]],
     for item in items:
         prediction_id, views, problem = _checked(item)
         if problem:
-            problems.append(Problem(item.line, item.prediction_id, problem, "invalid"))
+            problems.append(problem)
         else:
             candidates.append((item, prediction_id, views))
     accepted, previews = _accepted_by_id({prediction_id for _, prediction_id, _ in candidates})
@@ -136,46 +141,25 @@ def check_outcomes(items: Iterable[OutcomeItem]) -> tuple[list[tuple[int, int]],
     return checked, problems
 
 
-def _checked(item: OutcomeItem) -> tuple[int | None, int | None, str]:
-    prediction_id = _whole_number(item.prediction_id)
-    if prediction_id is None or prediction_id < 1:
-        return (
-            None,
-            None,
-            gettext("prediction id %(value)s is not a positive whole number")
-            % {"value": repr(item.prediction_id)},
-        )
-    views = _whole_number(item.views)
-    if views is None:
-        return (
-            prediction_id,
-            None,
-            gettext("views %(value)s is not a whole number") % {"value": repr(item.views)},
-        )
-    if not 0 <= views <= OUTCOME_VIEWS_MAX:
-        return (
-            prediction_id,
-            None,
-            gettext("views %(views)s is outside 0 to %(max)s")
-            % {
-                "views": f"{views:,}",
-                "max": f"{OUTCOME_VIEWS_MAX:,}",
-            },
-        )
-    return prediction_id, views, ""
-
-
-def _whole_number(value) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    if isinstance(value, str):
-        text = value.strip().replace(",", "")
-        return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
-    return None
+def _checked(item: OutcomeItem) -> tuple[int | None, int | None, Problem | None]:
+    for column, value, (minimum, maximum) in (
+        (csv_files.PREDICTION_ID, item.prediction_id, (1, PREDICTION_ID_MAX)),
+        (csv_files.VIEWS, item.views, (0, OUTCOME_VIEWS_MAX)),
+    ):
+        try:
+            read_count(value, minimum=minimum, maximum=maximum)
+        except CountRefused as refused:
+            problem = Problem(
+                item.line,
+                item.prediction_id,
+                str(refused.refusal),
+                "invalid",
+                refused.refusal,
+                column,
+            )
+            return None, None, problem
+    prediction_id = read_count(item.prediction_id, minimum=1, maximum=PREDICTION_ID_MAX)
+    return prediction_id, read_count(item.views, minimum=0, maximum=OUTCOME_VIEWS_MAX), None
 
 
 def _accepted_by_id(ids: set[int]) -> tuple[dict[int, bool], set[int]]:
@@ -197,50 +181,19 @@ def _accepted_by_id(ids: set[int]) -> tuple[dict[int, bool], set[int]]:
 
 def read_outcomes_file(path: Path | str) -> list[OutcomeItem]:
     """The items of an outcomes CSV (a prediction id and the real views per line), with their line
-    numbers; OutcomesRefused naming the file for a header that has not both columns."""
-    path = Path(path)
+    numbers; OutcomesRefused naming the file and the line for a file that cannot be read as those
+    two columns (csv_files). The cells are read as counts when the items are checked."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as error:
-        raise OutcomesRefused(
-            [Problem(None, None, f"{path}: cannot be read ({error.strerror or error})", "invalid")]
-        ) from error
-    except UnicodeDecodeError as error:
-        raise OutcomesRefused(
-            [Problem(None, None, f"{path}: is not UTF-8 text", "invalid")]
-        ) from error
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [cell.strip().lower() for cell in next(reader, [])]
-    id_column = _column(header, ID_HEADERS)
-    views_column = _column(header, VIEWS_HEADERS)
-    if id_column is None or views_column is None:
-        raise OutcomesRefused(
-            [
-                Problem(
-                    1,
-                    None,
-                    f"{path}: the header needs a prediction id column ({', '.join(ID_HEADERS)}) "
-                    f"and a views column ({', '.join(VIEWS_HEADERS)}); it has "
-                    f"{', '.join(header) or 'nothing'}",
-                    "invalid",
-                )
+        with CsvFile(path, csv_files.OUTCOME_COLUMNS) as table:
+            return [
+                OutcomeItem(line.cells["prediction_id"], line.cells["views"], line=line.number)
+                for line in table.lines()
             ]
+    except CsvRefused as refused:
+        problem = Problem(
+            refused.line, None, str(refused.refusal), "invalid", refused.refusal, refused.column
         )
-    items = []
-    for row in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        cells = row + [""] * (max(id_column, views_column) + 1 - len(row))
-        items.append(OutcomeItem(cells[id_column], cells[views_column], line=line))
-    return items
-
-
-def _column(header: list[str], names: Sequence[str]) -> int | None:
-    for name in names:
-        if name.lower() in header:
-            return header.index(name.lower())
-    return None
+        raise OutcomesRefused([problem]) from refused
 
 
 def training_rows() -> tuple[np.ndarray, np.ndarray, int | None]:

@@ -1,49 +1,12 @@
-"""Numbers as people read them: "about 46,300", "9 times in 10"."""
-
-import math
-from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
+"""The pages' filters for numbers: predictor.display's wordings, so a page and `manage.py
+predict` say a figure in the same words."""
 
 from django import template
-from django.utils import formats
-from django.utils.translation import gettext
+
+from .. import display
 
 register = template.Library()
 
-
-@register.filter
-def about(value, digits: int = 3) -> str:
-    """`value` to `digits` significant figures, grouped for the language: 46292.74 → "46,300".
-
-    An interval tens of thousands wide makes the last digits of a prediction noise; showing
-    them would claim a precision the model does not have.
-    """
-    if value is None or not math.isfinite(value):
-        return ""
-    if value == 0:
-        return "0"
-    magnitude = math.floor(math.log10(abs(value)))
-    # Halves round up, as people round (46,250 → 46,300), not to even as round() does.
-    step = Decimal(1).scaleb(magnitude - digits + 1)
-    rounded = Decimal(repr(value)).quantize(step, rounding=ROUND_HALF_UP)
-    # Grouped as the active language groups digits: 46,300 in English, 46300 in Chinese.
-    return formats.number_format(rounded, decimal_pos=0, force_grouping=True)
-
-
-@register.filter
-def times_in(coverage) -> str:
-    """A coverage as a frequency, in the active language: 0.9 → "9 times in 10" ("10 次中有 9 次"),
-    0.95 → "19 times in 20". To a thousandth, so 0.999 reads "999 times in 1000", never
-    "1 times in 1" (always)."""
-    if coverage is None:
-        return ""
-    share = Fraction(coverage).limit_denominator(1000)
-    return gettext("%(hits)s times in %(tries)s") % {
-        "hits": share.numerator,
-        "tries": share.denominator,
-    }
-
-
-@register.filter
-def percent(value, places: int = 1) -> str:
-    return "" if value is None else f"{value * 100:.{places}f}%"
+about = register.filter("about", display.about)
+times_in = register.filter("times_in", display.times_in)
+percent = register.filter("percent", display.percent)

@@ -37,14 +37,15 @@ def test_english_headers_and_empty_blanks_are_accepted(tmp_path):
 @pytest.mark.parametrize(
     ("cell", "problem"),
     [
-        ("abc", "'abc' is not a number"),
-        ("-5", "'-5' is below the minimum 0"),
-        ("12.5", "'12.5' is not a whole number"),
-        ("inf", "'inf' is not a number"),
-        ("25000", "'25000' is above the maximum 20,000"),
+        ("abc", "“abc” is not a whole number."),
+        ("-5", "Ensure this value is greater than or equal to 0."),
+        ("12.5", "“12.5” is not a whole number: a count has no fraction or decimal point."),
+        ("1e3", "“1e3” is not a whole number: write the digits (1000), not an exponent."),
+        ("inf", "“inf” is not a whole number."),
+        ("25000", "Ensure this value is less than or equal to 20000."),
     ],
 )
-def test_a_bad_cell_is_refused_naming_file_row_and_column(tmp_path, cell, problem):
+def test_a_bad_cell_is_refused_naming_file_line_and_column(tmp_path, cell, problem):
     rows = linear_rows(12)
     rows[4] = (rows[4][0], cell, rows[4][2])
     path = write_csv(tmp_path / "bad.csv", rows)
@@ -52,39 +53,83 @@ def test_a_bad_cell_is_refused_naming_file_row_and_column(tmp_path, cell, proble
     with pytest.raises(DatasetError) as refused:
         load_training_data(path)
 
-    assert str(refused.value) == f"{path}: row 5 (line 6), column 转发数: {problem}."
+    assert str(refused.value) == f"{path}: line 6, column 转发数 (shares): {problem}"
 
 
 def test_a_blank_target_is_refused(tmp_path):
     rows = linear_rows(12)
     rows[0] = (rows[0][0], rows[0][1], "")
-    with pytest.raises(DatasetError, match=r"row 1 \(line 2\), column 浏览量: '' is blank"):
-        load_training_data(write_csv(tmp_path / "blank.csv", rows))
+    path = write_csv(tmp_path / "blank.csv", rows)
+    with pytest.raises(DatasetError) as refused:
+        load_training_data(path)
+    assert str(refused.value) == f"{path}: line 2, column 浏览量 (views): This field is required."
 
 
 def test_a_missing_column_is_named(tmp_path):
     path = write_csv(tmp_path / "two.csv", [(1, 2)] * 12, header=("点赞数", "浏览量"))
-    with pytest.raises(
-        DatasetError, match="missing column 转发数 \\(or shares\\); the header has 点赞数, 浏览量"
-    ):
+    with pytest.raises(DatasetError) as refused:
         load_training_data(path)
+    assert str(refused.value) == (
+        f"{path}: line 1: The header has no column 转发数 (shares); it has 点赞数,浏览量."
+    )
+
+
+def test_a_repeated_column_is_refused(tmp_path):
+    rows = [(*row, row[0]) for row in linear_rows(12)]
+    path = write_csv(tmp_path / "twice.csv", rows, header=(*HEADER, "likes"))
+    with pytest.raises(DatasetError) as refused:
+        load_training_data(path)
+    assert str(refused.value) == (
+        f"{path}: line 1: The header has the column 点赞数 (likes) more than once "
+        "(点赞数,转发数,浏览量,likes)."
+    )
+
+
+def test_a_short_line_is_refused_with_its_line(tmp_path):
+    rows = linear_rows(12)
+    rows[2] = rows[2][:2]
+    path = write_csv(tmp_path / "short.csv", rows)
+    with pytest.raises(DatasetError) as refused:
+        load_training_data(path)
+    assert str(refused.value) == (
+        f"{path}: line 4: The line has 2 cell(s); expected 3 (点赞数, 转发数, 浏览量)."
+    )
+
+
+def test_blank_lines_are_skipped_and_later_lines_keep_their_numbers(tmp_path):
+    rows = [",".join(map(str, row)) for row in linear_rows(12)]
+    rows[5] = "1,2,x"
+    path = tmp_path / "gaps.csv"
+    path.write_text("\n".join([",".join(HEADER), "", *rows]) + "\n", encoding="utf-8")
+    with pytest.raises(DatasetError) as refused:
+        load_training_data(path)
+    # Line 1 the header, line 2 blank, so rows[5] is on line 8.
+    assert (
+        str(refused.value) == f"{path}: line 8, column 浏览量 (views): “x” is not a whole number."
+    )
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"", "the file is empty"),
-        ("点赞数,转发数,浏览量\n".encode(), "has a header but no data rows"),
-        ("点赞数,转发数,浏览量\n1,2,3\n".encode(), "only 1 data rows; at least 10"),
-        ("点赞数,转发数,浏览量\n".encode("gbk") + b"1,2,3\n", "line 1 is not UTF-8"),
+        (b"", ": The file is empty; expected the header 点赞数,转发数,浏览量"),
+        ("点赞数,转发数,浏览量\n".encode(), ": The file has a header but no data rows."),
+        (
+            "点赞数,转发数,浏览量\n1,2,3\n".encode(),
+            ": Only 1 data rows; at least 10 are needed",
+        ),
+        (
+            "点赞数,转发数,浏览量\n".encode("gbk") + b"1,2,3\n",
+            ": line 1: This is not UTF-8 text. Save the file as UTF-8",
+        ),
     ],
 )
 def test_unusable_files_are_refused_with_the_file_named(tmp_path, content, message):
     path = tmp_path / "unusable.csv"
     path.write_bytes(content)
-    with pytest.raises(DatasetError, match=message) as refused:
+    with pytest.raises(DatasetError) as refused:
         load_training_data(path)
-    assert str(refused.value).startswith(str(path))
+    assert str(refused.value).startswith(f"{path}{message}")
 
 
 def test_a_missing_file_is_refused(tmp_path):
@@ -98,6 +143,6 @@ def test_an_unknown_column_is_refused_naming_it(tmp_path):
     with pytest.raises(DatasetError) as refused:
         load_training_data(path)
     assert str(refused.value) == (
-        f"{path}: line 1 (the header): Unknown field(s): 标题. Only 点赞数 (likes), "
-        "转发数 (shares) and 浏览量 (views) are accepted."
+        f"{path}: line 1: Unknown column(s) in the header: 标题. Only 点赞数 (likes), "
+        "转发数 (shares), 浏览量 (views) are accepted."
     )

@@ -109,8 +109,15 @@ def test_a_later_line_for_the_same_prediction_in_one_batch_supersedes_an_earlier
 
 @pytest.mark.parametrize(
     ("written", "views"),
-    [(0, 0), (7.0, 7), ("12,345", 12345), (" 42 ", 42), (OUTCOME_VIEWS_MAX, OUTCOME_VIEWS_MAX)],
-    ids=["zero", "whole float", "thousands separator", "spaces", "the maximum"],
+    [
+        (0, 0),
+        ("12,345", 12345),
+        (" 42 ", 42),
+        ("１２", 12),
+        ("1，200", 1200),
+        (OUTCOME_VIEWS_MAX, OUTCOME_VIEWS_MAX),
+    ],
+    ids=["zero", "thousands separator", "spaces", "full-width", "full-width comma", "the maximum"],
 )
 def test_whole_numbers_are_accepted_as_people_write_them(active_model, written, views):
     [prediction] = predict((1, 1))
@@ -119,44 +126,61 @@ def test_whole_numbers_are_accepted_as_people_write_them(active_model, written, 
 
 
 @pytest.mark.parametrize(
-    "views",
+    ("views", "code"),
     [
-        -1,
-        "-3",
-        1.5,
-        "1.5",
-        "many",
-        "",
-        None,
-        True,
-        False,
-        float("nan"),
-        float("inf"),
-        "１２",  # full-width digits: isdigit() says yes, int() would read them
-        OUTCOME_VIEWS_MAX + 1,
-        str(OUTCOME_VIEWS_MAX + 1),
-        "9" * 30,
-        [5],
+        (-1, "min_value"),
+        ("-3", "min_value"),
+        (1.5, "not_whole"),
+        (7.0, "not_whole"),
+        ("1.5", "not_whole"),
+        ("1,5", "decimal_comma"),
+        ("1e3", "exponent"),
+        ("many", "not_a_number"),
+        ("", "required"),
+        ("NaN", "missing"),
+        (None, "required"),
+        (True, "not_a_number"),
+        (False, "not_a_number"),
+        (float("nan"), "not_a_number"),
+        (float("inf"), "not_a_number"),
+        (OUTCOME_VIEWS_MAX + 1, "max_value"),
+        (str(OUTCOME_VIEWS_MAX + 1), "max_value"),
+        ("9" * 30, "max_value"),
+        ([5], "not_a_number"),
     ],
     ids=repr,
 )
-def test_a_value_that_is_not_a_whole_number_in_range_is_invalid(active_model, views):
+def test_a_value_that_is_not_a_whole_number_in_range_is_invalid(active_model, views, code):
     [prediction] = predict((1, 1))
 
     error = refusal([OutcomeItem(prediction.pk, views, line=2)])
 
     [problem] = error.problems
     assert (problem.code, problem.line, problem.prediction_id) == ("invalid", 2, prediction.pk)
-    assert "views" in problem.message
-    assert str(error).startswith("Nothing was recorded. line 2: views")
+    assert problem.refusal.code == code
+    assert problem.message == str(problem.refusal)
+    assert str(error).startswith(
+        f"Nothing was recorded. line 2, column 浏览量 (views): {problem.message}"
+    )
     assert not Outcome.objects.exists()
 
 
-@pytest.mark.parametrize("prediction_id", [0, -1, "abc", True, None, 2.5])
-def test_a_prediction_id_that_is_not_a_positive_whole_number_is_invalid(db, prediction_id):
-    [problem] = refusal([OutcomeItem(prediction_id, 100)]).problems
-    assert problem.code == "invalid"
-    assert "prediction id" in problem.message
+@pytest.mark.parametrize(
+    ("prediction_id", "code"),
+    [
+        (0, "min_value"),
+        (-1, "min_value"),
+        ("abc", "not_a_number"),
+        (True, "not_a_number"),
+        (None, "required"),
+        (2.5, "not_whole"),
+        ("9" * 30, "max_value"),
+    ],
+)
+def test_a_prediction_id_that_is_not_a_positive_whole_number_is_invalid(db, prediction_id, code):
+    [problem] = refusal([OutcomeItem(prediction_id, 100, line=4)]).problems
+    assert (problem.code, problem.refusal.code) == ("invalid", code)
+    assert str(problem) == f"line 4, column 预测编号 (prediction_id): {problem.refusal}"
 
 
 def test_an_unknown_prediction_is_not_found(active_model):
@@ -234,10 +258,8 @@ def test_an_outcomes_file_is_read_with_a_chinese_or_english_header(tmp_path, hea
 
 def test_columns_are_found_by_name_blank_lines_skipped_and_line_numbers_kept(tmp_path):
     path = tmp_path / "outcomes.csv"
-    # Saved by Excel: a byte order mark, CRLF line ends, another column, a blank line.
-    path.write_bytes(
-        "浏览量,备注,预测编号\r\n500,first,3\r\n,,\r\n\r\n700,,4\r\n".encode("utf-8-sig")
-    )
+    # Saved by Excel: a byte order mark, CRLF line ends, an empty row, a blank line.
+    path.write_bytes("浏览量,预测编号\r\n500,3\r\n,\r\n\r\n700,4\r\n".encode("utf-8-sig"))
 
     assert services.read_outcomes_file(path) == [
         OutcomeItem("3", "500", line=2),
@@ -245,33 +267,69 @@ def test_columns_are_found_by_name_blank_lines_skipped_and_line_numbers_kept(tmp
     ]
 
 
-def test_a_short_line_reads_as_a_missing_value_reported_with_its_line(active_model, tmp_path):
+def test_a_short_line_is_refused_with_its_line(active_model, tmp_path):
     [prediction] = predict((1, 1))
     path = tmp_path / "outcomes.csv"
     path.write_text(f"预测编号,浏览量\n{prediction.pk}\n", encoding="utf-8")
-
-    [item] = services.read_outcomes_file(path)
-    [problem] = refusal([item]).problems
-
-    assert (item.line, problem.line, problem.code) == (2, 2, "invalid")
-
-
-@pytest.mark.parametrize(
-    "header",
-    [("预测编号", "点赞数"), ("浏览量",), ("点赞数", "转发数", "浏览量"), ()],
-    ids=["no views", "no id", "training file", "empty"],
-)
-def test_a_header_without_both_columns_is_refused_on_line_1(tmp_path, header):
-    path = tmp_path / "outcomes.csv"
-    path.write_text(",".join(header) + ("\n1,2\n" if header else ""), encoding="utf-8")
 
     with pytest.raises(services.OutcomesRefused) as refused:
         services.read_outcomes_file(path)
 
     [problem] = refused.value.problems
-    assert problem.line == 1
-    assert "the header needs a prediction id column" in problem.message
-    assert str(path) in problem.message
+    assert (problem.line, problem.code, problem.refusal.code) == (2, "invalid", "cells")
+    assert str(problem) == "line 2: The line has 1 cell(s); expected 2 (预测编号, 浏览量)."
+
+
+@pytest.mark.parametrize(
+    ("header", "code", "message"),
+    [
+        (
+            ("预测编号", "点赞数"),
+            "column_unknown",
+            "Unknown column(s) in the header: 点赞数. Only 预测编号 (prediction_id), "
+            "浏览量 (views) are accepted.",
+        ),
+        (
+            ("浏览量",),
+            "column_missing",
+            "The header has no column 预测编号 (prediction_id); it has 浏览量.",
+        ),
+        (
+            ("id", "浏览量", "views"),
+            "column_repeated",
+            "The header has the column 浏览量 (views) more than once (id,浏览量,views).",
+        ),
+        (
+            ("预测编号", "浏览量", "备注"),
+            "column_unknown",
+            "Unknown column(s) in the header: 备注. Only 预测编号 (prediction_id), "
+            "浏览量 (views) are accepted.",
+        ),
+    ],
+    ids=["no views", "no id", "views twice", "a note"],
+)
+def test_a_header_that_is_not_the_two_columns_is_refused_on_line_1(tmp_path, header, code, message):
+    path = tmp_path / "outcomes.csv"
+    path.write_text(",".join(header) + "\n1,2\n", encoding="utf-8")
+
+    with pytest.raises(services.OutcomesRefused) as refused:
+        services.read_outcomes_file(path)
+
+    [problem] = refused.value.problems
+    assert (problem.line, problem.refusal.code) == (1, code)
+    assert str(problem) == f"line 1: {message}"
+
+
+def test_an_empty_file_is_refused_naming_the_header_it_needs(tmp_path):
+    path = tmp_path / "outcomes.csv"
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(services.OutcomesRefused) as refused:
+        services.read_outcomes_file(path)
+    [problem] = refused.value.problems
+    assert (problem.line, problem.refusal.code) == (None, "file_empty")
+    assert problem.message == (
+        "The file is empty; expected the header 预测编号,浏览量 (or prediction_id,views) and rows."
+    )
 
 
 def test_a_file_that_is_not_utf8_or_cannot_be_read_is_refused(tmp_path):

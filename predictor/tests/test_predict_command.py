@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from django.utils import translation
 
 from predictor import services
+from predictor.display import about
 from predictor.models import Channel, PredictionRequest
-from predictor.templatetags.viewsite import about
 
 from .conftest import exact_views, write_csv
 
@@ -90,8 +90,18 @@ def test_one_prediction_accepts_spaces_and_thousands_separators(active_model):
             "-1",
             r"^Refused: 转发数 \(shares\): Ensure this value is greater than or equal to 0",
         ),
-        ("1,2", "3", r"^Refused: 点赞数 \(likes\): A valid integer is required\.$"),
-        ("2.5", "3", r"^Refused: 点赞数 \(likes\): A valid integer is required\.$"),
+        (
+            "1,2",
+            "3",
+            r"^Refused: 点赞数 \(likes\): “1,2” is not a whole number: a comma separates "
+            r"thousands \(1,500\), not decimals\.$",
+        ),
+        (
+            "2.5",
+            "3",
+            r"^Refused: 点赞数 \(likes\): “2.5” is not a whole number: a count has no fraction "
+            r"or decimal point\.$",
+        ),
         ("5", None, r"^Refused: 转发数 \(shares\): This field is required\.$"),
     ],
 )
@@ -114,7 +124,7 @@ def test_one_prediction_without_a_model_is_a_command_error_and_is_audited(db):
         run(500, 300)
     record = PredictionRequest.objects.get()
     assert (record.accepted, record.channel) == (False, Channel.CLI)
-    assert "No model is active yet" in record.errors["model"][0]
+    assert record.errors == {"model": [{"code": "no_active_model", "params": {}}]}
 
 
 @pytest.mark.parametrize(
@@ -202,7 +212,7 @@ def test_bad_rows_are_written_with_their_line_and_error_and_audited_none_dropped
         "1,2,3\n"  # 6
         "-1,30001\n"  # 7
         "7\n"  # 8
-        ",\n"  # 9
+        ",\n"  # 9: empty cells, as a spreadsheet saves an empty row: blank too
         "12.5,3\n"  # 10
         "600,400\n",  # 11
     )
@@ -211,18 +221,19 @@ def test_bad_rows_are_written_with_their_line_and_error_and_audited_none_dropped
     stdout, stderr = run("--csv", source, "--out", out, "--chunk-size", 3)
 
     output = read_output(out)
-    assert [row["line"] for row in output] == ["2", "3", "5", "6", "7", "8", "9", "10", "11"]
+    assert [row["line"] for row in output] == ["2", "3", "5", "6", "7", "8", "10", "11"]
     errors = {row["line"]: row["error"] for row in output}
     assert errors["2"] == errors["5"] == errors["11"] == ""
-    assert errors["3"] == "点赞数 (likes): A valid integer is required."
-    assert errors["6"] == "has 3 cell(s); expected 2 (点赞数, 转发数)."
+    assert errors["3"] == "点赞数 (likes): “x” is not a whole number."
+    assert errors["6"] == "The line has 3 cell(s); expected 2 (点赞数, 转发数)."
     assert errors["7"] == (
         "点赞数 (likes): Ensure this value is greater than or equal to 0. "
         "转发数 (shares): Ensure this value is less than or equal to 20000."
     )
-    assert errors["8"] == "has 1 cell(s); expected 2 (点赞数, 转发数)."
-    assert errors["9"].startswith("点赞数 (likes): A valid integer is required.")
-    assert errors["10"] == "点赞数 (likes): A valid integer is required."
+    assert errors["8"] == "The line has 1 cell(s); expected 2 (点赞数, 转发数)."
+    assert errors["10"] == (
+        "点赞数 (likes): “12.5” is not a whole number: a count has no fraction or decimal point."
+    )
     by_line = {row["line"]: row for row in output}
     assert float(by_line["5"]["views"]) == exact_views(1200, 20)
     assert (by_line["6"]["点赞数"], by_line["6"]["转发数"]) == ("1", "2")
@@ -238,16 +249,22 @@ def test_bad_rows_are_written_with_their_line_and_error_and_audited_none_dropped
         assert record.raw_input["file"] == "in.csv"
     assert records[int(by_line["6"]["record_id"])].raw_input["cells"] == ["1", "2", "3"]
     assert records[int(by_line["3"]["record_id"])].errors == {
-        "likes": ["A valid integer is required."]
+        "likes": [{"code": "not_a_number", "params": {"value": "x"}}]
+    }
+    assert records[int(by_line["6"]["record_id"])].errors == {
+        "row": [
+            {"code": "cells", "params": {"count": 3, "expected": 2, "columns": "点赞数, 转发数"}}
+        ]
     }
 
-    for line in ("3", "6", "7", "8", "9", "10"):
+    for line in ("3", "6", "7", "8", "10"):
         assert f"line {line}: " in stderr
-    assert "Read 9 rows from " in stdout
+    assert "line 9: " not in stderr
+    assert "Read 8 rows from " in stdout
     assert "  predicted: 3 (model v1: 3)" in stdout
-    assert "  refused:   6 (each in the output with its line and error)" in stdout
-    assert "  blank lines skipped: 1" in stdout
-    assert f"Wrote 9 rows to {out}." in stdout
+    assert "  refused:   5 (each in the output with its line and error)" in stdout
+    assert "  blank lines skipped: 2" in stdout
+    assert f"Wrote 8 rows to {out}." in stdout
 
 
 def test_each_chunk_is_one_batch_and_nothing_is_dropped_across_chunks(active_model, tmp_path):
@@ -301,10 +318,13 @@ def test_quiet_writes_the_file_and_says_nothing(active_model, tmp_path):
 def test_a_views_column_is_refused_with_the_reason_and_audited(active_model, tmp_path, header):
     source = write_lines(tmp_path / "in.csv", f"{header}\n500,300,46000\n")
     out = tmp_path / "out.csv"
-    with pytest.raises(CommandError, match=r"line 1 \(the header\): Unknown field\(s\)") as raised:
+    with pytest.raises(CommandError) as raised:
         run("--csv", source, "--out", out)
-    assert "浏览量 (views) is what this command predicts" in str(raised.value)
-    assert "retrain --data" in str(raised.value)
+    assert str(raised.value) == (
+        f"{source}: line 1: The header has 浏览量 (views), which this file does not take: views "
+        "are what this command predicts; to train on real views use `retrain --data`, to record "
+        "them use `import_outcomes`. Nothing was predicted."
+    )
     assert not out.exists()
     record = PredictionRequest.objects.get()
     assert (record.accepted, record.channel) == (False, Channel.CLI)
@@ -314,10 +334,17 @@ def test_a_views_column_is_refused_with_the_reason_and_audited(active_model, tmp
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", "the file is empty"),
-        ("likes\n5\n", r"missing 转发数 \(shares\)"),
-        ("likes,likes,shares\n1,2,3\n", r"点赞数 \(likes\) more than once"),
-        ("500,300\n1,2\n", r"Unknown field\(s\): 300, 500"),
+        ("", r": The file is empty; expected the header 点赞数,转发数 \(or likes,shares\)"),
+        ("likes\n5\n", r": line 1: The header has no column 转发数 \(shares\); it has likes\."),
+        (
+            "likes,likes,shares\n1,2,3\n",
+            r": line 1: The header has the column 点赞数 \(likes\) more than once",
+        ),
+        (
+            "500,300\n1,2\n",
+            r": line 1: Unknown column\(s\) in the header: 500, 300\. Only 点赞数 \(likes\), "
+            r"转发数 \(shares\) are accepted\.",
+        ),
     ],
 )
 def test_a_file_without_the_columns_is_refused_before_any_row(
@@ -343,7 +370,7 @@ def test_a_file_without_a_model_is_refused_and_audited_and_the_partial_output_ke
     assert not out.exists()
     partial = read_output(tmp_path / "out.csv.partial")
     assert partial[0]["error"].startswith("No model is active yet.")
-    assert partial[1]["error"] == "点赞数 (likes): A valid integer is required."
+    assert partial[1]["error"] == "点赞数 (likes): “x” is not a whole number."
     assert partial[2]["error"] == partial[0]["error"]
     assert [row["record_id"] for row in partial][::2] == ["", ""]
     refused = PredictionRequest.objects.all()
@@ -365,12 +392,12 @@ def test_the_command_speaks_english_whatever_the_active_language(active_model, t
     site's language (DJANGO_LANGUAGE_CODE) is Chinese."""
     with translation.override("zh-hans"):
         out, _ = run(500, 300)
-        with pytest.raises(CommandError, match=r"点赞数 \(likes\): A valid integer is required\."):
+        with pytest.raises(CommandError, match=r"点赞数 \(likes\): “x” is not a whole number\."):
             run("x", 300)
         source = write_csv(tmp_path / "in.csv", [("x", 1)], header=("likes", "shares"))
         run("--csv", source, "--out", tmp_path / "out.csv")
     assert " 9 times in 10 between " in out
     [row] = read_output(tmp_path / "out.csv")
-    assert row["error"] == "点赞数 (likes): A valid integer is required."
+    assert row["error"] == "点赞数 (likes): “x” is not a whole number."
     for record in PredictionRequest.objects.filter(accepted=False):
-        assert record.errors == {"likes": ["A valid integer is required."]}
+        assert record.errors == {"likes": [{"code": "not_a_number", "params": {"value": "x"}}]}

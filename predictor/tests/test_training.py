@@ -103,7 +103,10 @@ def test_a_bad_file_leaves_the_active_model_as_it_was(db, linear_csv, tmp_path):
     active = services.retrain(data_path=linear_csv).version
     rows = linear_rows()
     rows[7] = (rows[7][0], "lots", rows[7][2])
-    with pytest.raises(services.DatasetError, match="row 8 \\(line 9\\), column 转发数"):
+    with pytest.raises(
+        services.DatasetError,
+        match=r"bad\.csv: line 9, column 转发数 \(shares\): “lots” is not a whole number\.",
+    ):
         services.retrain(data_path=write_csv(tmp_path / "bad.csv", rows))
     assert services.active_version() == active
     assert ModelVersion.objects.count() == 1

@@ -12,13 +12,13 @@ from django.db import DatabaseError
 
 from predictor import services
 from predictor.models import Outcome
-from predictor.services.outcomes import ID_HEADERS, VIEWS_HEADERS
+from predictor.services import csv_files
 
 
 class Command(BaseCommand):
     help = (
         "Record real outcomes from a CSV of prediction ids and real views "
-        f"(header: one of {', '.join(ID_HEADERS)}; and one of {', '.join(VIEWS_HEADERS)})."
+        f"(header: {csv_files.header_text(csv_files.OUTCOME_COLUMNS)})."
     )
 
     def add_arguments(self, parser):
