@@ -51,10 +51,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class BoundedCountPaginator(Paginator):
-    """Counts at most COUNT_BOUND rows: counting a ten-million-row trail on every list page took
-    seconds, and nobody pages past two hundred pages (they filter by day, version or IP instead).
-    The deepest page is an OFFSET that PostgreSQL walks: at a bound of 100,000 it took 312 ms at
-    ten million rows through gunicorn (bench/README.md), so the bound is 10,000.
+    """Counts at most COUNT_BOUND rows, since counting the whole trail on every list page is
+    slow at scale and the deepest page is an OFFSET walk (figures: bench/README.md).
 
     Past the bound, `count` is the bound and `beyond_bound` is true: the list then says "more
     than", its last page is the bound's, and a deeper page number is refused like any other.
