@@ -22,10 +22,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import refusals, services
+from .forms import CountField
 from .models import (
     Activation,
     AuditSeal,
@@ -459,6 +461,11 @@ class ActivationAdmin(ReadOnlyAdmin):
 
 class OutcomeForm(forms.ModelForm):
     """Recording a real outcome by hand: checked by the same service as the API and the import."""
+
+    # A count as every door reads one (predictor.counts), not Django's IntegerField's reading.
+    views = CountField(
+        minimum=0, maximum=services.OUTCOME_VIEWS_MAX, label=capfirst(_("real views"))
+    )
 
     class Meta:
         model = Outcome

@@ -20,21 +20,23 @@ class CountField(forms.Field):
 
     widget = forms.TextInput
 
-    def __init__(self, *, feature: features.Feature, **kwargs):
-        self.feature = feature
+    def __init__(self, *, minimum: int = 0, maximum: int | None = None, **kwargs):
+        self.minimum, self.maximum = minimum, maximum
         super().__init__(**kwargs)
 
     def to_python(self, value):
         try:
-            return read_count(value, minimum=self.feature.min_value, maximum=self.feature.max_value)
+            return read_count(value, minimum=self.minimum, maximum=self.maximum)
         except CountRefused as refused:
             raise _invalid(refused.refusal) from refused
 
 
 def _count_formfield(model_field, **kwargs):
     # capfirst, as Django's own formfield() labels a model field ("Likes", not "likes").
+    feature = features.BY_NAME[model_field.name]
     return CountField(
-        feature=features.BY_NAME[model_field.name],
+        minimum=feature.min_value,
+        maximum=feature.max_value,
         label=capfirst(model_field.verbose_name),
         **kwargs,
     )

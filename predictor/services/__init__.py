@@ -14,6 +14,7 @@ from .errors import (
 )
 from .inputs import InputRefused, read_input, read_inputs, refused_rows
 from .outcomes import (
+    OUTCOME_VIEWS_MAX,
     OutcomeItem,
     OutcomesRefused,
     check_outcomes,
@@ -47,6 +48,7 @@ def __getattr__(name):
 
 __all__ = [
     "ALGORITHMS",
+    "OUTCOME_VIEWS_MAX",
     "ArtifactIntegrityError",
     "Comparison",
     "DatasetError",

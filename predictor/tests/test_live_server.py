@@ -126,7 +126,13 @@ def test_without_a_database_every_door_answers_503_not_a_traceback(
         with pytest.raises(urllib.error.HTTPError) as form_error:
             browser.open(form, timeout=10)
 
-    assert health == (503, {"status": "unavailable", "detail": "The database is unreachable."})
+    assert health == (
+        503,
+        {
+            "status": "unavailable",
+            "detail": "The database is unavailable, so the request was not served.",
+        },
+    )
     assert api == (
         503,
         {

@@ -100,7 +100,9 @@ def test_bytes_and_checksum_replaced_by_sql_are_refused_and_never_unpickled(
     assert not marker.exists()
     refused = PredictionRequest.objects.get()
     assert not refused.accepted
-    assert "v1 cannot be served" in refused.errors["model"][0]
+    [stored] = refused.errors["model"]
+    assert stored["code"] == "model_unavailable"
+    assert "v1 cannot be served" in stored["message"]
 
 
 def test_a_missing_artifact_makes_the_model_unavailable(active_model):

@@ -129,7 +129,8 @@ def test_the_api_and_the_form_refuse_and_audit_when_the_signature_fails(client, 
     assert health.status_code == 503
     refused = PredictionRequest.objects.order_by("pk")
     assert [(row.channel, row.accepted) for row in refused] == [("api", False), ("form", False)]
-    assert all("signature does not match" in row.errors["model"][0] for row in refused)
+    assert all(row.errors["model"][0]["code"] == "model_unavailable" for row in refused)
+    assert all("signature does not match" in row.errors["model"][0]["message"] for row in refused)
 
 
 def test_a_misconfigured_verify_key_is_a_refusal_not_a_crash(active_model, settings):
