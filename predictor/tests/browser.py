@@ -9,8 +9,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from predictor import services
-
 from . import live
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -18,8 +16,8 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
 @pytest.fixture
-def server(transactional_db, linear_csv, artifact_root, collected_static):
-    services.retrain(data_path=linear_csv)
+def server(transactional_db, linear_csv, trained_models, artifact_root, collected_static):
+    trained_models.store(linear_csv)
     with live.gunicorn(artifact_root=artifact_root, static_root=collected_static) as base_url:
         yield base_url
 

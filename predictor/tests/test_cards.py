@@ -48,8 +48,10 @@ def train(tmp_path, rows, *, algorithm="linear", name="noisy.csv") -> ModelVersi
 
 
 @pytest.fixture
-def noisy_model(db, tmp_path):
-    return train(tmp_path, linear_rows(60, relation=noisy_views))
+def noisy_model(db, tmp_path, trained_models):
+    return trained_models.store(
+        write_csv(tmp_path / "noisy.csv", linear_rows(60, relation=noisy_views))
+    )
 
 
 def card_url(version: ModelVersion) -> str:

@@ -22,8 +22,8 @@ from . import live
 
 
 @pytest.fixture
-def server(transactional_db, linear_csv, artifact_root, collected_static):
-    services.retrain(data_path=linear_csv)
+def server(transactional_db, linear_csv, trained_models, artifact_root, collected_static):
+    trained_models.store(linear_csv)
     with live.gunicorn(artifact_root=artifact_root, static_root=collected_static) as base_url:
         yield base_url
 
@@ -219,8 +219,10 @@ class WorkerLoggedServer:
 
 
 @pytest.fixture
-def worker_logged_server(transactional_db, linear_csv, artifact_root, collected_static):
-    services.retrain(data_path=linear_csv)
+def worker_logged_server(
+    transactional_db, linear_csv, trained_models, artifact_root, collected_static
+):
+    trained_models.store(linear_csv)
     env = live.app_env(artifact_root=artifact_root, static_root=collected_static, workers=2)
     # The deployment's access log has no pid; this one does, and nothing else is changed.
     env["GUNICORN_CMD_ARGS"] = (
