@@ -50,22 +50,46 @@ def chromium(tmp_path, *, javascript: bool = True, network_log: bool = False, wi
     return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
 
 
-@pytest.fixture
-def browser(tmp_path):
-    driver = chromium(tmp_path)
+# One Chromium of each kind per session (starting one costs seconds); each test gets it as a new
+# one would be: no page, no cookie (cookies ignore ports, so every test's server would see the
+# last one's), an empty cache and console log, the default window size.
+
+
+@pytest.fixture(scope="session")
+def shared_chromium(tmp_path_factory):
+    driver = chromium(tmp_path_factory.mktemp("chromium"))
     try:
         yield driver
     finally:
         driver.quit()
 
 
-@pytest.fixture
-def browser_without_javascript(tmp_path):
-    driver = chromium(tmp_path, javascript=False)
+@pytest.fixture(scope="session")
+def shared_chromium_without_javascript(tmp_path_factory):
+    driver = chromium(tmp_path_factory.mktemp("chromium"), javascript=False)
     try:
         yield driver
     finally:
         driver.quit()
+
+
+def as_new(driver, width: int = 1000):
+    driver.get("about:blank")
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+    driver.get_log("browser")  # reading the console log empties it
+    driver.set_window_size(width, 900)
+    return driver
+
+
+@pytest.fixture
+def browser(shared_chromium):
+    return as_new(shared_chromium)
+
+
+@pytest.fixture
+def browser_without_javascript(shared_chromium_without_javascript):
+    return as_new(shared_chromium_without_javascript)
 
 
 def wait_for(browser, css):
