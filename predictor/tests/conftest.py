@@ -100,6 +100,15 @@ def remove_stored_file(name: str) -> None:
 
 
 @pytest.fixture(autouse=True)
+def quick_password_hashing(request, settings):
+    """Django's advice for tests: a password hashed with PBKDF2's many rounds costs a good part
+    of a second, and tests create users and log in by the hundred. Not for tests with a server
+    of their own (transactional ones): it checks passwords with the real settings."""
+    if "transactional_db" not in request.fixturenames:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def fresh_cache():
     """Rate-limit counters must not leak between tests."""
     cache.clear()
