@@ -50,12 +50,14 @@ def chromium(tmp_path, *, javascript: bool = True, network_log: bool = False, wi
     return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
 
 
-# One Chromium of each kind per session (starting one costs seconds); each test gets it as a new
-# one would be: no page, no cookie (cookies ignore ports, so every test's server would see the
-# last one's), an empty cache and console log, the default window size.
+# One Chromium of each kind per test module (starting one costs seconds); each test gets it as a
+# new one would be: no page, no cookie (cookies ignore ports, so every test's server would see the
+# last one's), an empty cache and console log, the default window size. Per module, not per
+# session: test_browser_api_docs.py counts every request its own Chromium makes, and with other
+# Chromiums left running its count once included one of Chromium's own chrome:// images.
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def shared_chromium(tmp_path_factory):
     driver = chromium(tmp_path_factory.mktemp("chromium"))
     try:
@@ -64,7 +66,7 @@ def shared_chromium(tmp_path_factory):
         driver.quit()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def shared_chromium_without_javascript(tmp_path_factory):
     driver = chromium(tmp_path_factory.mktemp("chromium"), javascript=False)
     try:
