@@ -54,7 +54,7 @@ def chromium(tmp_path, *, javascript: bool = True, network_log: bool = False, wi
 # new one would be: no page, no cookie (cookies ignore ports, so every test's server would see the
 # last one's), an empty cache and console log, the default window size. Per module, not per
 # session: test_browser_api_docs.py counts every request its own Chromium makes, and with other
-# Chromiums left running its count once included one of Chromium's own chrome:// images.
+# Chromiums left running, its log also held Chromium's own chrome:// new tab page requests.
 
 
 @pytest.fixture(scope="module")
