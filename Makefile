@@ -40,7 +40,8 @@ fuzz: $(VENV)/.installed
 	$(BIN)/pytest -m fuzz -s $(PYTEST_ARGS)
 
 # Faults under load through nginx and gunicorn (retrains, worker kills, a database outage, retrain
-# faults, SQLite write contention); ends with a table of figures. About five minutes.
+# faults, SQLite write contention); ends with a table of figures. A few minutes: each scenario
+# waits for what it needs (answers, a replaced worker, 503s), not for a fixed time.
 chaos: $(VENV)/.installed $(NGINX)
 	$(BIN)/pytest -m chaos $(PYTEST_ARGS)
 

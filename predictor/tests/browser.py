@@ -9,8 +9,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from predictor import services
-
 from . import live
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -18,8 +16,8 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
 @pytest.fixture
-def server(transactional_db, linear_csv, artifact_root, collected_static):
-    services.retrain(data_path=linear_csv)
+def server(transactional_db, linear_csv, trained_models, artifact_root, collected_static):
+    trained_models.store(linear_csv)
     with live.gunicorn(artifact_root=artifact_root, static_root=collected_static) as base_url:
         yield base_url
 
@@ -52,22 +50,48 @@ def chromium(tmp_path, *, javascript: bool = True, network_log: bool = False, wi
     return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
 
 
-@pytest.fixture
-def browser(tmp_path):
-    driver = chromium(tmp_path)
+# One Chromium of each kind per test module (starting one costs seconds); each test gets it as a
+# new one would be: no page, no cookie (cookies ignore ports, so every test's server would see the
+# last one's), an empty cache and console log, the default window size. Per module, not per
+# session: test_browser_api_docs.py counts every request its own Chromium makes, and with other
+# Chromiums left running, its log also held Chromium's own chrome:// new tab page requests.
+
+
+@pytest.fixture(scope="module")
+def shared_chromium(tmp_path_factory):
+    driver = chromium(tmp_path_factory.mktemp("chromium"))
     try:
         yield driver
     finally:
         driver.quit()
 
 
-@pytest.fixture
-def browser_without_javascript(tmp_path):
-    driver = chromium(tmp_path, javascript=False)
+@pytest.fixture(scope="module")
+def shared_chromium_without_javascript(tmp_path_factory):
+    driver = chromium(tmp_path_factory.mktemp("chromium"), javascript=False)
     try:
         yield driver
     finally:
         driver.quit()
+
+
+def as_new(driver, width: int = 1000):
+    driver.get("about:blank")
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+    driver.get_log("browser")  # reading the console log empties it
+    driver.set_window_size(width, 900)
+    return driver
+
+
+@pytest.fixture
+def browser(shared_chromium):
+    return as_new(shared_chromium)
+
+
+@pytest.fixture
+def browser_without_javascript(shared_chromium_without_javascript):
+    return as_new(shared_chromium_without_javascript)
 
 
 def wait_for(browser, css):

@@ -101,14 +101,29 @@ class Load:
             thread.join(timeout=self.timeout + 5)
 
     def wait_for(self, count: int, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.answers) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"only {len(self.answers)} answers in {timeout} s")
-            time.sleep(0.05)
+        wait_until(lambda: len(self.answers) >= count, timeout, f"{count} answers")
+
+    def more(self, count: int, timeout: float = 60.0) -> None:
+        """Wait for `count` answers beyond those already in."""
+        self.wait_for(len(self.answers) + count, timeout)
+
+    def seen_by_every_client(self, version: str) -> bool:
+        with self._lock:
+            return {a.client for a in self.answers if a.version == version} == set(
+                range(self.clients)
+            )
 
     def statuses(self) -> Counter:
         return Counter(answer.status for answer in self.answers)
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    """Return as soon as `condition()` holds: a scenario waits for what it needs, not a guess."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout} s")
+        time.sleep(0.05)
 
 
 def record(scenario: str, load: Load, *, audit_rows: int, faults: str, beyond_bound: int) -> None:
@@ -205,8 +220,15 @@ def private_cluster(port: int):
 
 
 def kill_worker(master: subprocess.Popen) -> int:
-    victim = workers_of(master)[0]
+    """SIGKILL one worker, and return once the master has replaced it."""
+    workers = workers_of(master)
+    victim = workers[0]
     os.kill(victim, signal.SIGKILL)
+    wait_until(
+        lambda: victim not in (now := workers_of(master)) and len(now) == len(workers),
+        30,
+        f"replacement for worker {victim}",
+    )
     return victim
 
 

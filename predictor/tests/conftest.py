@@ -1,18 +1,24 @@
 """Shared fixtures: a real SQLite file (or PostgreSQL via DATABASE_URL), collected static files,
-small training files with a known answer, and ways to tamper with a version's stored files."""
+small training files with a known answer, models trained once per session and stored afresh for
+each test, and ways to tamper with a version's stored files."""
 
+import copy
 import csv
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import transaction
+from django.db.models import Max
 from django.test import override_settings
 from django.utils import translation
 
 from predictor import services
-from predictor.models import Channel, ModelFile, PredictionRequest
+from predictor.models import Activation, Channel, ModelFile, ModelVersion, PredictionRequest
 from predictor.services import registry
 
 # The browser tests' fixtures (server, browser, browser_without_javascript), for every module.
@@ -105,6 +111,15 @@ def default_language():
 
 
 @pytest.fixture(autouse=True)
+def quick_password_hashing(request, settings):
+    """Django's advice for tests: a password hashed with PBKDF2's many rounds costs a good part
+    of a second, and tests create users and log in by the hundred. Not for tests with a server
+    of their own (transactional ones): it checks passwords with the real settings."""
+    if "transactional_db" not in request.fixturenames:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def fresh_cache():
     """Rate-limit counters must not leak between tests."""
     cache.clear()
@@ -115,13 +130,109 @@ def linear_csv(tmp_path) -> Path:
     return write_csv(tmp_path / "linear.csv", linear_rows())
 
 
+@dataclass(frozen=True)
+class Trained:
+    """What `services.retrain` stored for one data file: the version's row (its fields as
+    training set them), its files and its activation's reason, under the number it was given."""
+
+    number: int
+    fields: dict
+    files: list[registry.StoredFile]
+    reason: str
+
+
+class TrainedModels:
+    """Models trained once per session, stored for each test as `retrain` stores them.
+
+    Training (5-fold cross-validation, the fit, the card's plots) is most of what a test that
+    only needs a model to answer would spend. So each data file is trained once, by the real
+    `services.retrain`, in a transaction rolled back at once; what it wrote is kept, and each
+    test gets its own rows through the same two calls `retrain` ends with: `store_version`
+    (which signs them with the key the test has) and `activate` (which verifies and loads them).
+    Tests that are about retraining call `services.retrain` themselves.
+    """
+
+    def __init__(self, django_db_blocker):
+        self.blocker = django_db_blocker
+        self.trained: dict[tuple, Trained] = {}
+
+    def store(
+        self, data_path: Path, *, algorithm: str = "linear", activate: bool = True
+    ) -> ModelVersion:
+        """The version `services.retrain(data_path=..., algorithm=...)` would store and
+        activate, as the next version of this test's database."""
+        content = data_path.read_bytes()
+        key = (data_path.name, hashlib.sha256(content).hexdigest(), algorithm)
+        if key not in self.trained:
+            self.trained[key] = self._train(data_path, algorithm)
+        trained = self.trained[key]
+        with transaction.atomic():
+            number = (ModelVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
+            fields = copy.deepcopy(trained.fields)
+
+            def rename(name: str) -> str:
+                # Files are named after their version's number; the rest of a name is its hash.
+                return name.replace(f"-v{trained.number}-", f"-v{number}-", 1)
+
+            fields["artifact_name"] = rename(fields["artifact_name"])
+            if fields["serving_name"]:
+                fields["serving_name"] = rename(fields["serving_name"])
+            for plot in fields["plots"].values():
+                plot["name"] = rename(plot["name"])
+            version = registry.store_version(
+                version=ModelVersion(number=number, **fields),
+                files=[registry.StoredFile(rename(f.name), f.content) for f in trained.files],
+            )
+            if activate:
+                registry.activate(
+                    version=version, door=Activation.Door.RETRAIN, reason=trained.reason
+                )
+        return version
+
+    def _train(self, data_path: Path, algorithm: str) -> Trained:
+        # Whatever the test's database holds already: `force` keeps an active model's score
+        # from refusing a candidate whose rows would not depend on it.
+        with self.blocker.unblock(), transaction.atomic():
+            version = services.retrain(data_path=data_path, algorithm=algorithm, force=True).version
+            fields = ModelVersion.objects.filter(pk=version.pk).values().get()
+            trained = Trained(
+                number=version.number,
+                fields={
+                    name: value for name, value in fields.items() if name not in UNTRAINED_FIELDS
+                },
+                files=[
+                    registry.StoredFile(name, bytes(content))
+                    for name, content in version.files.values_list("name", "content")
+                ],
+                reason=Activation.objects.filter(version=version)
+                .values_list("reason", flat=True)
+                .get(),
+            )
+            transaction.set_rollback(True)
+        # Nothing this process loaded may outlive the rows it was loaded from.
+        registry.clear_loaded_models()
+        return trained
+
+
+# Set when a version is stored, signed or activated, not by training.
+UNTRAINED_FIELDS = {
+    "id", "number", "created_at", "is_active", "activated_at", "signature", "signing_key"
+}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def trained_models(django_db_setup, django_db_blocker) -> TrainedModels:
+    return TrainedModels(django_db_blocker)
+
+
 @pytest.fixture
-def active_model(db, linear_csv):
-    """A real model, trained by the real retrain service on data with a known answer.
+def active_model(db, linear_csv, trained_models):
+    """A real model, trained by the real retrain service on data with a known answer (once per
+    session), stored and activated in this test's database as `retrain` does.
 
     Activation loads the model into this process; forget it, as a serving worker has not seen it.
     """
-    version = services.retrain(data_path=linear_csv).version
+    version = trained_models.store(linear_csv)
     registry.clear_loaded_models()
     return version
 

@@ -88,9 +88,9 @@ def test_each_door_for_each_kind_of_user(active_model, users, door, how):
             assert set(response.json()) >= {"detail", "code"}
 
 
-def test_activating_over_the_api_rolls_back(linear_csv, users):
-    first = services.retrain(data_path=linear_csv).version
-    services.retrain(data_path=linear_csv)
+def test_activating_over_the_api_rolls_back(linear_csv, users, trained_models):
+    first = trained_models.store(linear_csv)
+    trained_models.store(linear_csv)
     api = client_for(users["operator"], "token")
 
     response = api.post(
@@ -120,9 +120,11 @@ def test_activating_over_the_api_rolls_back(linear_csv, users):
     assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
 
 
-def test_a_version_with_a_broken_artifact_is_not_activated_over_the_api(linear_csv, users):
-    first = services.retrain(data_path=linear_csv).version
-    second = services.retrain(data_path=linear_csv).version
+def test_a_version_with_a_broken_artifact_is_not_activated_over_the_api(
+    linear_csv, users, trained_models
+):
+    first = trained_models.store(linear_csv)
+    second = trained_models.store(linear_csv)
     replace_stored_file(first.artifact_name, b"altered")
 
     response = client_for(users["admin"], "token").post(
@@ -134,9 +136,11 @@ def test_a_version_with_a_broken_artifact_is_not_activated_over_the_api(linear_c
     assert services.active_version() == second
 
 
-def test_the_admin_activate_action_needs_the_activate_permission(client, linear_csv, users):
-    first = services.retrain(data_path=linear_csv).version
-    second = services.retrain(data_path=linear_csv).version
+def test_the_admin_activate_action_needs_the_activate_permission(
+    client, linear_csv, users, trained_models
+):
+    first = trained_models.store(linear_csv)
+    second = trained_models.store(linear_csv)
     staff = users["staff"]
     staff.user_permissions.add(Permission.objects.get(codename="view_modelversion"))
     client.force_login(staff)

@@ -13,8 +13,6 @@ import pytest
 from django.conf import settings
 from selenium.webdriver.common.by import By
 
-from predictor import services
-
 from .browser import wait_for
 from .conftest import noisy_rows, write_csv
 
@@ -70,10 +68,11 @@ def test_every_page_state_passes_axe_and_fits_the_screen(
     server,
     browser,
     tmp_path,
+    trained_models,
     viewport,
     language,
 ):
-    version = services.retrain(data_path=write_csv(tmp_path / "noisy.csv", noisy_rows())).version
+    version = trained_models.store(write_csv(tmp_path / "noisy.csv", noisy_rows()))
     width, height = VIEWPORTS[viewport]
     browser.set_window_size(width, height)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -233,9 +233,11 @@ def test_csv_export_streams_the_selected_records(admin_client, active_model):
     ]
 
 
-def test_the_activate_action_rolls_back_to_an_older_version(admin_client, linear_csv):
-    first = services.retrain(data_path=linear_csv).version
-    services.retrain(data_path=linear_csv)
+def test_the_activate_action_rolls_back_to_an_older_version(
+    admin_client, linear_csv, trained_models
+):
+    first = trained_models.store(linear_csv)
+    trained_models.store(linear_csv)
 
     changelist = reverse("admin:predictor_modelversion_changelist")
     action = {"action": "activate_version", "index": "0", "_selected_action": [first.pk]}
@@ -264,8 +266,8 @@ def test_the_activate_action_rolls_back_to_an_older_version(admin_client, linear
     assert latest.user.username == "admin"
 
 
-def test_the_activate_action_wants_exactly_one_version(admin_client, linear_csv):
-    versions = [services.retrain(data_path=linear_csv).version for _ in range(2)]
+def test_the_activate_action_wants_exactly_one_version(admin_client, linear_csv, trained_models):
+    versions = [trained_models.store(linear_csv) for _ in range(2)]
     response = admin_client.post(
         reverse("admin:predictor_modelversion_changelist"),
         {"action": "activate_version", "index": "0", "_selected_action": [v.pk for v in versions]},

@@ -64,9 +64,11 @@ def test_a_prediction_returns_201_with_the_answer_and_the_version(api, active_mo
     assert record.user_agent == "curl/8"
 
 
-def test_views_are_rounded_to_two_decimals_in_the_answer_and_the_audit_row(api, db, tmp_path):
+def test_views_are_rounded_to_two_decimals_in_the_answer_and_the_audit_row(
+    api, db, tmp_path, trained_models
+):
     rows = [(a, b, (10 * a) // 3 + b) for a, b, _ in linear_rows()]
-    services.retrain(data_path=write_csv(tmp_path / "thirds.csv", rows))
+    trained_models.store(write_csv(tmp_path / "thirds.csv", rows))
     [[raw]] = [services.load_model(services.active_version()).predict([[1, 1]])]
 
     body = post_json(api, {"likes": 1, "shares": 1}).json()
@@ -368,10 +370,12 @@ def test_history_is_refused_to_anonymous_and_ordinary_users(api, active_model, p
     assert api.get(reverse("predictor:prediction-detail", args=[record.pk])).status_code == 403
 
 
-def test_staff_see_the_paginated_history_filtered_by_version_and_date(api, linear_csv, staff_user):
-    first = services.retrain(data_path=linear_csv).version
+def test_staff_see_the_paginated_history_filtered_by_version_and_date(
+    api, linear_csv, staff_user, trained_models
+):
+    first = trained_models.store(linear_csv)
     post_json(api, {"likes": 1, "shares": 1})
-    second = services.retrain(data_path=linear_csv).version
+    second = trained_models.store(linear_csv)
     post_json(api, [{"likes": 2, "shares": 2}, {"likes": 3, "shares": 3}])
     post_json(api, {"likes": "bad", "shares": 3})
     api.force_authenticate(staff_user)
@@ -452,9 +456,9 @@ def test_the_api_root_links_every_operation_by_name(api, db):
     assert api.get(PREVIEW).status_code == 405
 
 
-def test_models_lists_versions_with_metrics_and_the_active_one(api, db, linear_csv):
-    services.retrain(data_path=linear_csv)
-    services.retrain(data_path=linear_csv, activate=False)
+def test_models_lists_versions_with_metrics_and_the_active_one(api, db, linear_csv, trained_models):
+    trained_models.store(linear_csv)
+    trained_models.store(linear_csv, activate=False)
 
     versions = api.get(reverse("predictor:model-list")).json()["results"]
 

@@ -18,7 +18,6 @@ from django.db import DatabaseError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from predictor import services
 from predictor.api.errors import as_api_exception, error_body
 from predictor.api.schema import (
     BATCH,
@@ -412,11 +411,13 @@ def test_the_not_found_examples_are_what_the_api_answers(schema, db, staff_user,
     }
 
 
-def test_the_conflict_examples_are_what_the_api_answers(schema, linear_csv, django_user_model):
+def test_the_conflict_examples_are_what_the_api_answers(
+    schema, linear_csv, django_user_model, trained_models
+):
     admin = APIClient()
     admin.force_authenticate(django_user_model.objects.create_superuser("root", password="pw"))
-    first = services.retrain(data_path=linear_csv).version
-    services.retrain(data_path=linear_csv)
+    first = trained_models.store(linear_csv)
+    trained_models.store(linear_csv)
     remove_stored_file(first.artifact_name)
     APIClient().post(PREDICTIONS, INVALID_INPUT, format="json")
     refused = PredictionRequest.objects.get(accepted=False)

@@ -9,7 +9,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from predictor import services
 from predictor.models import ModelVersion, PredictionRequest
 
 from . import live
@@ -92,11 +91,11 @@ def test_the_pages_obey_their_content_security_policy(server, browser):
 
 
 def test_the_answer_leads_to_a_model_card_whose_plots_all_load_without_a_console_error(
-    server, browser, tmp_path
+    server, browser, tmp_path, trained_models
 ):
     # A fit with real error, so the plots have points on both sides of the line.
     noisy = write_csv(tmp_path / "noisy.csv", linear_rows(60, relation=noisy_views))
-    version = services.retrain(data_path=noisy).version
+    version = trained_models.store(noisy)
     browser.get(f"{server}/")
     browser.find_element(By.ID, "id_likes").send_keys("500")
     browser.find_element(By.ID, "id_shares").send_keys("300")

@@ -48,8 +48,10 @@ def train(tmp_path, rows, *, algorithm="linear", name="noisy.csv") -> ModelVersi
 
 
 @pytest.fixture
-def noisy_model(db, tmp_path):
-    return train(tmp_path, linear_rows(60, relation=noisy_views))
+def noisy_model(db, tmp_path, trained_models):
+    return trained_models.store(
+        write_csv(tmp_path / "noisy.csv", linear_rows(60, relation=noisy_views))
+    )
 
 
 def card_url(version: ModelVersion) -> str:
@@ -212,13 +214,13 @@ def test_the_card_shows_the_cross_validated_metrics_and_the_interval_coverage(cl
     ) in page.text()
 
 
-def test_the_card_summarises_the_training_data(client, db, tmp_path):
+def test_the_card_summarises_the_training_data(client, db, tmp_path, trained_models):
     rows = linear_rows(40)
     for i in (3, 7, 11):  # a blank 转发数 is read as the article's 点赞数
         likes = rows[i][0]
         rows[i] = (likes, "", exact_views(likes, likes))
     path = write_csv(tmp_path / "with-blanks.csv", rows)
-    version = services.retrain(data_path=path).version
+    version = trained_models.store(path)
 
     filled = [(likes, likes if shares == "" else shares, views) for likes, shares, views in rows]
     columns = dict(zip(("likes", "shares", "views"), zip(*filled, strict=True), strict=True))
@@ -365,7 +367,7 @@ def drift(client, version) -> tuple[str | None, str]:
 
 
 def test_the_extrapolation_warning_appears_exactly_when_an_answered_input_was_out_of_range(
-    client, active_model, linear_csv, tmp_path
+    client, active_model, linear_csv, tmp_path, trained_models
 ):
     # The training data: likes 100 to 1,543, shares 50 to 445.
     assert drift(client, active_model) == (
@@ -398,7 +400,7 @@ def test_the_extrapolation_warning_appears_exactly_when_an_answered_input_was_ou
     assert drift(client, active_model)[0].startswith("Extrapolating: 50.0% of the requests")
 
     # Only the requests a version answered count on its card.
-    newer = services.retrain(data_path=linear_csv).version
+    newer = trained_models.store(linear_csv)
     assert drift(client, newer)[0] is None
     predict(20_000, 0)
     assert drift(client, newer)[0].startswith("Extrapolating: 100.0% of the requests")
@@ -447,10 +449,10 @@ def activate_in_admin(admin_client, version: ModelVersion, reason: str):
 
 
 def test_the_activation_history_lists_each_activation_with_its_door_user_and_reason(
-    client, admin_client, admin_user, active_model, linear_csv
+    client, admin_client, admin_user, active_model, linear_csv, trained_models
 ):
     first = active_model
-    second = services.retrain(data_path=linear_csv).version
+    second = trained_models.store(linear_csv)
     call_command("activate", first.label, "--reason", "v2 over-predicts", verbosity=0)
     assert activate_in_admin(admin_client, second, "fixed upstream").status_code == 302
 
@@ -472,8 +474,8 @@ def test_the_activation_history_lists_each_activation_with_its_door_user_and_rea
     assert Activation.objects.count() == 4
 
 
-def test_a_version_never_activated_says_so(client, active_model, linear_csv):
-    unused = services.retrain(data_path=linear_csv, activate=False).version
+def test_a_version_never_activated_says_so(client, active_model, linear_csv, trained_models):
+    unused = trained_models.store(linear_csv, activate=False)
     page = get_card(client, unused)
     assert not page.has("activations")
     assert "Never activated." in page.text()
@@ -515,8 +517,8 @@ def test_the_card_has_no_external_url_no_inline_script_and_no_style_attribute(
 # --- Links to the card ----------------------------------------------------------------------------
 
 
-def test_the_api_links_each_version_to_its_card(client, active_model, linear_csv):
-    second = services.retrain(data_path=linear_csv).version
+def test_the_api_links_each_version_to_its_card(client, active_model, linear_csv, trained_models):
+    second = trained_models.store(linear_csv)
     body = client.get(reverse("predictor:model-list")).json()
     versions = body["results"] if isinstance(body, dict) else body
 

@@ -22,8 +22,8 @@ from . import live
 
 
 @pytest.fixture
-def server(transactional_db, linear_csv, artifact_root, collected_static):
-    services.retrain(data_path=linear_csv)
+def server(transactional_db, linear_csv, trained_models, artifact_root, collected_static):
+    trained_models.store(linear_csv)
     with live.gunicorn(artifact_root=artifact_root, static_root=collected_static) as base_url:
         yield base_url
 
@@ -145,9 +145,9 @@ def test_without_a_database_every_door_answers_503_not_a_traceback(
 
 
 def test_a_worker_serves_a_linear_model_without_pandas_or_scikit_learn(
-    transactional_db, linear_csv, artifact_root, collected_static
+    transactional_db, linear_csv, artifact_root, collected_static, trained_models
 ):
-    services.retrain(data_path=linear_csv)
+    trained_models.store(linear_csv)
     env = live.app_env(artifact_root=artifact_root, static_root=collected_static, workers=1)
     with live.gunicorn_process(env, log_path=artifact_root.parent / "gunicorn.log") as (
         url,
@@ -225,8 +225,10 @@ class WorkerLoggedServer:
 
 
 @pytest.fixture
-def worker_logged_server(transactional_db, linear_csv, artifact_root, collected_static):
-    services.retrain(data_path=linear_csv)
+def worker_logged_server(
+    transactional_db, linear_csv, trained_models, artifact_root, collected_static
+):
+    trained_models.store(linear_csv)
     env = live.app_env(artifact_root=artifact_root, static_root=collected_static, workers=2)
     # The deployment's access log has no pid; this one does, and nothing else is changed.
     env["GUNICORN_CMD_ARGS"] = (
@@ -296,14 +298,14 @@ def _read(response) -> str:
 
 
 def test_a_rollback_by_the_command_then_by_the_admin_reaches_every_worker_and_is_recorded(
-    worker_logged_server, linear_csv, django_user_model
+    worker_logged_server, linear_csv, django_user_model, trained_models
 ):
     server = worker_logged_server
     operator = django_user_model.objects.create_superuser(
         "operator", "operator@example.com", "pw-for-tests"
     )
     first = ModelVersion.objects.get(number=1)
-    second = services.retrain(data_path=linear_csv).version
+    second = trained_models.store(linear_csv)
     assert len(server.workers()) == 2
 
     def served(answers) -> set:

@@ -168,10 +168,10 @@ def test_coverage_counts_only_predictions_made_with_an_interval(active_model):
     assert version.live_coverage == pytest.approx(1.0)
 
 
-def test_outcomes_count_against_the_version_that_answered(db, linear_csv):
-    first = services.retrain(data_path=linear_csv).version
+def test_outcomes_count_against_the_version_that_answered(db, linear_csv, trained_models):
+    first = trained_models.store(linear_csv)
     [old] = predict((500, 300))
-    second = services.retrain(data_path=linear_csv).version
+    second = trained_models.store(linear_csv)
     [new] = predict((500, 300))
     record(old.pk, 60000)
     record(new.pk, 62000)

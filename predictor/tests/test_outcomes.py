@@ -467,12 +467,12 @@ class Served:
 
 
 @pytest.fixture
-def served(db, tmp_path, linear_csv) -> Served:
+def served(db, tmp_path, linear_csv, trained_models) -> Served:
     """Two versions with predictions and outcomes: v1 trained on noisy data (a real interval),
     with outcomes inside, above and below it, superseded ones, a 0 and predictions without any;
     v2 on exact data (an interval of width 0)."""
     served = Served()
-    noisy = services.retrain(data_path=write_csv(tmp_path / "noisy.csv", noisy_rows())).version
+    noisy = trained_models.store(write_csv(tmp_path / "noisy.csv", noisy_rows()))
     assert noisy.interval_relative_half_width > 0
     answered = predict(*[(200 + 150 * i, 40 + 35 * i) for i in range(12)], (0, 0))
     refuse()
@@ -491,7 +491,7 @@ def served(db, tmp_path, linear_csv) -> Served:
     assert zero.views_lower == 0  # the interval starts at 0, so a 0 is inside it
     served.outcome(zero, 0)
 
-    exact = services.retrain(data_path=linear_csv).version
+    exact = trained_models.store(linear_csv)
     assert exact.interval_relative_half_width == pytest.approx(0, abs=1e-9)  # all but 0 wide
     on_exact = predict((100, 50), (900, 10), (30, 3))
     served.outcome(on_exact[0], exact_views(100, 50))

@@ -8,7 +8,6 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
-from predictor import services
 from predictor.display import about
 from predictor.models import Channel, PredictionRequest
 
@@ -42,9 +41,9 @@ def write_lines(path: Path, text: str, encoding="utf-8") -> Path:
 
 
 @pytest.fixture
-def noisy_model(db, noisy_csv):
+def noisy_model(db, noisy_csv, trained_models):
     """A model whose interval has a width (the `active_model` data fit exactly)."""
-    return services.retrain(data_path=noisy_csv).version
+    return trained_models.store(noisy_csv)
 
 
 # One article ---------------------------------------------------------------------------------

@@ -87,9 +87,11 @@ def test_a_tampered_active_artifact_is_refused_and_audited(active_model):
     assert PredictionRequest.objects.get().accepted is False
 
 
-def test_after_a_retrain_the_next_prediction_uses_the_new_version(active_model, linear_csv):
+def test_after_a_retrain_the_next_prediction_uses_the_new_version(
+    active_model, linear_csv, trained_models
+):
     before = services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=info())
-    newer = services.retrain(data_path=linear_csv).version
+    newer = trained_models.store(linear_csv)
     after = services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=info())
     assert before[0].model_version == active_model
     assert after[0].model_version == newer
@@ -98,9 +100,9 @@ def test_after_a_retrain_the_next_prediction_uses_the_new_version(active_model, 
 ONE = [{"likes": 1, "shares": 1}]
 
 
-def test_a_rollback_is_served_from_the_next_request(active_model, linear_csv):
+def test_a_rollback_is_served_from_the_next_request(active_model, linear_csv, trained_models):
     services.predict(inputs=ONE, raw_inputs=ONE, info=info())
-    newer = services.retrain(data_path=linear_csv).version
+    newer = trained_models.store(linear_csv)
     assert services.predict(inputs=ONE, raw_inputs=ONE, info=info())[0].model_version == newer
 
     # Another process (`manage.py activate`) rolls back; this one has both versions loaded.
@@ -113,9 +115,9 @@ def test_a_rollback_is_served_from_the_next_request(active_model, linear_csv):
 
 
 def test_a_row_is_never_older_than_the_activation_of_the_version_that_answered(
-    active_model, linear_csv, monkeypatch
+    active_model, linear_csv, monkeypatch, trained_models
 ):
-    newer = services.retrain(data_path=linear_csv, activate=False).version
+    newer = trained_models.store(linear_csv, activate=False)
     lookup = services.registry.active_version
 
     def activated_elsewhere_just_before_the_lookup():
@@ -179,8 +181,10 @@ def test_non_finite_raw_input_is_stored_as_text(db):
     assert PredictionRequest.objects.get().raw_input == {"likes": "nan", "shares": ["inf"]}
 
 
-def test_each_answer_carries_its_versions_interval_into_its_audit_row(db, noisy_csv):
-    version = services.retrain(data_path=noisy_csv).version
+def test_each_answer_carries_its_versions_interval_into_its_audit_row(
+    db, noisy_csv, trained_models
+):
+    version = trained_models.store(noisy_csv)
     inputs = [{"likes": 500, "shares": 300}, {"likes": 0, "shares": 0}]
 
     records = services.predict(inputs=inputs, raw_inputs=inputs, info=info(), batch=True)

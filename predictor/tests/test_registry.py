@@ -154,9 +154,9 @@ def test_a_model_that_is_not_linear_has_no_serving_file():
     assert artifact.name.endswith(".joblib")
 
 
-def test_activating_an_older_version_rolls_back(db, linear_csv):
-    first = services.retrain(data_path=linear_csv).version
-    second = services.retrain(data_path=linear_csv).version
+def test_activating_an_older_version_rolls_back(db, linear_csv, trained_models):
+    first = trained_models.store(linear_csv)
+    second = trained_models.store(linear_csv)
 
     services.activate(version=first, door=Activation.Door.COMMAND)
 
@@ -166,9 +166,9 @@ def test_activating_an_older_version_rolls_back(db, linear_csv):
     assert ModelVersion.objects.filter(is_active=True).count() == 1
 
 
-def test_a_version_whose_artifact_is_broken_cannot_be_activated(db, linear_csv):
-    first = services.retrain(data_path=linear_csv).version
-    second = services.retrain(data_path=linear_csv).version
+def test_a_version_whose_artifact_is_broken_cannot_be_activated(db, linear_csv, trained_models):
+    first = trained_models.store(linear_csv)
+    second = trained_models.store(linear_csv)
     replace_stored_file(first.artifact_name, b"corrupt")
 
     with pytest.raises(services.ArtifactIntegrityError):
@@ -176,11 +176,11 @@ def test_a_version_whose_artifact_is_broken_cannot_be_activated(db, linear_csv):
     assert services.active_version() == second
 
 
-def test_the_database_allows_only_one_active_version(db, linear_csv):
+def test_the_database_allows_only_one_active_version(db, linear_csv, trained_models):
     from django.db import IntegrityError, transaction
 
-    first = services.retrain(data_path=linear_csv).version
-    second = services.retrain(data_path=linear_csv, activate=False).version
+    first = trained_models.store(linear_csv)
+    second = trained_models.store(linear_csv, activate=False)
     with pytest.raises(IntegrityError), transaction.atomic():
         ModelVersion.objects.filter(pk=second.pk).update(is_active=True)
     assert services.active_version() == first

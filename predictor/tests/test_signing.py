@@ -68,9 +68,11 @@ def test_retrain_signs_with_the_configured_key(active_model):
 # --- Refusals ---------------------------------------------------------------------------------
 
 
-def test_a_version_signed_by_a_key_this_server_does_not_trust_is_refused(db, linear_csv, settings):
+def test_a_version_signed_by_a_key_this_server_does_not_trust_is_refused(
+    db, linear_csv, settings, trained_models
+):
     settings.VIEWSITE_ARTIFACT_SIGNING_KEY = OTHER_PRIVATE
-    version = services.retrain(data_path=linear_csv).version
+    version = trained_models.store(linear_csv)
     settings.VIEWSITE_ARTIFACT_SIGNING_KEY = ""  # a web host: only the verify keys
 
     with pytest.raises(services.ArtifactIntegrityError, match="which this server does not trust"):
@@ -87,9 +89,9 @@ def test_another_keys_signature_under_the_trusted_keys_name_is_refused(active_mo
         services.load_model(refetched(active_model))
 
 
-def test_a_signature_moved_from_another_versions_row_is_refused(db, linear_csv):
-    first = services.retrain(data_path=linear_csv).version
-    second = services.retrain(data_path=linear_csv).version
+def test_a_signature_moved_from_another_versions_row_is_refused(db, linear_csv, trained_models):
+    first = trained_models.store(linear_csv)
+    second = trained_models.store(linear_csv)
     # Same data, same model: the same artifact bytes and checksums; only the number differs.
     assert first.artifact_sha256 == second.artifact_sha256
     ModelVersion.objects.filter(pk=first.pk).update(signature=second.signature)
@@ -234,9 +236,11 @@ def test_an_unsigned_version_is_refused_until_sign_models_signs_it(active_model,
     assert "already signed" in capsys.readouterr().out
 
 
-def test_sign_models_never_signs_a_version_whose_files_or_signature_fail(db, linear_csv):
-    first = services.retrain(data_path=linear_csv).version
-    second = services.retrain(data_path=linear_csv).version
+def test_sign_models_never_signs_a_version_whose_files_or_signature_fail(
+    db, linear_csv, trained_models
+):
+    first = trained_models.store(linear_csv)
+    second = trained_models.store(linear_csv)
     ModelVersion.objects.filter(pk=first.pk).update(signature="", signing_key="")
     replace_stored_file(first.artifact_name, b"not what retrain stored")
     ModelVersion.objects.filter(pk=second.pk).update(artifact_sha256="0" * 64)
@@ -250,13 +254,15 @@ def test_sign_models_never_signs_a_version_whose_files_or_signature_fail(db, lin
     assert refetched(second).signature == second.signature
 
 
-def test_a_version_signed_by_the_old_key_serves_while_that_key_is_listed(db, linear_csv, settings):
-    old = services.retrain(data_path=linear_csv).version  # signed by the key in pyproject.toml
+def test_a_version_signed_by_the_old_key_serves_while_that_key_is_listed(
+    db, linear_csv, settings, trained_models
+):
+    old = trained_models.store(linear_csv)  # signed by the key in pyproject.toml
     old_public = django_settings.VIEWSITE_ARTIFACT_VERIFY_KEYS[0]
     # Rotation: retrain now signs with the new key; the hosts list the new key and the old one.
     settings.VIEWSITE_ARTIFACT_SIGNING_KEY = OTHER_PRIVATE
     settings.VIEWSITE_ARTIFACT_VERIFY_KEYS = [OTHER_PUBLIC, old_public]
-    new = services.retrain(data_path=linear_csv, activate=False).version
+    new = trained_models.store(linear_csv, activate=False)
     assert new.signing_key != old.signing_key
 
     assert predict()[0].model_version == old
@@ -269,8 +275,8 @@ def test_a_version_signed_by_the_old_key_serves_while_that_key_is_listed(db, lin
     assert refetched(old).signing_key == new.signing_key
 
 
-def test_a_version_signed_by_a_retired_key_is_refused(db, linear_csv, settings):
-    services.retrain(data_path=linear_csv)
+def test_a_version_signed_by_a_retired_key_is_refused(db, linear_csv, settings, trained_models):
+    trained_models.store(linear_csv)
     settings.VIEWSITE_ARTIFACT_SIGNING_KEY = ""
     settings.VIEWSITE_ARTIFACT_VERIFY_KEYS = [OTHER_PUBLIC]
     registry.clear_loaded_models()  # keys are read when a worker starts

@@ -155,15 +155,24 @@ def test_the_admin_shows_the_counts(redis_cache, settings, active_model, admin_c
     assert '<td class="field-refused">7</td>' in page.content.decode()
 
 
-def test_a_window_closes_and_the_client_is_admitted_again(redis_cache, settings, active_model):
+def test_a_window_closes_and_the_client_is_admitted_again(
+    redis_cache, settings, active_model, monkeypatch
+):
     import time
+    from types import SimpleNamespace
 
+    from predictor.api import throttling
+
+    # The throttle's clock, set by the test: windows open and close without waiting for them.
+    now = [float(int(time.time())) + 0.01]  # the start of a window, so three requests fit in it
+    monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: now[0]))
     limit(settings, anon="2/second")
     api = APIClient()
-    time.sleep(1 - time.time() % 1 + 0.01)  # the start of a window, so three requests fit in it
     statuses = [api.post(PREDICTIONS, BODY, format="json").status_code for _ in range(3)]
     assert statuses == [201, 201, 429]
-    time.sleep(1 - time.time() % 1 + 0.01)
+    now[0] += 0.9  # later in the same window: still refused
+    assert api.post(PREDICTIONS, BODY, format="json").status_code == 429
+    now[0] += 0.1  # the next window
     assert api.post(PREDICTIONS, BODY, format="json").status_code == 201
 
 

@@ -6,7 +6,6 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from predictor import services
 from predictor.models import PredictionRequest
 from predictor.services import registry
 from predictor.templatetags.viewsite import about, percent, times_in
@@ -75,10 +74,10 @@ def test_the_answer_links_its_version_to_that_version_card(client, active_model)
 
 
 @pytest.fixture
-def noisy_model(db, tmp_path):
+def noisy_model(db, tmp_path, trained_models):
     """A linear model with an interval of real width: trained on a known relation plus noise."""
     path = write_csv(tmp_path / "noisy.csv", linear_rows(60, relation=noisy_views))
-    version = services.retrain(data_path=path).version
+    version = trained_models.store(path)
     registry.clear_loaded_models()
     return version
 
