@@ -143,6 +143,23 @@ def store_version(*, version: ModelVersion, files: list[StoredFile]) -> ModelVer
     return version
 
 
+def sign_versions(*, dry_run: bool = False) -> tuple[list[str], list[str]]:
+    """Sign every stored version this key may sign (sign_version), in one transaction that holds
+    their rows; rolled back for a dry run. Returns the labels signed and, for each version that
+    cannot be, why."""
+    signed, refused = [], []
+    with transaction.atomic():
+        for version in ModelVersion.objects.select_for_update().order_by("number"):
+            try:
+                if sign_version(version):
+                    signed.append(version.label)
+            except ModelUnavailable as error:
+                refused.append(str(error))
+        if dry_run:
+            transaction.set_rollback(True)
+    return signed, refused
+
+
 def sign_version(version: ModelVersion) -> bool:
     """Sign a stored version with this host's key: one stored unsigned (before signatures
     existed), or one whose signature by another trusted key holds (to retire that key). Its files

@@ -9,10 +9,8 @@ can be dropped. A version whose signature fails is never re-signed: retrain inst
 """
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from predictor import services
-from predictor.models import ModelVersion
 from predictor.services import registry
 
 
@@ -28,17 +26,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, dry_run, verbosity, **options):
-        signed, refused = [], []
         try:
-            with transaction.atomic():
-                for version in ModelVersion.objects.select_for_update().order_by("number"):
-                    try:
-                        if registry.sign_version(version):
-                            signed.append(version.label)
-                    except services.ModelUnavailable as error:
-                        refused.append(str(error))
-                if dry_run:
-                    transaction.set_rollback(True)
+            signed, refused = registry.sign_versions(dry_run=dry_run)
         except services.ViewsiteError as error:
             raise CommandError(str(error)) from error
         if verbosity >= 1:
