@@ -18,7 +18,11 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 @pytest.fixture
 def server(transactional_db, linear_csv, trained_models, artifact_root, collected_static):
     trained_models.store(linear_csv)
-    with live.gunicorn(artifact_root=artifact_root, static_root=collected_static) as base_url:
+    # Chromium keeps its connections open, so a stop would wait out the whole grace period for
+    # them; at a browser test's end no request is in flight.
+    with live.gunicorn(
+        artifact_root=artifact_root, static_root=collected_static, graceful_timeout=0
+    ) as base_url:
         yield base_url
 
 

@@ -45,9 +45,11 @@ def gunicorn(
     static_root: Path,
     workers: int = 2,
     database: str | None = None,
+    graceful_timeout: int = 5,
 ):
     """gunicorn on this test's database and artifact folder; yields its base URL."""
     env = app_env(artifact_root=artifact_root, static_root=static_root, workers=workers)
+    env["GUNICORN_GRACEFUL_TIMEOUT"] = str(graceful_timeout)
     if database:
         env["DATABASE_URL"] = database
     with gunicorn_process(env, log_path=artifact_root.parent / "gunicorn.log") as (base_url, _):
@@ -88,9 +90,9 @@ def gunicorn_process(
     """
     port = port or free_port()
     env = {
+        "GUNICORN_GRACEFUL_TIMEOUT": "5",
         **env,
         "GUNICORN_BIND": f"{address}:{port}",
-        "GUNICORN_GRACEFUL_TIMEOUT": "5",
         # Off by default in production (nginx logs each request); tests count requests in it.
         "GUNICORN_ACCESS_LOG": "-",
     }
