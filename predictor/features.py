@@ -32,11 +32,6 @@ class Feature:
     min_value: int = 0
     max_value: int | None = FEATURE_MAX
 
-    def heads(self, header_cell: str) -> bool:
-        """Whether a data file's header cell names this column: its Chinese label, as in the
-        course file, or its English name, in any case and with spaces around."""
-        return header_cell.strip().lower() in {self.label, self.name}
-
     @property
     def display(self) -> str:
         return f"{self.label} ({self.name})"
