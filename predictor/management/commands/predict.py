@@ -25,6 +25,7 @@ from tqdm import tqdm
 from predictor import services
 from predictor.display import about, times_in
 from predictor.models import Channel, PredictionRequest
+from predictor.refusals import render
 from predictor.services import batches
 from predictor.services.batches import CHUNK_SIZE, EXPECTED_HEADER
 from predictor.services.csv_files import CsvRefused
@@ -115,10 +116,8 @@ class Command(BaseCommand):
         except services.ModelUnavailable as error:  # audited by the service
             raise CommandError(str(error)) from error
         except DatabaseError as error:
-            raise CommandError(
-                f"The database could not be written ({error}), so nothing was predicted: "
-                "every answer is audited first."
-            ) from error
+            # Every answer is audited first, so without the database there is none.
+            raise CommandError(f"{render('database_unavailable')} ({error})") from error
         self.stdout.write(_sentence(record))
 
     # A file --------------------------------------------------------------------------------
