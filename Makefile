@@ -29,10 +29,13 @@ run: $(VENV)/.installed
 	$(DEV_ENV) $(BIN)/python manage.py retrain --if-no-model
 	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
+# Tests run in TEST_WORKERS processes (pytest-xdist), each taking the next test as it finishes one.
+TEST_WORKERS ?= 2
+
 test: $(VENV)/.installed $(BROWSER) $(AXE) $(GETTEXT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest --create-db -m "not deploy and not fuzz and not chaos" $(PYTEST_ARGS)
+	$(BIN)/pytest --create-db -n $(TEST_WORKERS) --dist worksteal -m "not deploy and not fuzz and not chaos" $(PYTEST_ARGS)
 
 # A schema-driven fuzz run of the whole API (schemathesis; fixed seed, bounded cases) against
 # gunicorn with the production settings: no 5xx, answers match the schema, everything audited.

@@ -101,6 +101,12 @@ def remove_stored_file(name: str) -> None:
     registry.clear_loaded_models()
 
 
+@pytest.fixture(scope="session")
+def worker_number(worker_id) -> int:
+    """0 in a run on one process, else which of pytest-xdist's workers this is (gw0, gw1, ...)."""
+    return 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
+
+
 @pytest.fixture(autouse=True)
 def default_language():
     """Each test starts in the default language: a request's language stays active in the thread

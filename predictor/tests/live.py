@@ -70,6 +70,7 @@ def app_env(*, artifact_root: Path, static_root: Path, workers: int = 2) -> dict
         # These tests send more than a client's allowance on purpose; rate limits have their own.
         "VIEWSITE_THROTTLE_ANON_RATE": "1000000/minute",
         "VIEWSITE_THROTTLE_USER_RATE": "1000000/minute",
+        "VIEWSITE_THROTTLE_PREVIEW_RATE": "1000000/minute",
     }
 
 

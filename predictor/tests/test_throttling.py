@@ -16,11 +16,12 @@ BODY = {"likes": 1, "shares": 1}
 
 
 @pytest.fixture
-def redis_cache(settings):
+def redis_cache(settings, worker_number):
+    # A Redis database per test worker: clearing the cache empties the whole database.
     settings.CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": "redis://127.0.0.1:6379/15",
+            "LOCATION": f"redis://127.0.0.1:6379/{15 - worker_number}",
             "KEY_PREFIX": "viewsite-tests",
         }
     }

@@ -21,14 +21,24 @@ LOCALE = Path(settings.BASE_DIR) / "locale"
 CATALOGUE = LOCALE / "zh_Hans" / "LC_MESSAGES" / "django.po"
 # What `make messages` leaves out: the tests' own strings, and files that are not ours.
 IGNORED = [".venv/*", "var/*", "bench/*", "predictor/tests/*", "staticfiles/*"]
+# Where our strings are (everything that IGNORED leaves).
+SOURCES = ["predictor", "templates", "static", "viewsite"]
 
 
 def test_every_string_of_ours_has_a_chinese_translation(tmp_path, settings, monkeypatch):
-    # Extract into a copy, so the committed catalogue is compared, never rewritten.
-    copy = tmp_path / "locale"
+    # Extract in a copy of the sources, so the committed catalogue is compared, never rewritten:
+    # makemessages writes to the `locale` folder beside the files it reads.
+    project = tmp_path / "project"
+    for name in SOURCES:
+        shutil.copytree(
+            Path(settings.BASE_DIR) / name,
+            project / name,
+            ignore=shutil.ignore_patterns("__pycache__", "tests"),
+        )
+    copy = project / "locale"
     shutil.copytree(LOCALE, copy)
     settings.LOCALE_PATHS = [copy]
-    monkeypatch.chdir(settings.BASE_DIR)
+    monkeypatch.chdir(project)
     call_command(
         "makemessages",
         locale=["zh_Hans"],
