@@ -20,8 +20,12 @@ def server(transactional_db, linear_csv, trained_models, artifact_root, collecte
     trained_models.store(linear_csv)
     # Chromium keeps its connections open, so a stop would wait out the whole grace period for
     # them; at a browser test's end no request is in flight.
+    # One worker is enough for one browser, and a second one's start-up is a second's CPU.
     with live.gunicorn(
-        artifact_root=artifact_root, static_root=collected_static, graceful_timeout=0
+        artifact_root=artifact_root,
+        static_root=collected_static,
+        workers=1,
+        graceful_timeout=0,
     ) as base_url:
         yield base_url
 
