@@ -103,13 +103,44 @@ def child(options) -> None:
 
     logging.disable(logging.WARNING)  # as `make bench` runs it: DJANGO_LOG_LEVEL=WARNING
     for scenario, path in (("api", "/api/predictions/"), ("form", "/")):
+        if options.profile:
+            profile(application, path, scenario, options)
+            continue
         figure = cpu_ms_per_request(application, path, scenario, options.requests, csrf=True)
         print(json.dumps([scenario, figure]))
 
 
+def profile(application, path: str, scenario: str, options) -> None:
+    """Where one request's time goes: cProfile over `--requests` of them, to stderr."""
+    import cProfile
+    import pstats
+
+    def start_response(status, headers, exc_info=None):
+        pass
+
+    for _ in range(200):
+        b"".join(application(wsgi_request(path, scenario, {"csrf": True}), start_response))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(options.requests):
+        b"".join(application(wsgi_request(path, scenario, {"csrf": True}), start_response))
+    profiler.disable()
+    print(f"--- {scenario} ---", file=sys.stderr)
+    stats = pstats.Stats(profiler, stream=sys.stderr)
+    stats.sort_stats(options.profile).print_stats(45)
+
+
 def measure(command_env: dict, which: str, options) -> dict[str, float]:
     result = subprocess.run(
-        [bench.PYTHON, __file__, "--child", which, "--requests", str(options.requests)],
+        [
+            bench.PYTHON,
+            __file__,
+            "--child",
+            which,
+            "--requests",
+            str(options.requests),
+            *(["--profile", options.profile] if options.profile else []),
+        ],
         cwd=bench.ROOT,
         env=command_env,
         capture_output=True,
@@ -119,6 +150,8 @@ def measure(command_env: dict, which: str, options) -> dict[str, float]:
     )
     if result.returncode != 0:
         raise SystemExit(f"{which}: {result.stderr[-3000:]}")
+    if options.profile:
+        print(result.stderr)
     return dict(json.loads(line) for line in result.stdout.splitlines() if line.startswith("["))
 
 
@@ -126,6 +159,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--profile",
+        metavar="SORT",
+        help="print a cProfile of viewsite's requests sorted by SORT (cumulative, tottime)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
@@ -140,7 +178,10 @@ def main() -> None:
     with ExitStack() as stack:
         settings.redis_url = stack.enter_context(bench.redis_server(settings))
         bench.train_course_model(settings)
-        rows.append(("course app", "-", measure(bench.course_env(settings), "course", options)))
+        if not options.profile:
+            rows.append(
+                ("course app", "-", measure(bench.course_env(settings), "course", options))
+            )
         sites = [bench.Site("SQLite", settings.work / "var-sqlite")]
         if not options.skip_postgres:
             url = stack.enter_context(bench.postgres_database(settings.postgres_url))
@@ -151,6 +192,8 @@ def main() -> None:
             rows.append(
                 ("viewsite", site.database, measure(site.env(settings), "viewsite", options))
             )
+    if options.profile:
+        return
     print(
         f"{'server':12}{'database':12}{'api ms':>8}{'form ms':>9}   (CPU per request, in process)"
     )

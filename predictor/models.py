@@ -369,6 +369,17 @@ class PredictionRequest(AppendOnlyModel):
     views = models.FloatField(features.VIEWS.title, null=True, blank=True)
     views_lower = models.FloatField(_("interval low"), null=True, blank=True)
     views_upper = models.FloatField(_("interval high"), null=True, blank=True)
+    # What the figures about a version's answers (its served count's extrapolation share) are
+    # summed from, at a checkpoint, instead of being counted by a write per request.
+    extrapolated = models.BooleanField(
+        _("outside the training range"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Whether the input lay outside the range of the version's training data; empty for a "
+            "refused request, and for answers recorded before this was."
+        ),
+    )
     errors = models.JSONField(_("errors"), null=True, blank=True)
     model_version = models.ForeignKey(
         ModelVersion,
@@ -450,6 +461,7 @@ class PredictionRequest(AppendOnlyModel):
         "views",
         "views_lower",
         "views_upper",
+        "extrapolated",
         "model_version",
         "errors",
         "raw_input",

@@ -99,9 +99,10 @@ def predict(
                 raise ModelUnavailable(f"Model {version.label} produced a non-finite prediction.")
             # Stamped after the lookup, so no row is older than its version's activation.
             answered_at = timezone.now()
-            for record, answer in zip(records, predicted, strict=True):
+            for record, row, answer in zip(records, rows, predicted, strict=True):
                 record.model_version = version
                 record.views = round(answer, 2)
+                record.extrapolated = version.is_extrapolating(row)
                 record.created_at = answered_at
             if version.interval_relative_half_width is not None:
                 half_widths = interval_half_widths(
