@@ -302,6 +302,15 @@ VIEWSITE_API_SCHEMA = env.bool("VIEWSITE_API_SCHEMA", default=True)
 VIEWSITE_DEFAULT_DATA = Path(
     env.str("VIEWSITE_DEFAULT_DATA", default=str(BASE_DIR / "data" / "wechat_articles_sample.csv"))
 )
+# How old, in seconds, a worker's knowledge of which model version is active may be: an
+# activation is served by every worker of every host within this bound (registry.py). At most 1;
+# 0 asks the database on every prediction.
+VIEWSITE_ACTIVE_VERSION_MAX_AGE = env.float("VIEWSITE_ACTIVE_VERSION_MAX_AGE", default=1.0)
+if not 0 <= VIEWSITE_ACTIVE_VERSION_MAX_AGE <= 1:
+    raise ImproperlyConfigured(
+        "VIEWSITE_ACTIVE_VERSION_MAX_AGE must be between 0 and 1 (seconds): an activation must "
+        "reach every worker within a second."
+    )
 # Most predictions one API call may ask for. A batch is one model call and one bulk insert.
 VIEWSITE_BATCH_MAX = env.int("VIEWSITE_BATCH_MAX", default=10_000)
 # The quality gate of `retrain`: a candidate is not activated when its cross-validated R² is below

@@ -3,8 +3,9 @@
 The doors (form, API) validate their input against the shared feature definitions and call
 `predict`, or `record_refusal` for whatever refused a request. `predict` reads the active
 version, computes the answers and writes their rows in one transaction, so every row names the
-version that answered and a worker follows an activation on its next request. If the write
-fails the caller sees the database error, never a silent success.
+version that answered and a worker follows an activation within
+VIEWSITE_ACTIVE_VERSION_MAX_AGE (registry.serving_version). If the write fails the caller sees
+the database error, never a silent success.
 """
 
 import logging
@@ -90,7 +91,7 @@ def predict(
         # On SQLite the transaction takes the write lock at BEGIN (IMMEDIATE), so the rows are
         # built before it and it holds only the lookup, the arithmetic and the insert.
         with transaction.atomic():
-            version = registry.active_version()
+            version = registry.serving_version()
             if version is None:
                 raise no_active_model()
             predicted = registry.load_predictor(version).predict(rows)

@@ -8,9 +8,11 @@ so before anything is read its version's signature is verified (signing.py), the
 sha256 compared with the signed one, and only then is the artifact unpickled or the spec parsed.
 What a worker builds from a version is kept per process, keyed by version, checksums and
 signature, so each version is loaded once and a changed row is loaded (and verified) afresh.
-Which version is active is asked of the database by every request (one indexed lookup, inside the
-transaction that writes its audit rows), so an activation reaches every worker and host on its
-next request.
+Which version is active is asked of the database at most once a second per process
+(VIEWSITE_ACTIVE_VERSION_MAX_AGE), not by every request: an activation reaches every worker of
+every host within that bound, and at once in the process that made it. Every audit row still
+names the version that computed its answer, and none is stamped before that version's
+activation: a worker only serves a version it has read as active, and stamps its rows after.
 
 scikit-learn and joblib are imported on the first unpickling, not when a worker starts: a worker
 that serves a linear model answers from its verified JSON coefficients with NumPy alone.
@@ -20,11 +22,14 @@ import hashlib
 import io
 import json
 import logging
+import math
 import threading
+import time
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -71,24 +76,63 @@ _estimators = _PerVersion(size=3)
 _predictors = _PerVersion(size=3)
 
 
+class _ServingVersion:
+    """The active version as this process last read it, and when (time.monotonic()) it asked.
+
+    One tuple, replaced whole, so a thread never sees a version with another read's time; two
+    threads that find it old at once both ask, which costs a lookup, never a wrong answer.
+    """
+
+    def __init__(self):
+        self.read: tuple[float, ModelVersion | None] = (-math.inf, None)
+
+    def forget(self) -> None:
+        self.read = (-math.inf, None)
+
+
+_serving = _ServingVersion()
+
+
 def clear_loaded_models() -> None:
-    """Forget every model this process has loaded; the next request loads and verifies afresh."""
+    """Forget every model this process has loaded, and which one is active; the next request
+    asks the database and loads and verifies afresh."""
     for cache in (_versions, _estimators, _predictors):
         cache.clear()
+    _serving.forget()
 
 
 def active_version() -> ModelVersion | None:
     """The version active now: one lookup on the partial unique index of `is_active`.
 
     It asks only for what identifies the version; the rest of the row, whose served fields never
-    change after `retrain` writes them, is read once per version per process.
+    change after `retrain` writes them, is read once per version per process. What it finds is
+    what `serving_version` answers with until it is VIEWSITE_ACTIVE_VERSION_MAX_AGE old.
     """
+    asked = time.monotonic()  # before the lookup: the bound counts from what it could see
     active = ModelVersion.objects.filter(is_active=True).order_by()
     # The same columns as _key, in the same order.
     keys = list(active.values_list("pk", "artifact_sha256", "serving_sha256", "signature")[:1])
-    if not keys:
-        return None
-    return _versions.get_or_build(keys[0], lambda: ModelVersion.objects.get(pk=keys[0][0]))
+    version = (
+        _versions.get_or_build(keys[0], lambda: ModelVersion.objects.get(pk=keys[0][0]))
+        if keys
+        else None
+    )
+    _serving.read = (asked, version)
+    return version
+
+
+def serving_version() -> ModelVersion | None:
+    """The version that answers this process's predictions: the active one, as read from the
+    database at most VIEWSITE_ACTIVE_VERSION_MAX_AGE seconds ago (one second by default).
+
+    The lookup was a quarter of an answered request's cost when every request made it
+    (bench/README.md); a bound of a second keeps what an activation promises people (it is
+    served everywhere within a second) and costs one lookup a second per process.
+    """
+    asked, version = _serving.read
+    if time.monotonic() - asked < settings.VIEWSITE_ACTIVE_VERSION_MAX_AGE:
+        return version
+    return active_version()
 
 
 @dataclass(frozen=True)
@@ -325,6 +369,8 @@ def activate(
             user_id=user_id,
             reason=reason[: Activation.REASON_MAX],
         )
+    # This process serves the new version from its next request; the others within the bound.
+    _serving.forget()
     logger.info(
         "model activated version=%s previous=%s door=%s user=%s",
         version.label,

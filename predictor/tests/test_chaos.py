@@ -18,6 +18,9 @@ PREDICTION_SQL = (
     " FROM predictor_predictionrequest p LEFT JOIN predictor_modelversion v"
     " ON v.id = p.model_version_id ORDER BY p.id"
 )
+# How long a worker may serve the version it last read as active: VIEWSITE_ACTIVE_VERSION_MAX_AGE,
+# production's default.
+ACTIVATION_BOUND = 1.0
 
 
 def test_three_retrains_under_load_fail_nothing_and_versions_only_move_forward(tmp_path):
@@ -36,11 +39,17 @@ def test_three_retrains_under_load_fail_nothing_and_versions_only_move_forward(t
     answers = load.answers
     statuses = load.statuses()
     assert set(statuses) == {201}, statuses
-    # Each client saw the versions in order, never an older one after a newer one.
+    # Each client saw the versions in order: an older one after a newer one only from another
+    # worker that had not asked again yet, within the bound (VIEWSITE_ACTIVE_VERSION_MAX_AGE).
     for client in range(load.clients):
-        versions = [int(a.version[1:]) for a in answers if a.client == client]
-        assert versions == sorted(versions)
-        assert versions[0] == 1
+        mine = [a for a in answers if a.client == client]
+        assert mine[0].version == "v1"
+        newest, seen_at = 1, mine[0].finished
+        for answer in mine:
+            number = int(answer.version[1:])
+            if number > newest:
+                newest, seen_at = number, answer.finished
+            assert number == newest or answer.started <= seen_at + ACTIVATION_BOUND
     assert {a.version for a in answers} == {"v1", "v2", "v3", "v4"}
     # Every audit row names the version that was active when it was written.
     activations = {

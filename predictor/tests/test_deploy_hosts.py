@@ -19,6 +19,7 @@ Run by `make e2e`; needs root (network namespaces) and iproute2.
 import hashlib
 import json
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -32,6 +33,9 @@ pytestmark = pytest.mark.deploy
 ADMIN_DATABASE = "postgresql://postgres@127.0.0.1:5432/postgres"
 GUNICORN_PORT = 8000  # the same on both hosts: their ports are no more shared than their disks
 PREDICTION = b'{"likes": 10, "shares": 5}'
+# How long a worker may serve the version it last read as active: VIEWSITE_ACTIVE_VERSION_MAX_AGE,
+# production's default.
+ACTIVATION_BOUND = 1.0
 
 
 @contextmanager
@@ -141,10 +145,11 @@ def _two_hosts(tmp_path, database, *namespaces):
         def keep_asking(answers):
             browser = deployment.Browser(front)
             while not stop.is_set():
+                sent = time.monotonic()
                 try:
-                    answers.append(ask_nginx(browser))
+                    answers.append((sent, *ask_nginx(browser)))
                 except (OSError, ValueError) as failure:  # reset, timed out, not JSON
-                    answers.append((repr(failure), None))
+                    answers.append((sent, repr(failure), None))
 
         threads = [threading.Thread(target=keep_asking, args=(background[i],)) for i in background]
         for thread in threads:
@@ -152,10 +157,16 @@ def _two_hosts(tmp_path, database, *namespaces):
         browser = deployment.Browser(front)
         try:
             before = [ask_directly(browser, url) for url in directly]
+            retrained_from = time.monotonic()
             deployment.manage(host_a, "retrain")
+            retrained = time.monotonic()
+            time.sleep(ACTIVATION_BOUND)
             after_retrain = ask_both_then_nginx(browser)
             # The rollback, from the other host: either may run it.
+            rolled_back_from = time.monotonic()
             deployment.manage(host_b, "activate", "v1")
+            rolled_back = time.monotonic()
+            time.sleep(ACTIVATION_BOUND)
             after_rollback = ask_both_then_nginx(browser)
         finally:
             stop.set()
@@ -163,14 +174,20 @@ def _two_hosts(tmp_path, database, *namespaces):
                 thread.join()
 
     assert before == [(201, "v1"), (201, "v1")]
-    # Each host's next request after the retrain on host A, and after the rollback on host B.
+    # Each host's requests once the bound has passed since the retrain on host A, and since the
+    # rollback on host B.
     assert after_retrain == [(201, "v2")] * 12
     assert after_rollback == [(201, "v1")] * 12
     for answers in background.values():
-        assert {status for status, _ in answers} == {201}
-        versions = [version for _, version in answers]
-        changes = [v for i, v in enumerate(versions) if i == 0 or versions[i - 1] != v]
-        assert changes == ["v1", "v2", "v1"]
+        assert {status for _, status, _ in answers} == {201}
+        # v1, then v2, then v1: each version only until the bound has passed since the next
+        # one's activation.
+        assert {v for sent, _, v in answers if sent < retrained_from} == {"v1"}
+        assert {
+            v for sent, _, v in answers if retrained + ACTIVATION_BOUND < sent < rolled_back_from
+        } <= {"v2"}
+        assert {v for sent, _, v in answers if sent > rolled_back + ACTIVATION_BOUND} == {"v1"}
+        assert "v2" in {v for _, _, v in answers}
     # nginx shared the load between both hosts.
     upstreams = _upstreams_that_answered(front)
     assert set(upstreams) == {f"{ns.address}:{GUNICORN_PORT}" for ns in namespaces}

@@ -1,12 +1,14 @@
 import io
 import json
 import pickle
+import time
 import warnings
 
 import joblib
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from sklearn.exceptions import InconsistentVersionWarning
 
 from predictor import services
@@ -194,10 +196,12 @@ def test_the_database_allows_only_one_active_version(db, linear_csv, trained_mod
     assert services.active_version() == first
 
 
-def test_a_changed_row_is_verified_again_not_served_from_memory(active_model):
+def test_a_changed_row_is_verified_again_not_served_from_memory(active_model, settings):
     services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=_cli())
-    # This worker has the version loaded; its row's signature is then changed by hand.
+    # This worker has the version loaded; its row's signature is then changed by hand, and the
+    # worker asks the database again (here on every prediction).
     ModelVersion.objects.filter(pk=active_model.pk).update(signature="A" * 88)
+    settings.VIEWSITE_ACTIVE_VERSION_MAX_AGE = 0
 
     with pytest.raises(services.ArtifactIntegrityError, match="signature does not match"):
         services.predict(inputs=[{"likes": 1, "shares": 1}], raw_inputs=[{}], info=_cli())
@@ -219,3 +223,40 @@ def _sha256(payload: bytes) -> str:
 
 def _cli():
     return services.RequestInfo(channel="cli")
+
+
+def test_the_serving_version_is_read_from_memory_within_the_bound(active_model):
+    assert registry.serving_version() == active_model  # read from the database
+
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(3):
+            assert registry.serving_version() == active_model
+    assert queries.captured_queries == []
+
+
+def test_an_activation_elsewhere_is_served_once_the_bound_has_passed(
+    active_model, linear_csv, trained_models, settings
+):
+    settings.VIEWSITE_ACTIVE_VERSION_MAX_AGE = 0.2
+    newer = trained_models.store(linear_csv, activate=False)
+    assert registry.serving_version() == active_model
+    # Another process activates `newer`; this one has not asked since.
+    ModelVersion.objects.filter(pk=active_model.pk).update(is_active=False)
+    ModelVersion.objects.filter(pk=newer.pk).update(is_active=True)
+    activated = time.monotonic()
+
+    while registry.serving_version() != newer:
+        assert time.monotonic() - activated < 0.2 + 1, "the activation was never served"
+    assert time.monotonic() - activated < 0.2 + 1
+    with CaptureQueriesContext(connection) as queries:
+        assert registry.serving_version() == newer
+    assert queries.captured_queries == []
+
+
+def test_an_activation_in_this_process_is_served_at_once(active_model, linear_csv, trained_models):
+    newer = trained_models.store(linear_csv, activate=False)
+    assert registry.serving_version() == active_model
+
+    services.activate(version=newer, door=Activation.Door.COMMAND)
+
+    assert registry.serving_version() == newer

@@ -108,3 +108,11 @@ def test_the_browsable_api_and_the_schema_can_be_switched_off(collected_static):
         collected_static, VIEWSITE_BROWSABLE_API="false", VIEWSITE_API_SCHEMA="false"
     )
     assert switched_off == "401 application/json 404"
+
+
+def test_an_activation_may_not_take_longer_than_a_second_to_reach_every_worker():
+    base = {"DJANGO_SECRET_KEY": "x" * 50}
+    assert run_settings({**base, "VIEWSITE_ACTIVE_VERSION_MAX_AGE": "0.5"}).returncode == 0
+    refused = run_settings({**base, "VIEWSITE_ACTIVE_VERSION_MAX_AGE": "5"})
+    assert refused.returncode != 0
+    assert "VIEWSITE_ACTIVE_VERSION_MAX_AGE must be between 0 and 1" in refused.stderr
