@@ -24,7 +24,7 @@ compares them column by column on both databases. Columns a call does not name g
 field's default, as the ORM gives them.
 """
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import islice
@@ -67,26 +67,29 @@ def write_rows(
     is: the rows go in one transaction, the caller's if it has one. Memory stays flat in the
     number of rows: they are read and written WRITE_CHUNK at a time.
     """
-    table = _table(model, tuple(columns), tuple(shared or ()))
-    tail = table.prepare_shared(shared or {})
+    # The connection itself, once: `django.db.connection` looks it up at every use.
+    db = transaction.get_connection()
+    table = _table_for(db.vendor, model, tuple(columns), tuple(shared or ()))
+    tail = table.prepare_shared(shared or {}, db)
     rows = iter(rows)
     chunk = list(islice(rows, WRITE_CHUNK))
     if len(chunk) == 1 and next(rows, None) is None:
-        with connection.cursor() as cursor:
-            cursor.execute(table.insert_one, (*table.prepare(chunk[0]), *tail))
+        with db.cursor() as cursor:
+            cursor.execute(table.insert_one, (*table.prepare(chunk[0], db), *tail))
             return [cursor.fetchone()[0]]
     ids: list[int] = []
     # savepoint=False: inside the caller's transaction a failure undoes the whole of it anyway.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), db.cursor() as cursor:
         while chunk:
             first = len(ids)
-            ids += _reserve_ids(cursor, table, len(chunk))
+            ids += _reserve_ids(db, cursor, table, len(chunk))
             prepared = (
-                (row_id, *table.prepare(row), *tail)
+                (row_id, *table.prepare(row, db), *tail)
                 for row_id, row in zip(islice(ids, first, None), chunk, strict=True)
             )
-            if connection.vendor == "postgresql":
+            if db.vendor == "postgresql":
                 with cursor.copy(table.copy) as copy:
+                    copy.set_types(table.types)
                     for row in prepared:
                         copy.write_row(row)
             else:
@@ -95,11 +98,11 @@ def write_rows(
     return ids
 
 
-def _reserve_ids(cursor, table: "_Table", count: int) -> list[int]:
-    if connection.vendor == "postgresql":
+def _reserve_ids(db, cursor, table: "_Table", count: int) -> list[int]:
+    if db.vendor == "postgresql":
         cursor.execute(
             "SELECT nextval(%s::regclass) FROM generate_series(1, %s)",
-            [_sequence(table.name, table.pk), count],
+            [_sequence(cursor, table.name, table.pk), count],
         )
         # nextval hands them out increasing, each once; another writer's may fall between.
         return sorted(row_id for (row_id,) in cursor.fetchall())
@@ -110,11 +113,15 @@ def _reserve_ids(cursor, table: "_Table", count: int) -> list[int]:
     return list(range(after + 1, after + 1 + count))
 
 
-@cache
-def _sequence(table: str, column: str) -> str:
-    with connection.cursor() as cursor:
+_sequences: dict[tuple[str, str], str] = {}
+
+
+def _sequence(cursor, table: str, column: str) -> str:
+    """The sequence of a table's identity column, asked once per process."""
+    if (table, column) not in _sequences:
         cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
-        return cursor.fetchone()[0]
+        _sequences[table, column] = cursor.fetchone()[0]
+    return _sequences[table, column]
 
 
 @dataclass(frozen=True)
@@ -127,42 +134,42 @@ class _Table:
     insert_one: str
     insert_many: str
     next_id: str
+    types: tuple[str, ...]  # PostgreSQL's name of each COPY column's type, for the binary format
     row_fields: tuple[models.Field, ...]
     shared_fields: tuple[models.Field, ...]
     defaults: tuple[models.Field, ...]  # fields neither given per row nor shared
-    conversions: tuple[tuple[int, Callable], ...]  # (index in a row, conversion)
+    converted: tuple[tuple[int, models.Field], ...]  # (index in a row, its field)
 
-    def prepare(self, row: Sequence) -> Sequence:
-        if not self.conversions:
+    def prepare(self, row: Sequence, db) -> Sequence:
+        if not self.converted:
             return row
         row = list(row)
-        for index, convert in self.conversions:
-            row[index] = convert(row[index])
+        for index, field in self.converted:
+            row[index] = field.get_db_prep_save(row[index], db)
         return row
 
-    def prepare_shared(self, shared: Mapping[str, object]) -> tuple:
+    def prepare_shared(self, shared: Mapping[str, object], db) -> tuple:
         values = [
-            field.get_db_prep_save(value, connection)
+            field.get_db_prep_save(value, db)
             for field, value in zip(self.shared_fields, shared.values(), strict=True)
         ]
-        values += [
-            field.get_db_prep_save(field.get_default(), connection) for field in self.defaults
-        ]
+        values += [field.get_db_prep_save(field.get_default(), db) for field in self.defaults]
         return tuple(values)
 
 
-def _conversion(field: models.Field) -> Callable | None:
-    if field.get_internal_type() in _AS_GIVEN or field.is_relation:
-        return None
+def _type_name(field: models.Field, db) -> str:
+    """ "integer" for integer, "varchar" for varchar(8): the name psycopg knows the type by."""
+    name = field.rel_db_type(db) if field.is_relation else field.db_type(db)
+    return name.split("(")[0]
 
-    def convert(value, field=field):
-        return field.get_db_prep_save(value, connection)
 
-    return convert
+def _as_given(field: models.Field) -> bool:
+    return field.get_internal_type() in _AS_GIVEN or field.is_relation
 
 
 @cache
 def _table_for(vendor: str, model, columns: tuple[str, ...], shared: tuple[str, ...]) -> _Table:
+    """The statements and conversions for one model, columns and vendor, made once."""
     meta = model._meta
     fields = {}
     for field in meta.concrete_fields:
@@ -182,7 +189,8 @@ def _table_for(vendor: str, model, columns: tuple[str, ...], shared: tuple[str, 
     return _Table(
         name=meta.db_table,
         pk=meta.pk.column,
-        copy=f"COPY {table} ({pk}, {names}) FROM STDIN",
+        copy=f"COPY {table} ({pk}, {names}) FROM STDIN (FORMAT BINARY)",
+        types=tuple(_type_name(field, connection) for field in (meta.pk, *written)),
         insert_one=f"INSERT INTO {table} ({names}) VALUES ({values}) RETURNING {pk}",
         insert_many=f"INSERT INTO {table} ({pk}, {names}) VALUES (%s, {values})",
         next_id=(
@@ -192,13 +200,7 @@ def _table_for(vendor: str, model, columns: tuple[str, ...], shared: tuple[str, 
         row_fields=row_fields,
         shared_fields=shared_fields,
         defaults=defaults,
-        conversions=tuple(
-            (index, convert)
-            for index, field in enumerate(row_fields)
-            if (convert := _conversion(field)) is not None
+        converted=tuple(
+            (index, field) for index, field in enumerate(row_fields) if not _as_given(field)
         ),
     )
-
-
-def _table(model, columns: tuple[str, ...], shared: tuple[str, ...]) -> _Table:
-    return _table_for(connection.vendor, model, columns, shared)
