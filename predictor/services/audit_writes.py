@@ -88,7 +88,9 @@ def write_rows(
                 for row_id, row in zip(islice(ids, first, None), chunk, strict=True)
             )
             if db.vendor == "postgresql":
-                with cursor.copy(table.copy) as copy:
+                # COPY goes to psycopg's own cursor, around Django's wrapper: its errors are made
+                # Django's (IntegrityError, ...), as every other statement's are.
+                with db.wrap_database_errors, cursor.copy(table.copy) as copy:
                     copy.set_types(table.types)
                     for row in prepared:
                         copy.write_row(row)
