@@ -36,7 +36,7 @@ from django.db import connection, models, transaction
 WRITE_CHUNK = 10_000
 
 # Fields whose values go to the driver as the caller gives them, already of the field's type:
-# their get_db_prep_save only checks that type (int(), float(), bool(), str()).
+# their get_db_prep_save would only make them that type (int(), float(), bool(), str()).
 _AS_GIVEN = frozenset(
     {
         "BigIntegerField",
@@ -73,7 +73,9 @@ def write_rows(
     tail = table.prepare_shared(shared or {}, db)
     rows = iter(rows)
     chunk = list(islice(rows, WRITE_CHUNK))
-    if len(chunk) == 1 and next(rows, None) is None:
+    if not chunk:
+        return []
+    if len(chunk) == 1 and WRITE_CHUNK > 1:  # a chunk short of WRITE_CHUNK is the whole input
         with db.cursor() as cursor:
             cursor.execute(table.insert_one, (*table.prepare(chunk[0], db), *tail))
             return [cursor.fetchone()[0]]

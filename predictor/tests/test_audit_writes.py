@@ -153,6 +153,11 @@ def test_ids_come_back_in_the_rows_order_across_chunks(db, monkeypatch):
     )
 
 
+def test_no_rows_write_nothing(db):
+    assert audit_writes.write_rows(PredictionRequest, ["channel"], iter([])) == []
+    assert not PredictionRequest.objects.exists()
+
+
 def test_a_call_writes_all_its_chunks_or_none(transactional_db, monkeypatch):
     """Outside any transaction (autocommit, as a command runs), the call makes its own."""
     monkeypatch.setattr(audit_writes, "WRITE_CHUNK", 5)
