@@ -667,7 +667,7 @@ def inputs_csv(options, rows: int) -> Path:
     subprocess.run(
         [PYTHON, "-c", code, str(path), str(rows)],
         cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "viewsite.settings"},
+        env={**os.environ, "DJANGO_DEBUG": "true", "DJANGO_SETTINGS_MODULE": "viewsite.settings"},
         check=True,
         timeout=300,
     )
