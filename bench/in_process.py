@@ -179,9 +179,7 @@ def main() -> None:
         settings.redis_url = stack.enter_context(bench.redis_server(settings))
         bench.train_course_model(settings)
         if not options.profile:
-            rows.append(
-                ("course app", "-", measure(bench.course_env(settings), "course", options))
-            )
+            rows.append(("course app", "-", measure(bench.course_env(settings), "course", options)))
         sites = [bench.Site("SQLite", settings.work / "var-sqlite")]
         if not options.skip_postgres:
             url = stack.enter_context(bench.postgres_database(settings.postgres_url))

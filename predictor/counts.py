@@ -72,6 +72,10 @@ def is_missing(value) -> bool:
 
 
 def _number(value) -> int:
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        # Plain ASCII digits, what files and most people send: what the steps below make of
+        # them, without normalising and matching a million cells of a file (issue 21).
+        return int(value) if len(value) <= DIGITS_MAX else 10**DIGITS_MAX
     if isinstance(value, bool):
         raise CountRefused(Refusal("not_a_number", {"value": quoted(value).lower()}))
     if isinstance(value, int):

@@ -60,3 +60,30 @@ def generate_sample(*, rows: int = SAMPLE_ROWS, seed: int = SAMPLE_SEED) -> str:
     ):
         writer.writerow([like, "" if blank else share, view])
     return output.getvalue()
+
+
+# Inputs to predict (`predict --csv`, make bench): a seed apart from the sample's.
+INPUT_SEED = 20261207
+INPUT_BLOCK = 100_000
+
+
+def write_inputs(path, *, rows: int, seed: int = INPUT_SEED) -> None:
+    """A CSV of `rows` articles to predict (header 点赞数,转发数), shaped like the sample's inputs
+    and made from a fixed seed, written a block at a time so that a million rows take little
+    memory."""
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file, lineterminator="\n")
+        writer.writerow([feature.label for feature in features.INPUT_FEATURES])
+        for start in range(0, rows, INPUT_BLOCK):
+            count = min(INPUT_BLOCK, rows - start)
+            likes = np.clip(
+                np.rint(rng.lognormal(_LOG_LIKES_MEAN, _LOG_LIKES_SD, count)), 300, 6000
+            )
+            shares = np.clip(
+                np.rint(rng.lognormal(_LOG_SHARES_MEAN, _LOG_SHARES_SD, count)), 100, 6500
+            )
+            shares = np.where(rng.random(count) < _SHARE_EQUALS_LIKES, likes, shares)
+            writer.writerows(
+                zip(likes.astype(int).tolist(), shares.astype(int).tolist(), strict=True)
+            )

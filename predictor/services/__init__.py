@@ -21,7 +21,7 @@ from .outcomes import (
     read_outcomes_file,
     record_outcomes,
 )
-from .predictions import RequestInfo, no_active_model, predict, record_refusal
+from .predictions import Answer, RequestInfo, no_active_model, predict, record_refusal
 from .registry import activate, active_version, load_model, load_predictor, read_plot
 from .throttling import live_count, record_throttled
 
@@ -49,6 +49,7 @@ def __getattr__(name):
 __all__ = [
     "ALGORITHMS",
     "OUTCOME_VIEWS_MAX",
+    "Answer",
     "ArtifactIntegrityError",
     "Comparison",
     "DatasetError",

@@ -13,6 +13,7 @@ and a file that already has views is a training file (`retrain --data`) or real 
 real ones for nothing, which the person who sent them did not expect.
 """
 
+import gc
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -22,12 +23,11 @@ from pathlib import Path
 from django.db import DatabaseError, reset_queries, transaction
 
 from .. import features
-from ..models import PredictionRequest
 from . import csv_files
 from .csv_files import CsvFile, CsvRefused, Line
 from .errors import ModelUnavailable, ViewsiteError
 from .inputs import InputRefused, read_input
-from .predictions import RequestInfo, predict, record_refusal
+from .predictions import Answer, RequestInfo, predict, record_refusal
 
 # One model call and one bulk insert per chunk. On SQLite each chunk's insert holds the write
 # lock that web requests queue on; 5,000 rows hold it for tens of milliseconds.
@@ -49,23 +49,17 @@ VIEWS_HINT = (
 
 
 @dataclass
-class Row:
-    """One record of the input file, from its line number to its audit row."""
-
-    line: int
-    cells: list[str]  # as read; empty when the line could not be read
-    raw: dict  # what the audit stores as the input
-    item: dict | None = None  # the validated input, when it is good
-    errors: dict | None = None  # {field: [Refusal or sentence]}
-    record: PredictionRequest | None = None
-
-
-@dataclass
 class Chunk:
-    """A chunk's rows, audited; `unavailable` when no model could answer its good rows (they were
+    """A chunk of the file, predicted and audited: its output rows, ready for a CSV writer, and
+    what a report needs. `unavailable` when no model could answer its good rows (they were
     audited as refused by the service, and the file should not be read further)."""
 
-    rows: list[Row]
+    first_line: int
+    last_line: int
+    rows: list[list]  # output_header's columns, one row per input row, in order
+    refused: list[tuple[int, dict]]  # (line, errors) of each refused row, in order
+    predicted: int = 0
+    version: str = ""  # the label of the version that answered, when one did
     unavailable: ModelUnavailable | None = None
 
 
@@ -105,65 +99,83 @@ def predict_file(table: CsvFile, *, chunk_size: int, info: RequestInfo) -> Itera
     `info` is copied for each chunk with its own start time. Raises ChunkNotAudited when a
     chunk's audit cannot be written (the chunks before it were, and were yielded).
     """
-    rows = (_row(table, line) for line in table)
-    while chunk := list(islice(rows, chunk_size)):
-        yield _predict_chunk(chunk, info)
+    # What the process holds before the file (Django, the model, numpy) is never garbage: moved
+    # out of the collector's sight, so each collection the chunks' objects set off scans only
+    # those (a fifth of the file's CPU otherwise; bench/README.md, issue 21).
+    gc.freeze()
+    lines = iter(table)
+    while chunk := list(islice(lines, chunk_size)):
+        yield _predict_chunk(table, chunk, info)
 
 
-def _row(table: CsvFile, line: Line) -> Row:
-    name = table.path.name
-    if line.refusal is not None:
-        raw = {"file": name, "line": line.number, "cells": line.raw}
-        return Row(line.number, line.raw, raw, errors={"row": [line.refusal]})
-    row = Row(
-        line.number,
-        line.raw,
-        {"file": name, "line": line.number, **dict(zip(table.header, line.raw, strict=True))},
-    )
-    try:
-        row.item = read_input(line.cells)
-    except InputRefused as refused:
-        row.errors = refused.errors
-    return row
-
-
-def _predict_chunk(chunk: list[Row], info: RequestInfo) -> Chunk:
+def _predict_chunk(table: CsvFile, lines: list[Line], info: RequestInfo) -> Chunk:
     info = replace(info, started=time.perf_counter())
-    refused = [row for row in chunk if row.errors]
-    answered = [row for row in chunk if not row.errors]
+    name = table.path.name
+    header = table.header
+    # Each line's place in the chunk, its raw input as audited, and its input or its errors.
+    good: list[int] = []
+    items, good_raw = [], []
+    bad: list[int] = []
+    bad_raw, bad_errors = [], []
+    for place, line in enumerate(lines):
+        if line.refusal is not None:
+            bad.append(place)
+            bad_raw.append({"file": name, "line": line.number, "cells": line.raw})
+            bad_errors.append({"row": [line.refusal]})
+            continue
+        raw = {"file": name, "line": line.number, **dict(zip(header, line.raw, strict=True))}
+        try:
+            items.append(read_input(line.cells))
+        except InputRefused as refused:
+            bad.append(place)
+            bad_raw.append(raw)
+            bad_errors.append(refused.errors)
+        else:
+            good.append(place)
+            good_raw.append(raw)
     unavailable = None
+    answers = []
     try:
         with transaction.atomic():
-            if refused:
-                records = record_refusal(
-                    raw_inputs=[row.raw for row in refused],
-                    errors=[row.errors for row in refused],
-                    info=info,
-                    batch=True,
-                )
-                for row, record in zip(refused, records, strict=True):
-                    row.record = record
-            if answered:
+            bad_ids = (
+                record_refusal(raw_inputs=bad_raw, errors=bad_errors, info=info, batch=True)
+                if bad
+                else []
+            )
+            if good:
                 try:
-                    records = predict(
-                        inputs=[row.item for row in answered],
-                        raw_inputs=[row.raw for row in answered],
-                        info=info,
-                        batch=True,
-                    )
-                except ModelUnavailable as error:  # audited by the service
+                    answers = predict(inputs=items, raw_inputs=good_raw, info=info, batch=True)
+                except ModelUnavailable as error:  # audited by the service, with its own ids
                     unavailable = error
-                    for row in answered:
-                        row.errors = {"model": [error.refusal or str(error)]}
-                else:
-                    for row, record in zip(answered, records, strict=True):
-                        row.record = record
     except DatabaseError as error:
-        raise ChunkNotAudited(chunk[0].line, chunk[-1].line, error) from error
+        raise ChunkNotAudited(lines[0].number, lines[-1].number, error) from error
     finally:
         # DEBUG keeps every query's SQL; a command, unlike a request, never clears them.
         reset_queries()
-    return Chunk(chunk, unavailable)
+    width = len(header)
+    rows: list[list] = [[]] * len(lines)
+    refusals: dict[int, dict] = {}  # place: errors
+    for place, record_id, errors in zip(bad, bad_ids, bad_errors, strict=True):
+        rows[place] = _refused_row(lines[place], width, record_id, errors)
+        refusals[place] = errors
+    if unavailable is not None:
+        errors = {"model": [unavailable.refusal or str(unavailable)]}
+        for place in good:
+            # Audited as refused by the service, which raised before it could give their ids.
+            rows[place] = _refused_row(lines[place], width, "", errors)
+            refusals[place] = errors
+    else:
+        for place, answer in zip(good, answers, strict=True):
+            rows[place] = _answered_row(lines[place], answer)
+    return Chunk(
+        first_line=lines[0].number,
+        last_line=lines[-1].number,
+        rows=rows,
+        refused=[(lines[place].number, refusals[place]) for place in sorted(refusals)],
+        predicted=len(answers),
+        version=answers[0].model_version.label if answers else "",
+        unavailable=unavailable,
+    )
 
 
 def output_header(table: CsvFile) -> list[str]:
@@ -171,26 +183,24 @@ def output_header(table: CsvFile) -> list[str]:
     return ["line", *table.header, *RESULT_COLUMNS]
 
 
-def output_row(row: Row, width: int) -> list:
-    """A row of the output: its line, its input cells, and its answer or its error."""
-    cells = row.cells[:width]
-    cells = [*cells, *[""] * (width - len(cells))]
-    record = row.record
-    if row.errors:
-        record_id = record.pk if record is not None else ""
-        return [row.line, *cells, "", "", "", "", "", record_id, describe(row.errors)]
-    version = record.model_version
-    return [
-        row.line,
-        *cells,
-        record.views,
-        _blank(record.views_lower),
-        _blank(record.views_upper),
-        _blank(version.interval_coverage if record.views_lower is not None else None),
-        version.label,
-        record.pk,
-        "",
-    ]
+def _cells(line: Line, width: int) -> list[str]:
+    cells = line.raw[:width]
+    return cells if len(cells) == width else [*cells, *[""] * (width - len(cells))]
+
+
+def _refused_row(line: Line, width: int, record_id, errors: dict) -> list:
+    """A refused row of the output: its line, its input cells, its record and its error."""
+    return [line.number, *_cells(line, width), "", "", "", "", "", record_id, describe(errors)]
+
+
+def _answered_row(line: Line, answer: Answer) -> list:
+    """An answered row of the output: its line, its input cells, and its answer."""
+    version = answer.model_version
+    if answer.views_lower is None:
+        interval = ("", "", "")
+    else:
+        interval = (answer.views_lower, answer.views_upper, version.interval_coverage)
+    return [line.number, *line.raw, answer.views, *interval, version.label, answer.pk, ""]
 
 
 def describe(errors: dict) -> str:
@@ -202,7 +212,3 @@ def describe(errors: dict) -> str:
         text = " ".join(str(refusal) for refusal in refusals)
         parts.append(f"{feature.display}: {text}" if feature else text)
     return " ".join(parts)
-
-
-def _blank(value):
-    return "" if value is None else value

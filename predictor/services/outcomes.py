@@ -20,7 +20,7 @@ from .. import features
 from ..counts import CountRefused, read_count
 from ..models import Channel, Outcome, PredictionRequest
 from ..refusals import Refusal
-from . import csv_files
+from . import audit_writes, csv_files
 from .csv_files import CsvFile, CsvRefused
 from .errors import ViewsiteError
 
@@ -86,20 +86,18 @@ def record_outcomes(
     checked, problems = check_outcomes(items)
     if problems:
         raise OutcomesRefused(problems)
-    recorded_at = timezone.now()
-    outcomes = [
-        Outcome(
-            prediction_id=prediction_id,
-            views=views,
-            recorded_at=recorded_at,
-            source=source,
-            user_id=user_id,
-            note=note[: Outcome.NOTE_MAX],
-        )
-        for prediction_id, views in checked
-    ]
+    shared = {
+        "recorded_at": timezone.now(),
+        "source": source,
+        "user_id": user_id,
+        "note": note[: Outcome.NOTE_MAX],
+    }
     with transaction.atomic():
-        Outcome.objects.bulk_create(outcomes, batch_size=2000)
+        ids = audit_writes.write_rows(Outcome, ("prediction_id", "views"), checked, shared=shared)
+    outcomes = [
+        Outcome(pk=pk, prediction_id=prediction_id, views=views, **shared)
+        for pk, (prediction_id, views) in zip(ids, checked, strict=True)
+    ]
     logger.info("outcomes recorded source=%s count=%d user=%s", source, len(outcomes), user_id)
     return outcomes
 

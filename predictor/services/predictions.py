@@ -15,6 +15,8 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
@@ -22,9 +24,9 @@ from django.utils import timezone
 
 from .. import features, metrics
 from ..clients import client_ip
-from ..models import USER_AGENT_MAX, Channel, PredictionRequest, ServedCount
+from ..models import USER_AGENT_MAX, Channel, ModelVersion, PredictionRequest, ServedCount
 from ..refusals import Refusal
-from . import registry
+from . import audit_writes, registry
 from .errors import ModelUnavailable
 from .inputs import stored_errors
 from .predictors import interval_half_widths
@@ -60,33 +62,55 @@ class RequestInfo:
         )
 
 
+class Answer(NamedTuple):
+    """One answered input as its audit row records it: what a door shows (the form's record,
+    the API's item, the command's sentence or output line). A tuple, not the model instance:
+    a batch of 10,000 builds 10,000 of them."""
+
+    pk: int
+    likes: int
+    shares: int
+    views: float
+    views_lower: float | None
+    views_upper: float | None
+    model_version: ModelVersion
+    created_at: datetime
+
+    @property
+    def id(self) -> int:
+        """The audit row's id, by the name the model also gives it."""
+        return self.pk
+
+
+# An answered row's own columns, in the order predict gives them to the writer; the rest are
+# the request's (_shared) or the version's.
+ANSWERED_COLUMNS = (
+    "raw_input",
+    *features.INPUT_NAMES,
+    "views",
+    "views_lower",
+    "views_upper",
+    "extrapolated",
+    "batch_index",
+)
+REFUSED_COLUMNS = ("raw_input", "errors", "batch_index")
+
+
 def predict(
     *,
     inputs: Sequence[Mapping[str, int]],
     raw_inputs: Sequence,
     info: RequestInfo,
     batch: bool = False,
-) -> list[PredictionRequest]:
-    """Predict views for validated inputs in one model call and audit them in one bulk insert.
+) -> list[Answer]:
+    """Predict views for validated inputs in one model call and audit them in one write.
 
-    Each answer carries the active version's interval. Returns the audit rows, one per input,
-    in order. Raises ModelUnavailable (after auditing
-    the refusal) when no model can answer. Answers to the channel PREVIEW are audited but not
-    added to the version's served counts.
+    Each answer carries the active version's interval. Returns the answers, one per input, in
+    order. Raises ModelUnavailable (after auditing the refusal) when no model can answer.
+    Answers to the channel PREVIEW are audited but not added to the version's served counts.
     """
     rows = [[item[name] for name in features.INPUT_NAMES] for item in inputs]
-    records = _records(
-        info,
-        batch,
-        [
-            {
-                "accepted": True,
-                "raw_input": raw,
-                **dict(zip(features.INPUT_NAMES, row, strict=True)),
-            }
-            for raw, row in zip(raw_inputs, rows, strict=True)
-        ],
-    )
+    shared = _shared(info, batch)
     try:
         # On SQLite the transaction takes the write lock at BEGIN (IMMEDIATE), so the rows are
         # built before it and it holds only the lookup, the arithmetic and the insert.
@@ -99,25 +123,40 @@ def predict(
                 # Bounded inputs cannot do this to a sane model; refuse rather than serve NaN.
                 raise ModelUnavailable(f"Model {version.label} produced a non-finite prediction.")
             # Stamped after the lookup, so no row is older than its version's activation.
-            answered_at = timezone.now()
-            for record, row, answer in zip(records, rows, predicted, strict=True):
-                record.model_version = version
-                record.views = round(answer, 2)
-                record.extrapolated = version.is_extrapolating(row)
-                record.created_at = answered_at
-            if version.interval_relative_half_width is not None:
+            shared["created_at"] = timezone.now()
+            views = [round(answer, 2) for answer in predicted]
+            if version.interval_relative_half_width is None:
+                lowers = uppers = [None] * len(views)
+            else:
                 half_widths = interval_half_widths(
                     predicted, version.interval_relative_half_width, version.interval_scale_floor
                 ).tolist()
-                for record, answer, half_width in zip(records, predicted, half_widths, strict=True):
-                    # Views are never negative, so an interval starts at 0 at the lowest.
-                    record.views_lower = round(max(0.0, answer - half_width), 2)
-                    record.views_upper = round(answer + half_width, 2)
-            PredictionRequest.objects.bulk_create(records)
+                # Views are never negative, so an interval starts at 0 at the lowest.
+                lowers = [
+                    round(max(0.0, answer - half), 2)
+                    for answer, half in zip(predicted, half_widths, strict=True)
+                ]
+                uppers = [
+                    round(answer + half, 2)
+                    for answer, half in zip(predicted, half_widths, strict=True)
+                ]
+            extrapolated = list(map(version.is_extrapolating, rows))
+            indexes = range(len(rows)) if batch else [None] * len(rows)
+            ids = audit_writes.write_rows(
+                PredictionRequest,
+                ANSWERED_COLUMNS,
+                (
+                    (raw, *row, answer, lower, upper, outside, index)
+                    for raw, row, answer, lower, upper, outside, index in zip(
+                        raw_inputs, rows, views, lowers, uppers, extrapolated, indexes, strict=True
+                    )
+                ),
+                shared={**shared, "accepted": True, "model_version_id": version.pk},
+            )
             if info.channel != Channel.PREVIEW:
                 # A preview is audited but is no answer anyone kept: the served count and the
                 # extrapolation share are about answers people were given to keep.
-                _count_served(version, len(records), sum(map(version.is_extrapolating, rows)))
+                _count_served(version, len(ids), sum(extrapolated))
     except ModelUnavailable as error:
         record_refusal(
             raw_inputs=raw_inputs,
@@ -130,15 +169,19 @@ def predict(
     except DatabaseError:
         metrics.audit_write_failed(door=info.channel)
         raise
-    metrics.predictions_answered(door=info.channel, version=version.label, count=len(records))
+    metrics.predictions_answered(door=info.channel, version=version.label, count=len(ids))
     logger.debug(
         "prediction channel=%s version=%s count=%d first_id=%s",
         info.channel,
         version.label,
-        len(records),
-        records[0].pk,
+        len(ids),
+        ids[0],
     )
-    return records
+    created_at = shared["created_at"]
+    return [
+        Answer(pk, *row, answer, lower, upper, version, created_at)
+        for pk, row, answer, lower, upper in zip(ids, rows, views, lowers, uppers, strict=True)
+    ]
 
 
 # Rows of ServedCount per version; a process adds to row pid % SERVED_SHARDS.
@@ -172,43 +215,41 @@ def record_refusal(
     info: RequestInfo,
     batch: bool = False,
     reason: str = "invalid_input",
-) -> list[PredictionRequest]:
+) -> list[int]:
     """Audit a refused request, whatever refused it: one row per input item, with its errors.
+    Returns the rows' ids, in order.
 
     `reason` is a short code for /metrics (invalid_input, model_unavailable, csrf,
     body_too_large, or the code of the API's refusal), never text from the request.
     """
-    records = _records(
-        info,
-        batch,
-        [
-            # Errors can quote the input (an unknown field's name), so they are made safe too.
-            {
-                "accepted": False,
-                "raw_input": _json_safe(raw),
-                "errors": _json_safe(stored_errors(item_errors)),
-            }
-            for raw, item_errors in zip(raw_inputs, errors, strict=True)
-        ],
-    )
+    indexes = range(len(raw_inputs)) if batch else [None] * len(raw_inputs)
     try:
-        PredictionRequest.objects.bulk_create(records)
+        ids = audit_writes.write_rows(
+            PredictionRequest,
+            REFUSED_COLUMNS,
+            # Errors can quote the input (an unknown field's name), so they are made safe too.
+            (
+                (_json_safe(raw), _json_safe(stored_errors(item_errors)), index)
+                for raw, item_errors, index in zip(raw_inputs, errors, indexes, strict=True)
+            ),
+            shared={**_shared(info, batch), "accepted": False},
+        )
     except DatabaseError:
         metrics.audit_write_failed(door=info.channel)
         raise
-    metrics.requests_refused(door=info.channel, reason=reason, count=len(records))
+    metrics.requests_refused(door=info.channel, reason=reason, count=len(ids))
     logger.info(
         "prediction refused channel=%s count=%d first_id=%s",
         info.channel,
-        len(records),
-        records[0].pk if records else None,
+        len(ids),
+        ids[0] if ids else None,
     )
-    return records
+    return ids
 
 
-def _records(info: RequestInfo, batch: bool, items: list[dict]) -> list[PredictionRequest]:
-    """One audit row per item, with who asked and when: the caller inserts them at once."""
-    shared = {
+def _shared(info: RequestInfo, batch: bool) -> dict:
+    """The columns every row of one request shares: who asked, how, and when."""
+    return {
         "created_at": timezone.now(),
         "channel": info.channel,
         "latency_ms": (time.perf_counter() - info.started) * 1000 if info.started else 0.0,
@@ -217,10 +258,6 @@ def _records(info: RequestInfo, batch: bool, items: list[dict]) -> list[Predicti
         "user_id": info.user_id,
         "batch_id": uuid.uuid4() if batch else None,
     }
-    return [
-        PredictionRequest(**shared, **item, batch_index=index if batch else None)
-        for index, item in enumerate(items)
-    ]
 
 
 # Refused input is kept as evidence, but not without bound: a 2 MB string is stored as its start.

@@ -91,6 +91,11 @@ def test_a_batch_is_predicted_and_audited_row_by_row(api, active_model):
     assert rows.count() == 25
     assert [r.batch_index for r in rows] == list(range(25))
     assert len({r.batch_id for r in rows}) == 1
+    # Each item's id is its own row's (the writer reserves the ids before it writes the rows).
+    by_id = PredictionRequest.objects.in_bulk([item["id"] for item in response.json()])
+    assert [
+        (by_id[item["id"]].batch_index, by_id[item["id"]].likes) for item in response.json()
+    ] == [(i, i * 10) for i in range(25)]
 
 
 def test_a_batch_with_bad_items_is_refused_with_errors_per_item_and_every_item_audited(

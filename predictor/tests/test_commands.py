@@ -9,6 +9,7 @@ from sklearn.model_selection import KFold, cross_val_score
 
 from predictor import services
 from predictor.models import Activation, ModelVersion, Outcome
+from predictor.services import audit_writes
 from predictor.services.algorithms import ALGORITHMS
 from predictor.services.predictors import EstimatorPredictor
 from predictor.services.training import CV_FOLDS, CV_SEED
@@ -163,6 +164,24 @@ def test_import_outcomes_records_a_file_with_a_chinese_header_and_says_how_many(
     # The later line is the one in force.
     in_force = dict(Outcome.objects.latest_per_prediction().values_list("prediction", "views"))
     assert in_force == {first.pk: 61000, second.pk: 3100}
+
+
+def test_import_outcomes_writes_a_file_of_several_chunks_in_line_order(
+    active_model, tmp_path, monkeypatch
+):
+    """The audit writer takes 4 outcomes at a time: ids follow the file's lines, so the later
+    line of one prediction is the one in force."""
+    monkeypatch.setattr(audit_writes, "WRITE_CHUNK", 4)
+    predictions = predict(*[(10 * i, i) for i in range(1, 8)])
+    lines = [(prediction.pk, 1000 + n) for n, prediction in enumerate(predictions * 2)]
+    path = write_csv(tmp_path / "outcomes.csv", lines, header=("prediction_id", "views"))
+
+    output, _ = run_both("import_outcomes", str(path))
+
+    assert f"recorded {len(lines)} outcome(s) for 7 prediction(s)." in output
+    assert list(Outcome.objects.order_by("pk").values_list("prediction", "views")) == lines
+    in_force = dict(Outcome.objects.latest_per_prediction().values_list("prediction", "views"))
+    assert in_force == dict(lines[7:])
 
 
 def test_import_outcomes_reports_every_bad_line_by_number_and_records_nothing(

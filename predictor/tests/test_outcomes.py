@@ -32,15 +32,18 @@ def noisy_rows(count: int = 60):
 
 
 def predict(*pairs, info=API) -> list[PredictionRequest]:
+    """The audit rows of the answers to `pairs`, as stored."""
     inputs = [{"likes": likes, "shares": shares} for likes, shares in pairs]
-    return services.predict(inputs=inputs, raw_inputs=inputs, info=info)
+    answers = services.predict(inputs=inputs, raw_inputs=inputs, info=info)
+    stored = PredictionRequest.objects.in_bulk([answer.pk for answer in answers])
+    return [stored[answer.pk] for answer in answers]
 
 
 def refuse() -> PredictionRequest:
-    [record] = services.record_refusal(
+    [record_id] = services.record_refusal(
         raw_inputs=[{"likes": "x"}], errors=[{"likes": ["bad"]}], info=API
     )
-    return record
+    return PredictionRequest.objects.get(pk=record_id)
 
 
 def record(prediction_id, views, **options) -> Outcome:

@@ -10,6 +10,7 @@ from django.utils import translation
 
 from predictor.display import about
 from predictor.models import Channel, PredictionRequest
+from predictor.services import audit_writes
 
 from .conftest import exact_views, write_csv
 
@@ -287,6 +288,39 @@ def test_each_chunk_is_one_batch_and_nothing_is_dropped_across_chunks(active_mod
     assert not PredictionRequest.objects.exclude(channel=Channel.CLI).exists()
     assert "rows/s)" in stdout
     assert "Read 1,000 rows" in stdout
+
+
+def test_each_output_rows_record_id_names_its_own_audit_row_across_chunks(
+    active_model, tmp_path, monkeypatch
+):
+    """Chunks of 4 rows, each written by the audit writer 3 rows at a time, with bad rows at a
+    chunk's start, middle and end: every row's record id is the audit row of that very row."""
+    monkeypatch.setattr(audit_writes, "WRITE_CHUNK", 3)
+    rows = [(str(10 * i), str(i)) for i in range(1, 24)]
+    for index in (0, 5, 7, 8, 9, 22):
+        rows[index] = ("many", rows[index][1])
+    source = write_csv(tmp_path / "in.csv", rows, header=("likes", "shares"))
+    out = tmp_path / "out.csv"
+
+    run("--csv", source, "--out", out, "--chunk-size", 4)
+
+    output = read_output(out)
+    assert [(row["likes"], row["shares"]) for row in output] == rows
+    records = PredictionRequest.objects.in_bulk([int(row["record_id"]) for row in output])
+    assert len(records) == len(rows) == PredictionRequest.objects.count()
+    for line, row in enumerate(output, start=2):
+        record = records[int(row["record_id"])]
+        assert record.raw_input == {
+            "file": "in.csv",
+            "line": line,
+            **dict(zip(("likes", "shares"), (row["likes"], row["shares"]), strict=True)),
+        }
+        if row["likes"] == "many":
+            assert not record.accepted
+            assert record.errors["likes"][0]["code"] == "not_a_number"
+        else:
+            assert (record.likes, record.shares) == (int(row["likes"]), int(row["shares"]))
+            assert record.views == float(row["views"]) == exact_views(record.likes, record.shares)
 
 
 def test_the_summary_reports_rows_time_rate_and_output_path(active_model, tmp_path):

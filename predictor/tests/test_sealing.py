@@ -27,9 +27,10 @@ def write_trail(count: int = 3) -> list[PredictionRequest]:
     """A batch answered, a refusal and an outcome, written the way the doors write them."""
     inputs = [{"likes": 100 + i, "shares": 7 * i} for i in range(count)]
     answered = services.predict(inputs=inputs, raw_inputs=inputs, info=API, batch=True)
-    [refused] = services.record_refusal(
+    [refused_id] = services.record_refusal(
         raw_inputs=[{"likes": "lots"}], errors=[{"likes": ["A whole number."]}], info=API
     )
+    refused = PredictionRequest.objects.get(pk=refused_id)
     services.record_outcomes(
         [OutcomeItem(prediction_id=answered[0].id, views=12_345)], source=Outcome.Source.API
     )

@@ -231,7 +231,8 @@ def test_an_unsigned_version_is_refused_until_sign_models_signs_it(active_model,
 
     call_command("sign_models")
     assert "Signed: v1." in capsys.readouterr().out
-    assert predict()[0].accepted
+    [answer] = predict()
+    assert PredictionRequest.objects.get(pk=answer.pk).accepted
     call_command("sign_models")
     assert "already signed" in capsys.readouterr().out
 

@@ -253,7 +253,7 @@ def test_include_outcomes_trains_on_the_file_and_the_latest_outcome_of_each_answ
     answered = services.predict(
         inputs=inputs, raw_inputs=inputs, info=services.RequestInfo(channel="api"), batch=True
     )
-    [refused] = services.record_refusal(
+    [refused_id] = services.record_refusal(
         raw_inputs=[{"likes": -1}],
         errors=[{"likes": ["bad"]}],
         info=services.RequestInfo(channel="api"),
@@ -268,7 +268,7 @@ def test_include_outcomes_trains_on_the_file_and_the_latest_outcome_of_each_answ
     assert (data.file_rows, data.outcome_rows, data.rows) == (40, 2, 42)
     assert data.inputs[-2:].tolist() == [[100.0, 100.0], [200.0, 50.0]]
     assert data.target[-2:].tolist() == [20_000.0, 17_000.0]  # the superseding outcome
-    assert refused.pk not in {o.prediction_id for o in Outcome.objects.all()}
+    assert refused_id not in {o.prediction_id for o in Outcome.objects.all()}
 
     version = services.retrain(data_path=linear_csv, include_outcomes=True, force=True).version
     assert version.training_rows == 42

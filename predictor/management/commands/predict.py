@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from predictor import services
 from predictor.display import about, times_in
-from predictor.models import Channel, PredictionRequest
+from predictor.models import Channel
 from predictor.refusals import render
 from predictor.services import batches
 from predictor.services.batches import CHUNK_SIZE, EXPECTED_HEADER
@@ -158,13 +158,13 @@ class Command(BaseCommand):
                 chunks = batches.predict_file(table, chunk_size=chunk_size, info=_info(None))
                 try:
                     for chunk in chunks:
-                        self._write_chunk(chunk, len(table.header), writer, tally, verbosity)
+                        self._write_chunk(chunk, writer, tally, verbosity)
                         bar.update(table.position() - bar.n)
                         bar.set_postfix_str(f"{tally.read:,} rows", refresh=False)
                         if chunk.unavailable is not None:
                             raise CommandError(
-                                f"{chunk.unavailable} Lines {chunk.rows[0].line:,} to "
-                                f"{chunk.rows[-1].line:,} were audited as refused and the rest "
+                                f"{chunk.unavailable} Lines {chunk.first_line:,} to "
+                                f"{chunk.last_line:,} were audited as refused and the rest "
                                 f"of the file was not read; the {tally.read:,} rows up to line "
                                 f"{tally.last_line:,} are in {partial}."
                             )
@@ -185,19 +185,18 @@ class Command(BaseCommand):
         if verbosity >= 1:
             self._summary(path, out, tally, blank, time.perf_counter() - started)
 
-    def _write_chunk(self, chunk, width: int, writer, tally: Tally, verbosity: int) -> None:
-        for row in chunk.rows:
-            writer.writerow(batches.output_row(row, width))
-            if row.errors:
-                tally.refused += 1
-                if verbosity >= 2 or (verbosity >= 1 and tally.refused <= SHOWN_REFUSALS):
-                    with tqdm.external_write_mode(file=sys.stderr):
-                        self.stderr.write(f"line {row.line}: {batches.describe(row.errors)}")
-            else:
-                tally.predicted += 1
-                tally.versions[row.record.model_version.label] += 1
+    def _write_chunk(self, chunk, writer, tally: Tally, verbosity: int) -> None:
+        writer.writerows(chunk.rows)
+        for line, errors in chunk.refused:
+            tally.refused += 1
+            if verbosity >= 2 or (verbosity >= 1 and tally.refused <= SHOWN_REFUSALS):
+                with tqdm.external_write_mode(file=sys.stderr):
+                    self.stderr.write(f"line {line}: {batches.describe(errors)}")
+        tally.predicted += chunk.predicted
+        if chunk.predicted:
+            tally.versions[chunk.version] += chunk.predicted
         tally.read += len(chunk.rows)
-        tally.last_line = chunk.rows[-1].line
+        tally.last_line = chunk.last_line
 
     def _summary(self, path: Path, out: Path, tally: Tally, blank: int, seconds: float) -> None:
         write = self.stdout.write
@@ -215,7 +214,7 @@ class Command(BaseCommand):
         write(self.style.SUCCESS(f"Wrote {tally.read:,} rows to {out}."))
 
 
-def _sentence(record: PredictionRequest) -> str:
+def _sentence(record: services.Answer) -> str:
     """ "About 46,300 views (46,292.74); 9 times in 10 between 13,100 and 79,500. Model v1,
     record #12.": the form's words for the same answer."""
     version = record.model_version
