@@ -14,11 +14,46 @@ from django.utils.translation import gettext_lazy as _
 from . import features
 
 
+def served_figure(figure: str):
+    """A version's served `figure` ("count" or "extrapolated"), for annotating versions: its
+    tally at the latest checkpoint plus its rows since, summed by the database in the same
+    statement, so one snapshot answers both halves even while a checkpoint is advanced.
+
+    Counting a version's rows from the start took a second at ten million rows; past a
+    checkpoint there are only the rows since the last seal (bench/README.md).
+    """
+    latest = ServedCheckpoint.objects.order_by("-through_id")
+    tally = ServedTally.objects.filter(
+        version=models.OuterRef("pk"), checkpoint=models.Subquery(latest.values("pk")[:1])
+    ).values(figure)
+    since = (
+        PredictionRequest.objects.served()
+        .filter(
+            model_version=models.OuterRef("pk"),
+            pk__gt=Coalesce(models.Subquery(latest.values("through_id")[:1]), 0),
+        )
+        .order_by()
+        .values("model_version")
+        .annotate(
+            total=models.Count("pk", filter=models.Q(extrapolated=True))
+            if figure == "extrapolated"
+            else models.Count("pk")
+        )
+        .values("total")
+    )
+    return Coalesce(models.Subquery(tally), 0) + Coalesce(models.Subquery(since), 0)
+
+
 class ModelVersionQuerySet(models.QuerySet):
+    def with_served_extrapolated(self):
+        """Each version with `live_extrapolated`: how many of its served answers had an input
+        outside its training range (the model card's extrapolation share)."""
+        return self.annotate(live_extrapolated=served_figure("extrapolated"))
+
     def with_live_error(self):
         """Each version with how it is really doing, computed by the database: predictions
-        served, outcomes received, and on those (the newest outcome per prediction) MAE, RMSE,
-        MAPE and the share inside the interval the prediction stated.
+        served (`served_figure`), outcomes received, and on those (the newest outcome per
+        prediction) MAE, RMSE, MAPE and the share inside the interval the prediction stated.
 
         MAPE leaves out articles whose real views were 0 (no percentage of nothing); coverage
         counts only predictions made with an interval. Previews count in none of them.
@@ -37,19 +72,11 @@ class ModelVersionQuerySet(models.QuerySet):
 
         actual = Cast("views", models.FloatField())
         error = actual - models.F("prediction__views")
-        # Counted as they are served (ServedCount), not by counting a year of audit rows.
-        served = (
-            ServedCount.objects.filter(version=models.OuterRef("pk"))
-            .order_by()
-            .values("version")
-            .annotate(total=models.Sum("count"))
-            .values("total")
-        )
         inside = models.Q(views__gte=models.F("prediction__views_lower")) & models.Q(
             views__lte=models.F("prediction__views_upper")
         )
         return self.annotate(
-            live_predictions=Coalesce(models.Subquery(served), 0),
+            live_predictions=served_figure("count"),
             live_outcomes=Coalesce(per_version(models.Count("pk")), 0),
             live_mae=per_version(models.Avg(Abs(error))),
             live_rmse=per_version(Sqrt(models.Avg(Power(error, 2)))),
@@ -346,6 +373,13 @@ class Channel(models.TextChoices):
     PREVIEW = "preview", _("Preview")
 
 
+class PredictionRequestQuerySet(AppendOnlyQuerySet):
+    def served(self):
+        """The answers a version served: accepted, and not a preview (which nobody kept). What
+        a version's served count and extrapolation share count, and nothing else."""
+        return self.filter(accepted=True).exclude(channel=Channel.PREVIEW)
+
+
 class PredictionRequest(AppendOnlyModel):
     """One prediction asked for, from the form or the API, whether it was answered or refused.
 
@@ -406,6 +440,8 @@ class PredictionRequest(AppendOnlyModel):
     )
     batch_id = models.UUIDField(_("batch id"), null=True, blank=True)
     batch_index = models.PositiveIntegerField(_("batch index"), null=True, blank=True)
+
+    objects = PredictionRequestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -536,35 +572,59 @@ class Outcome(AppendOnlyModel):
         return f"#{self.prediction_id}: {self.views:,} views ({self.source})"
 
 
-class ServedCount(models.Model):
-    """How many predictions a model version has answered, kept as they are answered.
+class ServedCheckpoint(models.Model):
+    """How far the served figures have been summed: every audit row with an id through
+    `through_id` is in this checkpoint's tallies, one per version that has answered.
 
-    The audit trail holds the same number, but counting it means reading every row of a version
-    (millions, in a year), on every page that lists versions. `predict` adds its rows here in
-    the transaction that writes them, so the two never disagree. Each process adds to a row of
-    its own (its shard), so concurrent workers never wait on each other's row lock.
+    A version's served count and extrapolation share are its tally at the latest checkpoint plus
+    its rows written since (services/served.py), so nothing but the audit row is written per
+    request and no page counts a year of the trail. Sealing the audit advances it, to the id the
+    seal reached: every row up to there is committed (the seal's lag), so none is left out.
+    Derived from the trail and the checkpoint before it; only the latest one is kept.
     """
 
+    through_id = models.BigIntegerField(_("prediction ids through"), unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-through_id"]
+        verbose_name = _("served counts checkpoint")
+        verbose_name_plural = _("served counts checkpoints")
+
+    def __str__(self) -> str:
+        return f"through #{self.through_id} ({self.created_at:%Y-%m-%d %H:%M:%S})"
+
+
+class ServedTally(models.Model):
+    """What one version had answered, all told, up to its checkpoint: the answers kept (previews
+    are not) and those with an input outside the training range."""
+
+    checkpoint = models.ForeignKey(
+        ServedCheckpoint,
+        on_delete=models.CASCADE,
+        related_name="tallies",
+        verbose_name=_("checkpoint"),
+    )
     version = models.ForeignKey(
         ModelVersion,
         on_delete=models.CASCADE,
-        related_name="served_counts",
+        related_name="served_tallies",
         verbose_name=_("model version"),
     )
-    shard = models.PositiveSmallIntegerField(_("shard"))
-    count = models.PositiveBigIntegerField(_("predictions"), default=0)
-    # The model card's extrapolation share, kept as served rather than counted from the trail.
-    extrapolated = models.PositiveBigIntegerField(_("outside the training range"), default=0)
+    count = models.PositiveBigIntegerField(_("predictions"))
+    extrapolated = models.PositiveBigIntegerField(_("outside the training range"))
 
     class Meta:
-        verbose_name = _("predictions served")
-        verbose_name_plural = _("predictions served")
+        verbose_name = _("served tally")
+        verbose_name_plural = _("served tallies")
         constraints = [
-            models.UniqueConstraint(fields=["version", "shard"], name="one_served_count_per_shard")
+            models.UniqueConstraint(
+                fields=["checkpoint", "version"], name="one_served_tally_per_version"
+            )
         ]
 
-    def __str__(self):
-        return f"{self.version} #{self.shard}: {self.count}"
+    def __str__(self) -> str:
+        return f"{self.version} through #{self.checkpoint.through_id}: {self.count}"
 
 
 class ThrottledRequestCount(models.Model):

@@ -9,19 +9,17 @@ fails the caller sees the database error, never a silent success.
 
 import logging
 import math
-import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from .. import features, metrics
 from ..clients import client_ip
-from ..models import USER_AGENT_MAX, Channel, PredictionRequest, ServedCount
+from ..models import USER_AGENT_MAX, Channel, PredictionRequest
 from ..refusals import Refusal
 from . import registry
 from .errors import ModelUnavailable
@@ -70,8 +68,8 @@ def predict(
 
     Each answer carries the active version's interval. Returns the audit rows, one per input,
     in order. Raises ModelUnavailable (after auditing
-    the refusal) when no model can answer. Answers to the channel PREVIEW are audited but not
-    added to the version's served counts.
+    the refusal) when no model can answer. The rows are all it writes: what a version served is
+    summed from them (services/served.py), previews left out.
     """
     rows = [[item[name] for name in features.INPUT_NAMES] for item in inputs]
     records = _records(
@@ -113,10 +111,6 @@ def predict(
                     record.views_lower = round(max(0.0, answer - half_width), 2)
                     record.views_upper = round(answer + half_width, 2)
             PredictionRequest.objects.bulk_create(records)
-            if info.channel != Channel.PREVIEW:
-                # A preview is audited but is no answer anyone kept: the served count and the
-                # extrapolation share are about answers people were given to keep.
-                _count_served(version, len(records), sum(map(version.is_extrapolating, rows)))
     except ModelUnavailable as error:
         record_refusal(
             raw_inputs=raw_inputs,
@@ -138,30 +132,6 @@ def predict(
         records[0].pk,
     )
     return records
-
-
-# Rows of ServedCount per version; a process adds to row pid % SERVED_SHARDS.
-SERVED_SHARDS = 16
-
-
-def _count_served(version, count: int, extrapolated: int) -> None:
-    """Add `count` answers, `extrapolated` of them outside the training range, to `version`'s
-    served counts, inside the caller's transaction."""
-    served = ServedCount.objects.filter(version=version, shard=os.getpid() % SERVED_SHARDS)
-    added = {"count": F("count") + count, "extrapolated": F("extrapolated") + extrapolated}
-    if served.update(**added):
-        return
-    try:
-        with transaction.atomic():  # a savepoint: only this insert is undone if it loses a race
-            ServedCount.objects.create(
-                version=version,
-                shard=os.getpid() % SERVED_SHARDS,
-                count=count,
-                extrapolated=extrapolated,
-            )
-    except IntegrityError:
-        # A process of another host with the same shard created the row first.
-        served.update(**added)
 
 
 def record_refusal(

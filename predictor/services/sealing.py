@@ -53,6 +53,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from ..models import AuditSeal, Outcome, PredictionRequest
+from . import served
 
 RowEncoding = AuditSeal.RowEncoding
 
@@ -315,6 +316,9 @@ def seal(
             new.save()  # the unique number refuses a seal stored between the check and here
     except IntegrityError as error:
         raise SealConflict(f"Seal #{new.number} was stored meanwhile.") from error
+    # Every row through the seal's id is committed (the lag): the served counts' checkpoint can
+    # move there, so the figures read per page sum only the rows since (services/served.py).
+    served.advance(through_id=new.predictions_through_id)
     logger.info(
         "audit sealed",
         extra={
