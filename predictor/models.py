@@ -14,41 +14,51 @@ from django.utils.translation import gettext_lazy as _
 from . import features
 
 
-def served_figure(figure: str):
+def served_figure(figure: str, checkpoint: "ServedCheckpoint | None"):
     """A version's served `figure` ("count" or "extrapolated"), for annotating versions: its
-    tally at the latest checkpoint plus its rows since, summed by the database in the same
-    statement, so one snapshot answers both halves even while a checkpoint is advanced.
+    tally at `checkpoint` plus its rows since, summed by the database.
 
-    Counting a version's rows from the start took a second at ten million rows; past a
-    checkpoint there are only the rows since the last seal (bench/README.md).
+    The checkpoint is read first, in a statement of its own, so that its id reaches PostgreSQL
+    as a value: with a subquery in its place the planner guessed that a third of the trail lay
+    past it, and chose, for a version with many rows, to read all of them by the version index
+    rather than the few past the checkpoint by the primary key. Counting a version's rows from
+    the start took seconds at ten million rows; past a checkpoint there are only the rows since
+    the last seal (bench/README.md, "Served counts at a checkpoint").
     """
-    latest = ServedCheckpoint.objects.order_by("-through_id")
-    tally = ServedTally.objects.filter(
-        version=models.OuterRef("pk"), checkpoint=models.Subquery(latest.values("pk")[:1])
-    ).values(figure)
+    tally = models.Value(0)
+    if checkpoint is not None:
+        tally = models.Subquery(
+            ServedTally.objects.filter(version=models.OuterRef("pk"), checkpoint=checkpoint).values(
+                figure
+            )
+        )
+    outside = models.Q(extrapolated=True) if figure == "extrapolated" else None
     since = (
         PredictionRequest.objects.served()
         .filter(
             model_version=models.OuterRef("pk"),
-            pk__gt=Coalesce(models.Subquery(latest.values("through_id")[:1]), 0),
+            pk__gt=checkpoint.through_id if checkpoint is not None else 0,
         )
         .order_by()
         .values("model_version")
-        .annotate(
-            total=models.Count("pk", filter=models.Q(extrapolated=True))
-            if figure == "extrapolated"
-            else models.Count("pk")
-        )
+        .annotate(total=models.Count("pk", filter=outside))
         .values("total")
     )
-    return Coalesce(models.Subquery(tally), 0) + Coalesce(models.Subquery(since), 0)
+    return Coalesce(tally, 0) + Coalesce(models.Subquery(since), 0)
+
+
+def latest_served_checkpoint() -> "ServedCheckpoint | None":
+    return ServedCheckpoint.objects.order_by("-through_id").first()
 
 
 class ModelVersionQuerySet(models.QuerySet):
     def with_served_extrapolated(self):
         """Each version with `live_extrapolated`: how many of its served answers had an input
-        outside its training range (the model card's extrapolation share)."""
-        return self.annotate(live_extrapolated=served_figure("extrapolated"))
+        outside its training range (the model card's extrapolation share). Reads the served
+        counts' checkpoint when called: build the queryset where it is used."""
+        return self.annotate(
+            live_extrapolated=served_figure("extrapolated", latest_served_checkpoint())
+        )
 
     def with_live_error(self):
         """Each version with how it is really doing, computed by the database: predictions
@@ -57,6 +67,9 @@ class ModelVersionQuerySet(models.QuerySet):
 
         MAPE leaves out articles whose real views were 0 (no percentage of nothing); coverage
         counts only predictions made with an interval. Previews count in none of them.
+
+        Reads the served counts' checkpoint when called (one small query), so build the queryset
+        where it is used, never once at import.
         """
         outcomes = (
             Outcome.objects.latest_per_prediction()
@@ -76,7 +89,7 @@ class ModelVersionQuerySet(models.QuerySet):
             views__lte=models.F("prediction__views_upper")
         )
         return self.annotate(
-            live_predictions=served_figure("count"),
+            live_predictions=served_figure("count", latest_served_checkpoint()),
             live_outcomes=Coalesce(per_version(models.Count("pk")), 0),
             live_mae=per_version(models.Avg(Abs(error))),
             live_rmse=per_version(Sqrt(models.Avg(Power(error, 2)))),
@@ -580,7 +593,8 @@ class ServedCheckpoint(models.Model):
     its rows written since (services/served.py), so nothing but the audit row is written per
     request and no page counts a year of the trail. Sealing the audit advances it, to the id the
     seal reached: every row up to there is committed (the seal's lag), so none is left out.
-    Derived from the trail and the checkpoint before it; only the latest one is kept.
+    Derived from the trail and the checkpoint before it; those a day older than the latest are
+    removed (services/served.py).
     """
 
     through_id = models.BigIntegerField(_("prediction ids through"), unique=True)

@@ -265,8 +265,11 @@ class ModelVersionListApi(generics.ListAPIView):
 
     name = "Model versions"
     permission_classes = [permissions.AllowAny]
-    queryset = ModelVersion.objects.with_live_error()
     serializer_class = ModelVersionSerializer
+
+    def get_queryset(self):
+        # Per request: with_live_error reads the served counts' checkpoint when it is called.
+        return ModelVersion.objects.with_live_error()
 
 
 class CanActivateModelVersions(permissions.BasePermission):

@@ -80,11 +80,11 @@ def test_the_figures_equal_a_count_of_the_trail_before_and_after_checkpoints(act
     ask(OUTSIDE)
     assert figures(active_model) == counted_from_the_trail(active_model) == (7, 4)
 
-    # Two in a row: the second starts from the first's tallies, and only it is kept.
+    # Two in a row: the second starts from the first's tallies.
     second = served.advance(through_id=newest_id())
     ask(INSIDE)
     assert second.tallies.values_list("count", "extrapolated").get() == (7, 4)
-    assert list(ServedCheckpoint.objects.all()) == [second]
+    assert list(ServedCheckpoint.objects.all()) == [second, first]
     assert figures(active_model) == counted_from_the_trail(active_model) == (8, 4)
 
 
@@ -119,9 +119,12 @@ def test_each_version_has_its_own_figures(active_model, linear_csv, trained_mode
     ask(OUTSIDE)
     assert figures(active_model) == (2, 1)
     assert figures(newer) == (1, 1)
-    served.advance(through_id=newest_id())
+    latest = served.advance(through_id=newest_id())
     assert (figures(active_model), figures(newer)) == ((2, 1), (1, 1))
-    assert ServedTally.objects.count() == 2
+    assert sorted(latest.tallies.values_list("version", "count", "extrapolated")) == [
+        (active_model.pk, 2, 1),
+        (newer.pk, 1, 1),
+    ]
 
 
 def test_a_checkpoint_carries_forward_what_only_the_one_before_it_knew(active_model):
@@ -141,8 +144,23 @@ def test_a_checkpoint_carries_forward_what_only_the_one_before_it_knew(active_mo
     assert figures(active_model) == (3, 2)
 
     served.advance(through_id=newest_id())
+    ServedTally.objects.filter(checkpoint=baseline).delete()  # the baseline is not read again
     assert figures(active_model) == (3, 2)
-    assert not ServedCheckpoint.objects.filter(pk=baseline.pk).exists()
+
+
+def test_checkpoints_a_day_older_than_the_newest_are_removed(active_model):
+    ask(INSIDE)
+    old = served.advance(through_id=newest_id())
+    ServedCheckpoint.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - served.KEPT_FOR - timedelta(minutes=1)
+    )
+    ask(INSIDE)
+    recent = served.advance(through_id=newest_id())
+    ask(INSIDE)
+    newest = served.advance(through_id=newest_id())
+    assert list(ServedCheckpoint.objects.all()) == [newest, recent]
+    assert not ServedTally.objects.filter(checkpoint_id=old.pk).exists()
+    assert figures(active_model) == (3, 0)
 
 
 def test_advancing_to_where_the_checkpoint_already_is_changes_nothing(active_model):
@@ -153,13 +171,30 @@ def test_advancing_to_where_the_checkpoint_already_is_changes_nothing(active_mod
     assert list(ServedCheckpoint.objects.all()) == [checkpoint]
 
 
-def test_reading_a_versions_figures_is_one_statement_whatever_the_checkpoint(active_model):
+def test_every_versions_figures_are_one_statement_after_the_checkpoints(
+    active_model, linear_csv, trained_models
+):
+    newer = trained_models.store(linear_csv)
+    registry.clear_loaded_models()
     ask(OUTSIDE, INSIDE)
     for _ in range(2):
         with CaptureQueriesContext(connection) as queries:
-            assert figures(active_model) == (2, 1)
-        assert len(queries) == 1
+            versions = list(ModelVersion.objects.with_live_error().order_by("number"))
+        assert [v.live_predictions for v in versions] == [0, 2]
+        assert versions[1].pk == newer.pk
+        # The checkpoint, then the versions with their figures, whatever their number.
+        assert len(queries) == 2
         served.advance(through_id=newest_id())
+
+
+def test_a_reader_that_read_the_previous_checkpoint_still_finds_its_tallies(active_model):
+    ask(OUTSIDE, INSIDE)
+    served.advance(through_id=newest_id())
+    built_before = ModelVersion.objects.with_live_error().filter(pk=active_model.pk)
+    ask(INSIDE)
+    served.advance(through_id=newest_id())
+    assert built_before.get().live_predictions == 3
+    assert ServedCheckpoint.objects.count() == 2
 
 
 def test_a_seal_advances_the_checkpoint_to_the_id_it_sealed_through(active_model):
@@ -180,12 +215,13 @@ def test_a_seal_advances_the_checkpoint_to_the_id_it_sealed_through(active_model
     stored = sealing.seal()
 
     [checkpoint] = ServedCheckpoint.objects.all()
-    assert checkpoint.through_id == stored.predictions_through_id == newest_id() - 2
+    assert checkpoint.through_id == stored.predictions_through_id
+    assert checkpoint.through_id == newest_id() - 2
     assert checkpoint.tallies.values_list("count", "extrapolated").get() == (2, 1)
     assert figures(active_model) == counted_from_the_trail(active_model) == (4, 2)
 
     stored = sealing.seal(lag=timedelta(0))
-    assert ServedCheckpoint.objects.get().through_id == stored.predictions_through_id
+    assert ServedCheckpoint.objects.first().through_id == stored.predictions_through_id
     assert figures(active_model) == (4, 2)
     assert sealing.seal(lag=timedelta(0), dry_run=True) is None
 
