@@ -265,6 +265,8 @@ class ModelVersionListApi(generics.ListAPIView):
 
     name = "Model versions"
     permission_classes = [permissions.AllowAny]
+    # What the schema reads the model from; the list itself is get_queryset's.
+    queryset = ModelVersion.objects.all()
     serializer_class = ModelVersionSerializer
 
     def get_queryset(self):

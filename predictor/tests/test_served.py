@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from predictor import services
@@ -315,3 +316,17 @@ def test_migration_0018_backwards_puts_the_figures_back_in_served_count(
     )
     assert list(totals) == [(version.pk, 0, 6, 3)]
     migrate(LATEST)
+
+
+def test_the_apis_version_list_follows_each_new_checkpoint(client, active_model):
+    def listed() -> int:
+        response = client.get(reverse("predictor:model-list"), HTTP_ACCEPT="application/json")
+        [version] = response.json()["results"]
+        return version["live"]["predictions"]
+
+    ask(INSIDE)
+    assert listed() == 1
+    for served_so_far in (2, 3, 4):
+        served.advance(through_id=newest_id())
+        ask(INSIDE)
+        assert listed() == served_so_far
