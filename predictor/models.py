@@ -14,14 +14,67 @@ from django.utils.translation import gettext_lazy as _
 from . import features
 
 
+def served_figure(figure: str, checkpoint: "ServedCheckpoint | None"):
+    """A version's served `figure` ("count" or "extrapolated"), for annotating versions: its
+    tally at `checkpoint` plus its rows since, summed by the database.
+
+    The checkpoint is read first, in a statement of its own, so that its id reaches PostgreSQL
+    as a value: with a subquery in its place the planner can only guess how many rows lie past
+    it (a third of the trail, by its default), and plans for that many rather than for the few
+    since the last seal. Counting a version's rows from the start takes seconds at ten million
+    rows; past a checkpoint there are only the rows since (bench/README.md, "Served counts at a
+    checkpoint").
+    """
+    tally = models.Value(0)
+    if checkpoint is not None:
+        tally = models.Subquery(
+            ServedTally.objects.filter(version=models.OuterRef("pk"), checkpoint=checkpoint).values(
+                figure
+            )
+        )
+    outside = models.Q(extrapolated=True) if figure == "extrapolated" else None
+    since = (
+        PredictionRequest.objects.served()
+        # The version's id plus 0, SQL's way to keep a condition (and the GROUP BY) off an
+        # index: past a checkpoint the few rows since are read by the primary key, where
+        # SQLite's planner (which has no statistics) chose to read all of a version's rows by
+        # the version index.
+        .annotate(answered_by=models.F("model_version") + 0)
+        .filter(
+            answered_by=models.OuterRef("pk"),
+            pk__gt=checkpoint.through_id if checkpoint is not None else 0,
+        )
+        .order_by()
+        .values("answered_by")
+        .annotate(total=models.Count("pk", filter=outside))
+        .values("total")
+    )
+    return Coalesce(tally, 0) + Coalesce(models.Subquery(since), 0)
+
+
+def latest_served_checkpoint() -> "ServedCheckpoint | None":
+    return ServedCheckpoint.objects.order_by("-through_id").first()
+
+
 class ModelVersionQuerySet(models.QuerySet):
+    def with_served_extrapolated(self):
+        """Each version with `live_extrapolated`: how many of its served answers had an input
+        outside its training range (the model card's extrapolation share). Reads the served
+        counts' checkpoint when called: build the queryset where it is used."""
+        return self.annotate(
+            live_extrapolated=served_figure("extrapolated", latest_served_checkpoint())
+        )
+
     def with_live_error(self):
         """Each version with how it is really doing, computed by the database: predictions
-        served, outcomes received, and on those (the newest outcome per prediction) MAE, RMSE,
-        MAPE and the share inside the interval the prediction stated.
+        served (`served_figure`), outcomes received, and on those (the newest outcome per
+        prediction) MAE, RMSE, MAPE and the share inside the interval the prediction stated.
 
         MAPE leaves out articles whose real views were 0 (no percentage of nothing); coverage
         counts only predictions made with an interval. Previews count in none of them.
+
+        Reads the served counts' checkpoint when called (one small query), so build the queryset
+        where it is used, never once at import.
         """
         outcomes = (
             Outcome.objects.latest_per_prediction()
@@ -37,19 +90,11 @@ class ModelVersionQuerySet(models.QuerySet):
 
         actual = Cast("views", models.FloatField())
         error = actual - models.F("prediction__views")
-        # Counted as they are served (ServedCount), not by counting a year of audit rows.
-        served = (
-            ServedCount.objects.filter(version=models.OuterRef("pk"))
-            .order_by()
-            .values("version")
-            .annotate(total=models.Sum("count"))
-            .values("total")
-        )
         inside = models.Q(views__gte=models.F("prediction__views_lower")) & models.Q(
             views__lte=models.F("prediction__views_upper")
         )
         return self.annotate(
-            live_predictions=Coalesce(models.Subquery(served), 0),
+            live_predictions=served_figure("count", latest_served_checkpoint()),
             live_outcomes=Coalesce(per_version(models.Count("pk")), 0),
             live_mae=per_version(models.Avg(Abs(error))),
             live_rmse=per_version(Sqrt(models.Avg(Power(error, 2)))),
@@ -346,6 +391,13 @@ class Channel(models.TextChoices):
     PREVIEW = "preview", _("Preview")
 
 
+class PredictionRequestQuerySet(AppendOnlyQuerySet):
+    def served(self):
+        """The answers a version served: accepted, and not a preview (which nobody kept). What
+        a version's served count and extrapolation share count, and nothing else."""
+        return self.filter(accepted=True).exclude(channel=Channel.PREVIEW)
+
+
 class PredictionRequest(AppendOnlyModel):
     """One prediction asked for, from the form or the API, whether it was answered or refused.
 
@@ -406,6 +458,8 @@ class PredictionRequest(AppendOnlyModel):
     )
     batch_id = models.UUIDField(_("batch id"), null=True, blank=True)
     batch_index = models.PositiveIntegerField(_("batch index"), null=True, blank=True)
+
+    objects = PredictionRequestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -536,35 +590,60 @@ class Outcome(AppendOnlyModel):
         return f"#{self.prediction_id}: {self.views:,} views ({self.source})"
 
 
-class ServedCount(models.Model):
-    """How many predictions a model version has answered, kept as they are answered.
+class ServedCheckpoint(models.Model):
+    """How far the served figures have been summed: every audit row with an id through
+    `through_id` is in this checkpoint's tallies, one per version that has answered.
 
-    The audit trail holds the same number, but counting it means reading every row of a version
-    (millions, in a year), on every page that lists versions. `predict` adds its rows here in
-    the transaction that writes them, so the two never disagree. Each process adds to a row of
-    its own (its shard), so concurrent workers never wait on each other's row lock.
+    A version's served count and extrapolation share are its tally at the latest checkpoint plus
+    its rows written since (services/served.py), so nothing but the audit row is written per
+    request and no page counts a year of the trail. Sealing the audit advances it, to the id the
+    seal reached: every row up to there is committed (the seal's lag), so none is left out.
+    Derived from the trail and the checkpoint before it; those a day older than the latest are
+    removed (services/served.py).
     """
 
+    through_id = models.BigIntegerField(_("prediction ids through"), unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-through_id"]
+        verbose_name = _("served counts checkpoint")
+        verbose_name_plural = _("served counts checkpoints")
+
+    def __str__(self) -> str:
+        return f"through #{self.through_id} ({self.created_at:%Y-%m-%d %H:%M:%S})"
+
+
+class ServedTally(models.Model):
+    """What one version had answered, all told, up to its checkpoint: the answers kept (previews
+    are not) and those with an input outside the training range."""
+
+    checkpoint = models.ForeignKey(
+        ServedCheckpoint,
+        on_delete=models.CASCADE,
+        related_name="tallies",
+        verbose_name=_("checkpoint"),
+    )
     version = models.ForeignKey(
         ModelVersion,
         on_delete=models.CASCADE,
-        related_name="served_counts",
+        related_name="served_tallies",
         verbose_name=_("model version"),
     )
-    shard = models.PositiveSmallIntegerField(_("shard"))
-    count = models.PositiveBigIntegerField(_("predictions"), default=0)
-    # The model card's extrapolation share, kept as served rather than counted from the trail.
-    extrapolated = models.PositiveBigIntegerField(_("outside the training range"), default=0)
+    count = models.PositiveBigIntegerField(_("predictions"))
+    extrapolated = models.PositiveBigIntegerField(_("outside the training range"))
 
     class Meta:
-        verbose_name = _("predictions served")
-        verbose_name_plural = _("predictions served")
+        verbose_name = _("served tally")
+        verbose_name_plural = _("served tallies")
         constraints = [
-            models.UniqueConstraint(fields=["version", "shard"], name="one_served_count_per_shard")
+            models.UniqueConstraint(
+                fields=["checkpoint", "version"], name="one_served_tally_per_version"
+            )
         ]
 
-    def __str__(self):
-        return f"{self.version} #{self.shard}: {self.count}"
+    def __str__(self) -> str:
+        return f"{self.version} through #{self.checkpoint.through_id}: {self.count}"
 
 
 class ThrottledRequestCount(models.Model):

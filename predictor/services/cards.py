@@ -3,7 +3,6 @@ whether the inputs it is asked about look like the data it learned from."""
 
 from dataclasses import dataclass
 
-from django.db.models import Sum
 from django.utils.translation import gettext
 
 from .. import features
@@ -42,7 +41,7 @@ class InputDrift:
 
 @dataclass(frozen=True)
 class ModelCard:
-    version: ModelVersion  # annotated with its live error
+    version: ModelVersion  # annotated with its live error and live_extrapolated
     equation: Equation | None
     drift: InputDrift | None
     activations: list[Activation]
@@ -54,7 +53,7 @@ class ModelCard:
 
 def model_card(number: int) -> ModelCard:
     """The card of version `number`; ModelVersion.DoesNotExist if there is none."""
-    version = ModelVersion.objects.with_live_error().get(number=number)
+    version = ModelVersion.objects.with_live_error().with_served_extrapolated().get(number=number)
     return ModelCard(
         version=version,
         equation=equation(version),
@@ -105,10 +104,13 @@ def equation(version: ModelVersion) -> Equation | None:
 
 def input_drift(version: ModelVersion) -> InputDrift | None:
     """The share of this version's answered requests with an input outside the training range:
-    there the model is extrapolating. Kept as predictions are answered (ServedCount): counting
-    a version's audit rows took a second at ten million rows."""
+    there the model is extrapolating. Needs `with_live_error().with_served_extrapolated()`:
+    summed from the audit trail at the served counts' checkpoint (services/served.py), which
+    takes milliseconds where counting a version's rows from the start took a second at ten
+    million rows."""
     ranges = version.training_ranges
     if ranges is None:
         return None  # trained before summaries were recorded
-    counts = version.served_counts.aggregate(served=Sum("count"), outside=Sum("extrapolated"))
-    return InputDrift(served=counts["served"] or 0, outside=counts["outside"] or 0, ranges=ranges)
+    return InputDrift(
+        served=version.live_predictions, outside=version.live_extrapolated, ranges=ranges
+    )

@@ -1,16 +1,15 @@
 """Predicting and auditing: every request becomes audit rows before its answer leaves the server.
 
 The doors (form, API) validate their input against the shared feature definitions and call
-`predict`, or `record_refusal` for whatever refused a request. `predict` reads the active
-version, computes the answers and writes their rows in one transaction, so every row names the
-version that answered and a worker follows an activation within
-VIEWSITE_ACTIVE_VERSION_MAX_AGE (registry.serving_version). If the write fails the caller sees
-the database error, never a silent success.
+`predict`, or `record_refusal` for whatever refused a request. `predict` takes the version
+this process serves (registry.serving_version: the active one, read within
+VIEWSITE_ACTIVE_VERSION_MAX_AGE), computes the answers and writes their rows in one write
+(services.audit_writes), so every row names the version that answered. The rows are all a
+request writes. If the write fails the caller sees the database error, never a silent success.
 """
 
 import logging
 import math
-import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -18,13 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F
+from django.db import DatabaseError
 from django.utils import timezone
 
 from .. import features, metrics
 from ..clients import client_ip
-from ..models import USER_AGENT_MAX, Channel, ModelVersion, PredictionRequest, ServedCount
+from ..models import USER_AGENT_MAX, Channel, ModelVersion, PredictionRequest
 from ..refusals import Refusal
 from . import audit_writes, registry
 from .errors import ModelUnavailable
@@ -106,57 +104,52 @@ def predict(
     """Predict views for validated inputs in one model call and audit them in one write.
 
     Each answer carries the active version's interval. Returns the answers, one per input, in
-    order. Raises ModelUnavailable (after auditing the refusal) when no model can answer.
-    Answers to the channel PREVIEW are audited but not added to the version's served counts.
+    order. Raises ModelUnavailable (after auditing the refusal) when no model can answer. The
+    rows are all it writes: what a version served is summed from them (services/served.py),
+    previews left out.
     """
     rows = [[item[name] for name in features.INPUT_NAMES] for item in inputs]
     shared = _shared(info, batch)
     try:
-        # On SQLite the transaction takes the write lock at BEGIN (IMMEDIATE), so the rows are
-        # built before it and it holds only the lookup, the arithmetic and the insert.
-        with transaction.atomic():
-            version = registry.serving_version()
-            if version is None:
-                raise no_active_model()
-            predicted = registry.load_predictor(version).predict(rows)
-            if not all(map(math.isfinite, predicted)):
-                # Bounded inputs cannot do this to a sane model; refuse rather than serve NaN.
-                raise ModelUnavailable(f"Model {version.label} produced a non-finite prediction.")
-            # Stamped after the lookup, so no row is older than its version's activation.
-            shared["created_at"] = timezone.now()
-            views = [round(answer, 2) for answer in predicted]
-            if version.interval_relative_half_width is None:
-                lowers = uppers = [None] * len(views)
-            else:
-                half_widths = interval_half_widths(
-                    predicted, version.interval_relative_half_width, version.interval_scale_floor
-                ).tolist()
-                # Views are never negative, so an interval starts at 0 at the lowest.
-                lowers = [
-                    round(max(0.0, answer - half), 2)
-                    for answer, half in zip(predicted, half_widths, strict=True)
-                ]
-                uppers = [
-                    round(answer + half, 2)
-                    for answer, half in zip(predicted, half_widths, strict=True)
-                ]
-            extrapolated = list(map(version.is_extrapolating, rows))
-            indexes = range(len(rows)) if batch else [None] * len(rows)
-            ids = audit_writes.write_rows(
-                PredictionRequest,
-                ANSWERED_COLUMNS,
-                (
-                    (raw, *row, answer, lower, upper, outside, index)
-                    for raw, row, answer, lower, upper, outside, index in zip(
-                        raw_inputs, rows, views, lowers, uppers, extrapolated, indexes, strict=True
-                    )
-                ),
-                shared={**shared, "accepted": True, "model_version_id": version.pk},
-            )
-            if info.channel != Channel.PREVIEW:
-                # A preview is audited but is no answer anyone kept: the served count and the
-                # extrapolation share are about answers people were given to keep.
-                _count_served(version, len(ids), sum(extrapolated))
+        # No transaction of its own: the version comes from memory (read within the bound), and
+        # the writer's insert is all or nothing; on SQLite it takes the write lock only for that.
+        version = registry.serving_version()
+        if version is None:
+            raise no_active_model()
+        predicted = registry.load_predictor(version).predict(rows)
+        if not all(map(math.isfinite, predicted)):
+            # Bounded inputs cannot do this to a sane model; refuse rather than serve NaN.
+            raise ModelUnavailable(f"Model {version.label} produced a non-finite prediction.")
+        # Stamped after the lookup, so no row is older than its version's activation.
+        shared["created_at"] = timezone.now()
+        views = [round(answer, 2) for answer in predicted]
+        if version.interval_relative_half_width is None:
+            lowers = uppers = [None] * len(views)
+        else:
+            half_widths = interval_half_widths(
+                predicted, version.interval_relative_half_width, version.interval_scale_floor
+            ).tolist()
+            # Views are never negative, so an interval starts at 0 at the lowest.
+            lowers = [
+                round(max(0.0, answer - half), 2)
+                for answer, half in zip(predicted, half_widths, strict=True)
+            ]
+            uppers = [
+                round(answer + half, 2) for answer, half in zip(predicted, half_widths, strict=True)
+            ]
+        extrapolated = list(map(version.is_extrapolating, rows))
+        indexes = range(len(rows)) if batch else [None] * len(rows)
+        ids = audit_writes.write_rows(
+            PredictionRequest,
+            ANSWERED_COLUMNS,
+            (
+                (raw, *row, answer, lower, upper, outside, index)
+                for raw, row, answer, lower, upper, outside, index in zip(
+                    raw_inputs, rows, views, lowers, uppers, extrapolated, indexes, strict=True
+                )
+            ),
+            shared={**shared, "accepted": True, "model_version_id": version.pk},
+        )
     except ModelUnavailable as error:
         record_refusal(
             raw_inputs=raw_inputs,
@@ -182,30 +175,6 @@ def predict(
         Answer(pk, *row, answer, lower, upper, version, created_at)
         for pk, row, answer, lower, upper in zip(ids, rows, views, lowers, uppers, strict=True)
     ]
-
-
-# Rows of ServedCount per version; a process adds to row pid % SERVED_SHARDS.
-SERVED_SHARDS = 16
-
-
-def _count_served(version, count: int, extrapolated: int) -> None:
-    """Add `count` answers, `extrapolated` of them outside the training range, to `version`'s
-    served counts, inside the caller's transaction."""
-    served = ServedCount.objects.filter(version=version, shard=os.getpid() % SERVED_SHARDS)
-    added = {"count": F("count") + count, "extrapolated": F("extrapolated") + extrapolated}
-    if served.update(**added):
-        return
-    try:
-        with transaction.atomic():  # a savepoint: only this insert is undone if it loses a race
-            ServedCount.objects.create(
-                version=version,
-                shard=os.getpid() % SERVED_SHARDS,
-                count=count,
-                extrapolated=extrapolated,
-            )
-    except IntegrityError:
-        # A process of another host with the same shard created the row first.
-        served.update(**added)
 
 
 def record_refusal(

@@ -9,6 +9,8 @@ Seals make what such a person did detectable afterwards:
   of each row. Its digest covers that, and the previous seal's digest: a chain. With
   VIEWSITE_AUDIT_SEAL_KEY set the digest is an HMAC under a key the database never holds, so
   whoever can write the database cannot make a valid chain over rows they changed.
+  Once stored, it moves the served counts' checkpoint to the same id (services/served.py): every
+  row up to there is committed, which is what a checkpoint needs too.
 - `verify` recomputes every digest and the chain, and compares each sealed range with the rows
   there now: a row whose hash differs was changed, a sealed id that is gone was removed, and an id
   inside a sealed range that the seal did not list was inserted after the seal.
@@ -53,6 +55,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from ..models import AuditSeal, Outcome, PredictionRequest
+from . import served
 
 RowEncoding = AuditSeal.RowEncoding
 
@@ -260,7 +263,7 @@ def seal(
     `encoding` is how rows become bytes (the module's docstring): the database's own by default.
 
     Raises SealChainBroken when the newest seal does not match its digest, and SealConflict when
-    another seal was stored meanwhile.
+    another seal was stored meanwhile. A stored seal moves the served counts' checkpoint.
     """
     now = timezone.now()
     cutoff = now - lag
@@ -315,6 +318,9 @@ def seal(
             new.save()  # the unique number refuses a seal stored between the check and here
     except IntegrityError as error:
         raise SealConflict(f"Seal #{new.number} was stored meanwhile.") from error
+    # Every row through the seal's id is committed (the lag): the served counts' checkpoint can
+    # move there, so the figures read per page sum only the rows since (services/served.py).
+    served.advance(through_id=new.predictions_through_id)
     logger.info(
         "audit sealed",
         extra={

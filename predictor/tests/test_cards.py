@@ -1,7 +1,6 @@
 """The model card: what a person reads about a version, its plots, and the links that lead to it."""
 
 import hashlib
-import importlib
 import re
 import statistics
 from decimal import ROUND_HALF_UP, Decimal
@@ -9,7 +8,6 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
-from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.urls import resolve, reverse
 
@@ -20,7 +18,8 @@ from predictor.models import (
     ModelFile,
     ModelVersion,
     PredictionRequest,
-    ServedCount,
+    ServedCheckpoint,
+    ServedTally,
 )
 
 from .conftest import (
@@ -408,7 +407,8 @@ def test_the_extrapolation_warning_appears_exactly_when_an_answered_input_was_ou
 
 
 def test_a_trail_written_before_is_counted_once_and_a_batch_counts_each_input(client, active_model):
-    # A trail written before the counts were kept, as migrations 0012 and 0015 find it.
+    # A trail written before the audit recorded `extrapolated`, as migration 0018 finds it, and
+    # the checkpoint it makes from what ServedCount had counted: the only record of its share.
     for likes in (20_000, 500):
         PredictionRequest.objects.create(
             channel=Channel.API,
@@ -418,9 +418,10 @@ def test_a_trail_written_before_is_counted_once_and_a_batch_counts_each_input(cl
             model_version=active_model,
             latency_ms=1.0,
         )
-    ServedCount.objects.create(version=active_model, shard=0, count=2)  # what 0012 counted
-    backfill = importlib.import_module("predictor.migrations.0015_served_extrapolated")
-    backfill.count_what_was_extrapolated(django_apps, None)
+    checkpoint = ServedCheckpoint.objects.create(
+        through_id=PredictionRequest.objects.latest("pk").pk
+    )
+    ServedTally.objects.create(checkpoint=checkpoint, version=active_model, count=2, extrapolated=1)
     assert "(1 of 2)" in drift(client, active_model)[0]
 
     inputs = [{"likes": 500, "shares": 300}, {"likes": 5_000, "shares": 300}]

@@ -2,7 +2,8 @@
 
 Run on a timer (deploy/systemd/viewsite-seal-audit.timer). The digest it prints also lands in the
 journal, a record outside the database of where the chain ended, which nobody who can only write
-the database can change.
+the database can change. Each seal also moves the served counts' checkpoint to the id it sealed
+through (predictor/services/served.py), which keeps the model card and the version lists cheap.
 """
 
 from datetime import timedelta

@@ -1,0 +1,86 @@
+"""What each version has served, summed from the audit trail at a checkpoint: nothing but the
+audit row is written per request.
+
+A version's served count (its answers, previews left out) and how many of them had an input
+outside its training range are its tally at the latest checkpoint plus its rows since
+(`models.served_figure`: the checkpoint is read, then every version's figures in one statement).
+`advance` moves the checkpoint: the new tallies are the previous checkpoint's plus the rows in
+between, grouped by the database. Sealing the audit advances it to the id the seal reached
+(services/sealing.py), so the rows read per page are at most those of the last few minutes;
+without seals they are every row since the last checkpoint.
+
+Why the seal's id is safe: ids are handed out at insert and rows seen at commit, so a row with a
+lower id may still be in flight when a higher one is visible. The seal reaches only as far as
+the newest row older than its lag and covers every row up to there, all committed by then; a
+checkpoint at the same id leaves out no row that the seal covers. The rows after it are counted
+as they are, so none is counted twice.
+
+The first checkpoint (migration 0018) holds what ServedCount had counted per request until then,
+for rows written before the audit recorded `extrapolated`; every later one carries it forward.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.db import models, transaction
+
+from ..models import PredictionRequest, ServedCheckpoint, ServedTally, latest_served_checkpoint
+
+logger = logging.getLogger(__name__)
+
+# A reader reads the latest checkpoint, then its tallies in a second statement; a checkpoint
+# stays this long after a newer one, so no reader finds its tallies gone. At one seal every ten
+# minutes that is 144 checkpoints, each with a tally per version that ever answered.
+KEPT_FOR = timedelta(days=1)
+
+
+def advance(*, through_id: int) -> ServedCheckpoint | None:
+    """A checkpoint of every row through `through_id`; None when the latest already reaches it.
+
+    Every row with an id through `through_id` must be committed (the seal's lag sees to it).
+    The rows since the previous checkpoint are summed outside any transaction (on SQLite a
+    transaction takes the write lock every audited request waits for); the checkpoint is then
+    stored, and those older than KEPT_FOR removed, in one. Each checkpoint is right on its own
+    (the one before it plus the rows between), so two advancing at once (two seal_audit runs)
+    leave right figures whichever is stored last.
+    """
+    previous = latest_served_checkpoint()
+    after = previous.through_id if previous else 0
+    if through_id <= after:
+        return None
+    totals = {
+        tally["version"]: [tally["count"], tally["extrapolated"]]
+        for tally in (
+            previous.tallies.values("version", "count", "extrapolated") if previous else []
+        )
+    }
+    since = (
+        PredictionRequest.objects.served()
+        .filter(pk__gt=after, pk__lte=through_id)
+        .order_by()
+        .values("model_version")
+        .annotate(
+            served=models.Count("pk"),
+            outside=models.Count("pk", filter=models.Q(extrapolated=True)),
+        )
+    )
+    for row in since:
+        total = totals.setdefault(row["model_version"], [0, 0])
+        total[0] += row["served"]
+        total[1] += row["outside"]
+    with transaction.atomic():
+        checkpoint = ServedCheckpoint.objects.create(through_id=through_id)
+        ServedTally.objects.bulk_create(
+            ServedTally(
+                checkpoint=checkpoint, version_id=version, count=count, extrapolated=outside
+            )
+            for version, (count, outside) in totals.items()
+        )
+        ServedCheckpoint.objects.filter(
+            through_id__lt=through_id, created_at__lt=checkpoint.created_at - KEPT_FOR
+        ).delete()
+    logger.info(
+        "served counts checkpoint",
+        extra={"through_id": through_id, "after_id": after, "versions": len(totals)},
+    )
+    return checkpoint
