@@ -19,7 +19,8 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 
 # Sync workers suit a CPU-bound model: 2 x cores + 1 is gunicorn's rule of thumb.
 workers = _env_int("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1)
-worker_class = "sync"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = _env_int("GUNICORN_THREADS", 1)
 
 # A sync worker is killed when one request outlasts this. A prediction takes milliseconds, but
 # the admin's CSV export of the whole audit trail streams about 50,000 rows a second: a year of
