@@ -738,7 +738,8 @@ def inspect_workers(server: Server) -> list[tuple[int, float, bool]]:
     body = json.dumps(ONE).encode()
     headers = {"Host": server.origin, "Content-Type": "application/json", **PROXY_HEADERS}
     # A worker recycled by max_requests during the load may not have served yet: parallel
-    # predictions reach every worker of a sync gunicorn (each takes one connection at a time).
+    # predictions reach every worker of a sync gunicorn (each takes one connection at a time),
+    # and most likely every gthread worker (each accepts while its threads are busy).
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = pool.map(
             lambda _: request(server.port, "POST", "/api/predictions/", body, headers)[0],
