@@ -1,7 +1,7 @@
 """CEILING, not viewsite: the least a gunicorn worker can do for one audited prediction here.
 
-A bare WSGI app with no framework, run by `bench/run.py --floor` under gunicorn with 2 sync
-workers, beside the others:
+A bare WSGI app with no framework, run by `bench/run.py --floor` under gunicorn with the same
+workers as viewsite (count, class, threads), beside the others:
 
 - `FLOOR_MODE=hello` answers every request with the same small JSON: what gunicorn, the kernel
   and the load generator cost on their own;
@@ -9,7 +9,8 @@ workers, beside the others:
   row into viewsite's own audit table (its real columns and indexes, migrated by viewsite),
   committed before the answer: SQLite in WAL mode with synchronous=NORMAL and writers taking
   turns on a lock file (polled from 20 µs, where SQLite's busy handler sleeps a millisecond
-  and more), or PostgreSQL through one kept connection in autocommit.
+  and more), or PostgreSQL through one kept connection in autocommit. One connection per thread,
+  as Django keeps them, so gthread workers run it too.
 
 No validation, no rate limit, no security headers, no error handling, no version check:
 whatever viewsite does for a request, on this machine it cannot serve more requests per second
@@ -21,6 +22,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import threading
 import time
 from contextlib import nullcontext
 
@@ -32,7 +34,7 @@ COLUMNS = (
 )
 HELLO = b'{"views":1.0}'
 
-_database = None
+_per_thread = threading.local()
 
 
 class _Database:
@@ -82,16 +84,16 @@ class _WriterTurn:
 
 
 def app(environ, start_response):
-    global _database
     body = HELLO
     if MODE == "audit" and environ["REQUEST_METHOD"] == "POST":
         raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)).decode()
         data = json.loads(raw)
         likes, shares = int(data["likes"]), int(data["shares"])
         views = 82.8 * likes + 62.8 * shares + 1.0
-        if _database is None:
-            _database = _Database()
-        _database.insert(raw, likes, shares, views)
+        database = getattr(_per_thread, "database", None)
+        if database is None:
+            database = _per_thread.database = _Database()
+        database.insert(raw, likes, shares, views)
         body = json.dumps({"views": views}).encode()
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     start_response("200 OK", headers)

@@ -17,15 +17,23 @@ def _env_int(name: str, default: int) -> int:
 # Loopback only: nginx is the one way in, and it is what sets X-Forwarded-For/-Proto.
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 
-# Sync workers suit a CPU-bound model: 2 x cores + 1 is gunicorn's rule of thumb.
-workers = _env_int("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1)
-worker_class = "sync"
+# One process per core, each with a few threads (gthread), chosen by measurement on both
+# databases (deploy/README.md, "Workers"): a prediction spends much of its time waiting (for the
+# database, Redis, SQLite's write lock, and for nginx to close the connection after the answer),
+# and a sync worker idles through every wait where a thread lets the process serve another
+# request. More processes measured no better, at about 100 MB each. Django keeps one database
+# connection per thread: PostgreSQL sees workers x threads connections per host.
+workers = _env_int("GUNICORN_WORKERS", multiprocessing.cpu_count())
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = _env_int("GUNICORN_THREADS", 4)
 
-# A sync worker is killed when one request outlasts this. A prediction takes milliseconds, but
-# the admin's CSV export of the whole audit trail streams about 50,000 rows a second: a year of
-# ten million rows takes over three minutes (bench/README.md), so the limit is ten. Clients are
-# not kept waiting on a stuck request meanwhile: nginx gives up on a silent upstream after 35 s
-# (proxy_read_timeout).
+# A worker that stops reporting to the master for this long is killed. A sync worker reports
+# between requests, so one request may last this long; a gthread worker reports from its main
+# loop whatever its threads are doing, so a request is never cut short by it. A prediction takes
+# milliseconds, but the admin's CSV export of the whole audit trail streams about 50,000 rows a
+# second: a year of ten million rows takes over three minutes (bench/README.md), so the limit is
+# ten for sync workers. Clients are not kept waiting on a stuck request meanwhile: nginx gives up
+# on a silent upstream after 35 s (proxy_read_timeout).
 timeout = _env_int("GUNICORN_TIMEOUT", 600)
 # On SIGTERM or a reload, workers get this long to finish the requests they are serving.
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
