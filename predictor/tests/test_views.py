@@ -50,6 +50,15 @@ def test_the_pages_carry_a_strict_policy_and_only_api_pages_allow_inline_style(c
     assert api["script-src"] == "'self'"
 
 
+def test_only_html_answers_carry_the_policy(client, active_model):
+    # A policy governs documents; the API's JSON answers are none, so none is built for them.
+    body = {"likes": 1, "shares": 1}
+    answer = client.post(reverse("predictor:prediction-create"), body, "application/json")
+    assert answer.status_code == 201
+    assert "Content-Security-Policy" not in answer
+    assert directives(client.get(PAGE)["Content-Security-Policy"])["default-src"] == "'self'"
+
+
 def test_a_valid_post_shows_the_prediction_and_the_version(client, active_model):
     response = client.post(PAGE, {"likes": "500", "shares": "300"}, HTTP_USER_AGENT="Firefox")
     html = response.content.decode()
