@@ -225,7 +225,11 @@ CACHES = {
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+    ),
+    # The pages' parts that are the same for every request in a language ({% cache %} in
+    # templates/): each worker renders them once per language and keeps them in its memory, as a
+    # shared cache would cost a round trip per part (bench/README.md).
+    "template_fragments": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
 
 # ------------------------------------------------------------------------------------------------
