@@ -108,3 +108,20 @@ def test_the_browsable_api_and_the_schema_can_be_switched_off(collected_static):
         collected_static, VIEWSITE_BROWSABLE_API="false", VIEWSITE_API_SCHEMA="false"
     )
     assert switched_off == "401 application/json 404"
+
+
+STATIC_PROBE = """
+import django; django.setup()
+from django.templatetags.static import static
+from django.test import Client
+response = Client(HTTP_HOST="127.0.0.1").get(static("css/site.css"))
+print("PROBE", response.status_code)
+"""
+
+
+def test_django_serves_static_files_unless_the_deployment_leaves_them_to_nginx(collected_static):
+    assert run_probe(collected_static, STATIC_PROBE) == "200"
+    # The deployment's nginx serves /static/ (deploy/nginx), so no worker looks each request up.
+    example = (ROOT / "deploy" / "viewsite.env.example").read_text()
+    assert "\nVIEWSITE_SERVE_STATIC=false\n" in example
+    assert run_probe(collected_static, STATIC_PROBE, VIEWSITE_SERVE_STATIC="false") == "404"
