@@ -94,12 +94,19 @@ INSTALLED_APPS = [
     "predictor",
 ]
 
+# Whether Django serves /static/ itself (WhiteNoise). The deployment says no: nginx serves it
+# (deploy/nginx), and no request then pays for WhiteNoise's look-up, nor a worker for its index
+# of every static file.
+SERVE_STATIC = env.bool("VIEWSITE_SERVE_STATIC", default=True)
+
 MIDDLEWARE = [
     # First, so that every request is counted and timed (predictor/metrics.py).
     "predictor.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # Static files, where no nginx serves them (development, tests, a host without nginx).
+    *(["whitenoise.middleware.WhiteNoiseMiddleware"] if SERVE_STATIC else []),
+    # django-csp's, on HTML responses only (predictor/middleware.py says why).
+    "predictor.middleware.PagePolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -164,6 +171,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
             "options", f"-c random_page_cost={float(random_page_cost)}"
         )
+    # Parameters sent apart from the SQL (psycopg 3's server-side binding), so that psycopg
+    # prepares a statement once it has run it five times and PostgreSQL stops parsing and planning
+    # it anew: a little less CPU per request here and in the server (bench/README.md). Turn off
+    # (false) behind a pooler in transaction mode, which cannot keep prepared statements.
+    if env.bool("VIEWSITE_POSTGRES_SERVER_SIDE_BINDING", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 # Keep each worker's connection between requests (opening one, and for SQLite running its
 # PRAGMAs, costs more than a prediction); a connection that broke is replaced before use.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
@@ -224,7 +237,11 @@ CACHES = {
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+    ),
+    # The pages' parts that are the same for every request in a language ({% cache %} in
+    # templates/): each worker renders them once per language and keeps them in its memory, as a
+    # shared cache would cost a round trip per part (bench/README.md).
+    "template_fragments": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
 
 # ------------------------------------------------------------------------------------------------

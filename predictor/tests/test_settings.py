@@ -116,3 +116,20 @@ def test_an_activation_may_not_take_longer_than_a_second_to_reach_every_worker()
     refused = run_settings({**base, "VIEWSITE_ACTIVE_VERSION_MAX_AGE": "5"})
     assert refused.returncode != 0
     assert "VIEWSITE_ACTIVE_VERSION_MAX_AGE must be between 0 and 1" in refused.stderr
+
+
+STATIC_PROBE = """
+import django; django.setup()
+from django.templatetags.static import static
+from django.test import Client
+response = Client(HTTP_HOST="127.0.0.1").get(static("css/site.css"))
+print("PROBE", response.status_code)
+"""
+
+
+def test_django_serves_static_files_unless_the_deployment_leaves_them_to_nginx(collected_static):
+    assert run_probe(collected_static, STATIC_PROBE) == "200"
+    # The deployment's nginx serves /static/ (deploy/nginx), so no worker looks each request up.
+    example = (ROOT / "deploy" / "viewsite.env.example").read_text()
+    assert "\nVIEWSITE_SERVE_STATIC=false\n" in example
+    assert run_probe(collected_static, STATIC_PROBE, VIEWSITE_SERVE_STATIC="false") == "404"

@@ -193,6 +193,22 @@ def test_one_counter_per_client_and_window_counts_every_request(
     assert redis_cache.get(f"throttle_anon_127.0.0.1:{window}") == 5
 
 
+def test_a_window_counter_expires_after_its_window(redis_cache, settings, active_model):
+    import time
+
+    from django_redis import get_redis_connection
+
+    limit(settings, anon="3/hour")
+    api = APIClient()
+    for _ in range(2):
+        api.post(PREDICTIONS, BODY, format="json")
+    window = int(time.time() // 3600)
+    key = redis_cache.make_key(f"throttle_anon_127.0.0.1:{window}")
+    # Set by the window's first request and kept by the second: Redis forgets the counter a
+    # second after its window, so counters never pile up.
+    assert 0 < get_redis_connection().ttl(key) <= 3601
+
+
 def test_previews_have_a_limit_of_their_own_apart_from_predictions(
     redis_cache, settings, active_model, plain_user
 ):

@@ -39,6 +39,20 @@ def directives(header: str) -> dict[str, str]:
     return dict(part.strip().split(" ", 1) for part in header.split(";"))
 
 
+def test_the_parts_kept_per_language_follow_each_request_s_language(client, db):
+    # The header, the switch and the footer are rendered once per language and kept: each
+    # request still gets its own language's, whatever the one before asked for.
+    for language, tagline, footer, current in [
+        ("en", "Predicting WeChat article views", "Every prediction is recorded", "English"),
+        ("zh-hans", "微信软文浏览量预测", "每一次预测都会连同作答的模型版本", "简体中文"),
+        ("en", "Predicting WeChat article views", "Every prediction is recorded", "English"),
+    ]:
+        html = client.get(PAGE, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        assert tagline in html
+        assert footer in html
+        assert re.search(rf'aria-pressed="true" class="current">{current}</button>', html)
+
+
 def test_the_pages_carry_a_strict_policy_and_only_api_pages_allow_inline_style(client, db):
     page = directives(client.get(PAGE)["Content-Security-Policy"])
     api_page = client.get(reverse("predictor:model-list"), HTTP_ACCEPT="text/html")
@@ -48,6 +62,15 @@ def test_the_pages_carry_a_strict_policy_and_only_api_pages_allow_inline_style(c
     # DRF's browsable API sets one style attribute; its scripts stay 'self'-only.
     assert api["style-src"] == "'self' 'unsafe-inline'"
     assert api["script-src"] == "'self'"
+
+
+def test_only_html_answers_carry_the_policy(client, active_model):
+    # A policy governs documents; the API's JSON answers are none, so none is built for them.
+    body = {"likes": 1, "shares": 1}
+    answer = client.post(reverse("predictor:prediction-create"), body, "application/json")
+    assert answer.status_code == 201
+    assert "Content-Security-Policy" not in answer
+    assert directives(client.get(PAGE)["Content-Security-Policy"])["default-src"] == "'self'"
 
 
 def test_a_valid_post_shows_the_prediction_and_the_version(client, active_model):
