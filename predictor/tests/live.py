@@ -20,6 +20,15 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(settings.BASE_DIR)
+# How long a server's workers may go on answering with the version they last read as active:
+# VIEWSITE_ACTIVE_VERSION_MAX_AGE, production's default, which every server of the tests runs with.
+ACTIVATION_BOUND = 1.0
+
+
+def wait_for_activation() -> None:
+    """Let a version activated by this process reach a server's workers, which ask within the
+    bound (services/registry.py)."""
+    time.sleep(ACTIVATION_BOUND)
 
 
 def database_url() -> str:

@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from selenium.webdriver.common.by import By
 
+from . import live
 from .browser import wait_for
 from .conftest import noisy_rows, write_csv
 
@@ -73,6 +74,7 @@ def test_every_page_state_passes_axe_and_fits_the_screen(
     language,
 ):
     version = trained_models.store(write_csv(tmp_path / "noisy.csv", noisy_rows()))
+    live.wait_for_activation()
     width, height = VIEWPORTS[viewport]
     browser.set_window_size(width, height)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,7 @@ def test_the_answer_leads_to_a_model_card_whose_plots_all_load_without_a_console
     # A fit with real error, so the plots have points on both sides of the line.
     noisy = write_csv(tmp_path / "noisy.csv", linear_rows(60, relation=noisy_views))
     version = trained_models.store(noisy)
+    live.wait_for_activation()
     browser.get(f"{server}/")
     browser.find_element(By.ID, "id_likes").send_keys("500")
     browser.find_element(By.ID, "id_shares").send_keys("300")

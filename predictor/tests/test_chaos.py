@@ -18,9 +18,6 @@ PREDICTION_SQL = (
     " FROM predictor_predictionrequest p LEFT JOIN predictor_modelversion v"
     " ON v.id = p.model_version_id ORDER BY p.id"
 )
-# How long a worker may serve the version it last read as active: VIEWSITE_ACTIVE_VERSION_MAX_AGE,
-# production's default.
-ACTIVATION_BOUND = 1.0
 
 
 def test_three_retrains_under_load_fail_nothing_and_versions_only_move_forward(tmp_path):
@@ -49,7 +46,7 @@ def test_three_retrains_under_load_fail_nothing_and_versions_only_move_forward(t
             number = int(answer.version[1:])
             if number > newest:
                 newest, seen_at = number, answer.finished
-            assert number == newest or answer.started <= seen_at + ACTIVATION_BOUND
+            assert number == newest or answer.started <= seen_at + live.ACTIVATION_BOUND
     assert {a.version for a in answers} == {"v1", "v2", "v3", "v4"}
     # Every audit row names the version that was active when it was written.
     activations = {

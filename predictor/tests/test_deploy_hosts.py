@@ -26,16 +26,13 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-from . import deployment, netns
+from . import deployment, live, netns
 
 pytestmark = pytest.mark.deploy
 
 ADMIN_DATABASE = "postgresql://postgres@127.0.0.1:5432/postgres"
 GUNICORN_PORT = 8000  # the same on both hosts: their ports are no more shared than their disks
 PREDICTION = b'{"likes": 10, "shares": 5}'
-# How long a worker may serve the version it last read as active: VIEWSITE_ACTIVE_VERSION_MAX_AGE,
-# production's default.
-ACTIVATION_BOUND = 1.0
 
 
 @contextmanager
@@ -160,13 +157,13 @@ def _two_hosts(tmp_path, database, *namespaces):
             retrained_from = time.monotonic()
             deployment.manage(host_a, "retrain")
             retrained = time.monotonic()
-            time.sleep(ACTIVATION_BOUND)
+            live.wait_for_activation()
             after_retrain = ask_both_then_nginx(browser)
             # The rollback, from the other host: either may run it.
             rolled_back_from = time.monotonic()
             deployment.manage(host_b, "activate", "v1")
             rolled_back = time.monotonic()
-            time.sleep(ACTIVATION_BOUND)
+            live.wait_for_activation()
             after_rollback = ask_both_then_nginx(browser)
         finally:
             stop.set()
@@ -184,9 +181,11 @@ def _two_hosts(tmp_path, database, *namespaces):
         # one's activation.
         assert {v for sent, _, v in answers if sent < retrained_from} == {"v1"}
         assert {
-            v for sent, _, v in answers if retrained + ACTIVATION_BOUND < sent < rolled_back_from
+            v
+            for sent, _, v in answers
+            if retrained + live.ACTIVATION_BOUND < sent < rolled_back_from
         } <= {"v2"}
-        assert {v for sent, _, v in answers if sent > rolled_back + ACTIVATION_BOUND} == {"v1"}
+        assert {v for sent, _, v in answers if sent > rolled_back + live.ACTIVATION_BOUND} == {"v1"}
         assert "v2" in {v for _, _, v in answers}
     # nginx shared the load between both hosts.
     upstreams = _upstreams_that_answered(front)

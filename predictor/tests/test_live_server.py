@@ -27,9 +27,7 @@ def server(transactional_db, linear_csv, trained_models, artifact_root, collecte
         yield base_url
 
 
-# How long a worker may serve the version it last read as active (VIEWSITE_ACTIVE_VERSION_MAX_AGE,
-# production's default, which live.gunicorn runs with).
-BOUND = 1.0
+BOUND = live.ACTIVATION_BOUND
 
 
 def test_every_worker_follows_a_retrain_and_a_rollback_without_a_failed_request(server, linear_csv):
@@ -326,7 +324,7 @@ def test_a_rollback_by_the_command_then_by_the_admin_reaches_every_worker_and_is
     first = ModelVersion.objects.get(number=1)
     second = trained_models.store(linear_csv)
     assert len(server.workers()) == 2
-    time.sleep(BOUND)  # the workers asked which version is active before `second` was
+    live.wait_for_activation()  # the workers asked which version is active before `second` was
 
     def served(answers) -> set:
         return {(status, version) for status, version, _ in answers.values()}
@@ -335,7 +333,7 @@ def test_a_rollback_by_the_command_then_by_the_admin_reaches_every_worker_and_is
     assert served(server.ask_every_worker("before-command")) == {(201, second.label)}
     call_command("activate", first.label, "--reason", "v2 over-predicts", verbosity=0)
     # Every request from the bound on, on every worker, is answered by v1.
-    time.sleep(BOUND)
+    live.wait_for_activation()
     after_command = server.ask_every_worker("after-command")
     assert served(after_command) == {(201, first.label)}
 
@@ -343,7 +341,7 @@ def test_a_rollback_by_the_command_then_by_the_admin_reaches_every_worker_and_is
     admin.log_in("operator", "pw-for-tests")
     page = admin.activate(second, reason="the over-prediction is fixed upstream")
     assert f"Model {second.label} is now active." in page
-    time.sleep(BOUND)  # served at once by the worker that activated it, by the other within it
+    live.wait_for_activation()  # at once by the worker that activated it, the other within it
     after_admin = server.ask_every_worker("after-admin")
     assert served(after_admin) == {(201, second.label)}
 
