@@ -178,9 +178,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     if env.bool("VIEWSITE_POSTGRES_SERVER_SIDE_BINDING", default=True):
         DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 # Keep each worker's connection between requests (opening one, and for SQLite running its
-# PRAGMAs, costs more than a prediction); a connection that broke is replaced before use.
+# PRAGMAs, costs more than a prediction). A connection that fails a request is closed at its end
+# and the next request opens a new one. Health checks (a `SELECT 1` before each request's first
+# query) would also save the one request a silently broken connection fails, at a round trip on
+# every request: a fifth of an API request's CPU on PostgreSQL (bench/README.md, issue 21).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DJANGO_CONN_HEALTH_CHECKS", default=False)
 
 # ------------------------------------------------------------------------------------------------
 # Auth, i18n
