@@ -13,7 +13,6 @@ and a file that already has views is a training file (`retrain --data`) or real 
 real ones for nothing, which the person who sent them did not expect.
 """
 
-import gc
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -99,10 +98,6 @@ def predict_file(table: CsvFile, *, chunk_size: int, info: RequestInfo) -> Itera
     `info` is copied for each chunk with its own start time. Raises ChunkNotAudited when a
     chunk's audit cannot be written (the chunks before it were, and were yielded).
     """
-    # What the process holds before the file (Django, the model, numpy) is never garbage: moved
-    # out of the collector's sight, so each collection the chunks' objects set off scans only
-    # those (a fifth of the file's CPU otherwise; bench/README.md, issue 21).
-    gc.freeze()
     lines = iter(table)
     while chunk := list(islice(lines, chunk_size)):
         yield _predict_chunk(table, chunk, info)
