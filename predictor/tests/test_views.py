@@ -5,6 +5,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
+from pytest_django.asserts import assertContains
 
 from predictor.models import PredictionRequest
 from predictor.services import registry
@@ -245,7 +246,13 @@ def test_bad_input_is_shown_in_place_with_a_400_and_audited_as_a_code(
 def test_without_a_model_the_form_says_so_with_a_503(client, db):
     response = client.post(PAGE, {"likes": "1", "shares": "1"})
     assert response.status_code == 503
-    assert "No model is active" in response.content.decode()
+    # Where the answer would be: the form posts to #answer.
+    assertContains(
+        response,
+        '<section class="card result" id="answer">\n  <div class="notice notice-error" '
+        'role="alert">No model is active',
+        status_code=503,
+    )
     assert PredictionRequest.objects.get().accepted is False
 
 
