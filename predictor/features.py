@@ -65,10 +65,15 @@ INPUT_NAMES: tuple[str, ...] = tuple(feature.name for feature in INPUT_FEATURES)
 BY_NAME: dict[str, Feature] = {f.name: f for f in (*INPUT_FEATURES, TARGET)}
 
 
+_INPUT_NAME_SET = frozenset(INPUT_NAMES)
+
+
 def unknown_fields(names: Iterable) -> list[str]:
     """The names that are not inputs: a typo, or a client trying to set what only the server
     decides (views, id, model_version). Every door refuses them rather than ignore them."""
-    return sorted({str(name) for name in names} - set(INPUT_NAMES))
+    # Most inputs name nothing else: only what is not an input's name is looked at further.
+    others = [name for name in names if name not in _INPUT_NAME_SET]
+    return sorted({str(name) for name in others} - _INPUT_NAME_SET) if others else []
 
 
 def unknown_fields_refusal(

@@ -149,7 +149,7 @@ class _Table:
             return row
         row = list(row)
         for index, field in self.converted:
-            row[index] = field.get_db_prep_save(row[index], db)
+            row[index] = _db_value(field, row[index], db)
         return row
 
     def prepare_shared(self, shared: Mapping[str, object], db) -> tuple:
@@ -159,6 +159,16 @@ class _Table:
         ]
         values += [field.get_db_prep_save(field.get_default(), db) for field in self.defaults]
         return tuple(values)
+
+
+def _db_value(field: models.Field, value, db):
+    """`value` as the field's get_db_prep_save gives it to the driver. A JSON value (a row's raw
+    input and errors, a million times for a file) goes straight to where that method ends for
+    anything but None and expressions, which rows never hold: the backend's adapt_json_value,
+    with the field's encoder. It costs half as much, and is the same value."""
+    if isinstance(field, models.JSONField) and value is not None:
+        return db.ops.adapt_json_value(value, field.encoder)
+    return field.get_db_prep_save(value, db)
 
 
 def _type_name(field: models.Field, db) -> str:

@@ -15,8 +15,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
+from operator import itemgetter
 from typing import NamedTuple
 
+import numpy as np
 from django.db import DatabaseError
 from django.utils import timezone
 
@@ -108,7 +111,7 @@ def predict(
     rows are all it writes: what a version served is summed from them (services/served.py),
     previews left out.
     """
-    rows = [[item[name] for name in features.INPUT_NAMES] for item in inputs]
+    rows = list(map(_input_row, inputs))
     shared = _shared(info, batch)
     try:
         # No transaction of its own: the version comes from memory (read within the bound), and
@@ -122,22 +125,20 @@ def predict(
             raise ModelUnavailable(f"Model {version.label} produced a non-finite prediction.")
         # Stamped after the lookup, so no row is older than its version's activation.
         shared["created_at"] = timezone.now()
-        views = [round(answer, 2) for answer in predicted]
+        # Rounded by round(), as one answer always was; the interval's ends computed for all the
+        # rows at once, then rounded alike.
+        views = list(map(round, predicted, repeat(2)))
         if version.interval_relative_half_width is None:
             lowers = uppers = [None] * len(views)
         else:
+            answers = np.asarray(predicted, dtype=np.float64)
             half_widths = interval_half_widths(
-                predicted, version.interval_relative_half_width, version.interval_scale_floor
-            ).tolist()
+                answers, version.interval_relative_half_width, version.interval_scale_floor
+            )
             # Views are never negative, so an interval starts at 0 at the lowest.
-            lowers = [
-                round(max(0.0, answer - half), 2)
-                for answer, half in zip(predicted, half_widths, strict=True)
-            ]
-            uppers = [
-                round(answer + half, 2) for answer, half in zip(predicted, half_widths, strict=True)
-            ]
-        extrapolated = list(map(version.is_extrapolating, rows))
+            lowers = list(map(round, np.maximum(0.0, answers - half_widths).tolist(), repeat(2)))
+            uppers = list(map(round, (answers + half_widths).tolist(), repeat(2)))
+        extrapolated = version.extrapolating(rows)
         indexes = range(len(rows)) if batch else [None] * len(rows)
         ids = audit_writes.write_rows(
             PredictionRequest,
@@ -175,6 +176,14 @@ def predict(
         Answer(pk, *row, answer, lower, upper, version, created_at)
         for pk, row, answer, lower, upper in zip(ids, rows, views, lowers, uppers, strict=True)
     ]
+
+
+# An input's values in features.INPUT_NAMES' order, as a tuple.
+_input_row = (
+    itemgetter(*features.INPUT_NAMES)
+    if len(features.INPUT_NAMES) > 1
+    else lambda item: (item[features.INPUT_NAMES[0]],)
+)
 
 
 def record_refusal(
