@@ -135,3 +135,20 @@ def test_django_serves_static_files_unless_the_deployment_leaves_them_to_nginx(c
     example = (ROOT / "deploy" / "viewsite.env.example").read_text()
     assert "\nVIEWSITE_SERVE_STATIC=false\n" in example
     assert run_probe(collected_static, STATIC_PROBE, VIEWSITE_SERVE_STATIC="false") == "404"
+
+
+def test_a_gunicorn_worker_freezes_what_it_loaded_before_it_answers():
+    # In a process of its own: a frozen test process would never collect its garbage again.
+    code = (
+        "import gc, runpy\n"
+        "config = runpy.run_path('deploy/gunicorn.conf.py')\n"
+        "before = gc.get_freeze_count()\n"
+        "config['post_worker_init'](None)\n"
+        "print(before, gc.get_freeze_count())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    before, after = map(int, result.stdout.split())
+    assert before == 0
+    assert after > 1000
