@@ -97,7 +97,8 @@ def write_rows(
                     for row in prepared:
                         copy.write_row(row)
             else:
-                cursor.executemany(table.insert_many, list(prepared))
+                # Streamed, as COPY is: a chunk's prepared rows are never all held at once.
+                cursor.executemany(table.insert_many, prepared)
             chunk = list(islice(rows, WRITE_CHUNK))
     return ids
 
