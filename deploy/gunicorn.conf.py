@@ -4,6 +4,7 @@ Every value can be changed from the environment (GUNICORN_*), so the same file s
 one server, and each of N app hosts. https://docs.gunicorn.org/en/stable/settings.html
 """
 
+import gc
 import multiprocessing
 import os
 import re
@@ -103,15 +104,31 @@ def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid)
 
 
+# A batch (VIEWSITE_BATCH_MAX items in one request) holds about 10 MB while it is answered: its
+# parsed body, the answers, the rendered JSON. DRF keeps every request in reference cycles (the
+# request is in its own parser_context, the view and the response refer to each other;
+# encode/django-rest-framework#5826), so all of it waits for a full pass of Python's cyclic
+# garbage collector, which runs rarely, and a second batch grew the heap by as much again
+# (bench/README.md, "Worker memory"). A request with a body this large first runs that pass, so
+# it reuses what the one before it left instead of growing the process. A prediction's body is
+# tens of bytes, and such requests never pay for it.
+LARGE_REQUEST_BYTES = 100_000
+
+
 def post_worker_init(worker):
     """Leave what the worker has loaded out of the garbage collector's full passes.
 
-    Django, DRF, scikit-learn and the rest are loaded now and live as long as the worker. Every
-    full collection walked all of them: a batch of 10,000 inputs allocates enough to set off
-    several, a quarter of the batch's time (bench/README.md). Frozen here, before the worker
-    answers anything, so no request's garbage is ever frozen with them.
-    https://docs.python.org/3/library/gc.html#gc.freeze
+    Django, DRF, NumPy and the rest are loaded now and live as long as the worker. Every full
+    collection walked all of them: a batch of 10,000 inputs allocates enough to set off several
+    (a quarter of the batch's time), and a full pass after a batch took 57 to 120 ms, now 22
+    (bench/README.md). Frozen here, before the worker answers anything, so no request's garbage
+    is ever frozen with them. https://docs.python.org/3/library/gc.html#gc.freeze
     """
-    import gc
-
     gc.freeze()
+
+
+def pre_request(worker, req):
+    for name, value in req.headers:
+        if name == "CONTENT-LENGTH" and value.isdigit() and int(value) > LARGE_REQUEST_BYTES:
+            gc.collect()
+            return

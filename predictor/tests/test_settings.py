@@ -1,7 +1,10 @@
+import gc
 import os
 import re
+import runpy
 import subprocess
 import sys
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import connection
@@ -152,3 +155,20 @@ def test_a_gunicorn_worker_freezes_what_it_loaded_before_it_answers():
     before, after = map(int, result.stdout.split())
     assert before == 0
     assert after > 1000
+
+
+def test_a_gunicorn_worker_collects_garbage_before_a_large_body_only():
+    config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+
+    def full_collections() -> int:
+        return gc.get_stats()[2]["collections"]
+
+    # What the hook reads of gunicorn's request: its headers, as gunicorn gives them.
+    batch = SimpleNamespace(headers=[("HOST", "x"), ("CONTENT-LENGTH", "350000")])
+    before = full_collections()
+    config["pre_request"](None, batch)
+    assert full_collections() == before + 1
+    single = SimpleNamespace(headers=[("CONTENT-LENGTH", "30")])
+    before = full_collections()
+    config["pre_request"](None, single)
+    assert full_collections() == before
