@@ -65,7 +65,8 @@ def test_a_batch_is_one_predictor_call_and_its_inserts_alone(active_model, monke
     assert "nextval" in statements[0] or "sqlite_sequence" in statements[0]
     if connection.vendor == "sqlite":
         assert statements[1:] == [statements[1]]
-        assert statements[1].startswith("2000 times: INSERT")
+        # One executemany; its rows stream to it, so Django's log cannot count them ("? times").
+        assert " times: INSERT" in statements[1]
     else:
         assert statements[1:] == []
     # Each answer carries the id of its own row.
