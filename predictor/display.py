@@ -7,6 +7,7 @@ The core's one wording of a figure, for every door that shows one: the pages (th
 import math
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from functools import cache
 
 from django.utils import formats
 from django.utils.translation import gettext
@@ -36,11 +37,14 @@ def times_in(coverage) -> str:
     "1 times in 1" (always)."""
     if coverage is None:
         return ""
+    hits, tries = _frequency(coverage)
+    return gettext("%(hits)s times in %(tries)s") % {"hits": hits, "tries": tries}
+
+
+@cache  # a version's coverage, asked on every answer it gives; the few there are, once each
+def _frequency(coverage: float) -> tuple[int, int]:
     share = Fraction(coverage).limit_denominator(1000)
-    return gettext("%(hits)s times in %(tries)s") % {
-        "hits": share.numerator,
-        "tries": share.denominator,
-    }
+    return share.numerator, share.denominator
 
 
 def percent(value, places: int = 1) -> str:
