@@ -33,7 +33,6 @@ import urllib.parse
 from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -221,7 +220,12 @@ def walk_api_pages(client, deep_page: int) -> str:
     path of the last page."""
     path, seen = "/api/predictions/history/", set()
     for _ in range(deep_page - 1):
-        page = client.get(path, secure=True, headers=accept(path)).json()
+        response = client.get(path, secure=True, headers=accept(path))
+        if response.status_code != 200:
+            raise SystemExit(
+                f"GET {path} answered {response.status_code}: {response.content[:300]!r}"
+            )
+        page = response.json()
         ids = [record["id"] for record in page["results"]]
         if seen.intersection(ids):
             raise SystemExit(f"the API's pages repeat records at {path}")
@@ -259,14 +263,16 @@ def predict_in_process(client, count: int) -> float:
     return median_ms(samples[20:])
 
 
-def run_child(site, options, task: dict) -> dict:
+def run_child(site, options, task: dict, script: str = __file__, timeout: int = 7200) -> dict:
+    """`script --child TASK` in the site's environment (this file's, or another bench's that
+    shares its loader); its last line of output, as JSON."""
     result = subprocess.run(
-        [bench.PYTHON, __file__, "--child", json.dumps(task)],
+        [bench.PYTHON, script, "--child", json.dumps(task)],
         cwd=bench.ROOT,
         env=site.env(options),
         capture_output=True,
         text=True,
-        timeout=7200,
+        timeout=timeout,
         check=False,
     )
     if result.returncode != 0:
@@ -515,13 +521,13 @@ def main() -> int:
     import psycopg
 
     sizes = sorted(int(size) for size in args.sizes.split(","))
-    options = SimpleNamespace(
-        secret_key=secrets.token_urlsafe(50),
-        work=Path(tempfile.mkdtemp(prefix="viewsite-bench-audit-")),
-        log_level="WARNING",
-        redis_url="",
-        signing_keys=bench.signing_keys(),  # production settings have no default key
-    )
+    # run.py's options (the deployment's workers among them), with this bench's own folder.
+    options = bench.parse_args([])
+    options.secret_key = secrets.token_urlsafe(50)
+    options.work = Path(tempfile.mkdtemp(prefix="viewsite-bench-audit-"))
+    options.log_level = "WARNING"
+    options.redis_url = ""
+    options.signing_keys = bench.signing_keys()  # production settings have no default key
     results: dict = {"repeat": args.repeat}
     names: list[str] = []
     with ExitStack() as stack:

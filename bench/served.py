@@ -26,7 +26,6 @@ import time
 import urllib.parse
 from contextlib import ExitStack
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import audit
@@ -93,21 +92,6 @@ def child(task: dict) -> dict:
     return results
 
 
-def run_child(site, options, task: dict) -> dict:
-    result = subprocess.run(
-        [bench.PYTHON, __file__, "--child", json.dumps(task)],
-        cwd=bench.ROOT,
-        env=site.env(options),
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise bench.BenchError(f"child: {result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def counted(connection, version_pk: int) -> list[int]:
     """The oldest version's figures counted by plain SQL, to check the child's against."""
     return list(
@@ -135,13 +119,13 @@ def main() -> int:
         return 0
     import psycopg
 
-    options = SimpleNamespace(
-        secret_key=secrets.token_urlsafe(50),
-        work=Path(tempfile.mkdtemp(prefix="viewsite-bench-served-")),
-        log_level="WARNING",
-        redis_url="",
-        signing_keys=bench.signing_keys(),
-    )
+    # run.py's options (the deployment's workers among them), with this bench's own folder.
+    options = bench.parse_args([])
+    options.secret_key = secrets.token_urlsafe(50)
+    options.work = Path(tempfile.mkdtemp(prefix="viewsite-bench-served-"))
+    options.log_level = "WARNING"
+    options.redis_url = ""
+    options.signing_keys = bench.signing_keys()  # production settings have no default key
     phases = []
     with ExitStack() as stack:
         url = stack.enter_context(bench.postgres_database(args.postgres_url))
@@ -159,7 +143,9 @@ def main() -> int:
         task = {"repeat": args.repeat, "advance": False}
 
         def phase(name: str, **changes) -> None:
-            result = run_child(site, options, {**task, **changes})
+            result = audit.run_child(
+                site, options, {**task, **changes}, script=__file__, timeout=3600
+            )
             expected = counted(connection, data["versions"][0])
             if result["figures"] != expected:
                 raise bench.BenchError(f"{name}: figures {result['figures']} != {expected}")
