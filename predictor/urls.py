@@ -21,7 +21,7 @@ urlpatterns = [
         name="model-card-plot",
     ),
     path("internal/refused/body-too-large", views.refused_by_proxy, name="refused-by-proxy"),
-    path("api/", api(api_views.api_root), name="api-root"),
+    path("api/", api(api_views.ApiRoot.as_view()), name="api-root"),
     path(
         "api/predictions/",
         api(api_views.PredictionCreateApi.as_view()),

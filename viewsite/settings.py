@@ -302,6 +302,9 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Loads predictor.api.schema, which describes our views to drf-spectacular, before any view
+    # is inspected; a worker that only answers requests never loads it, nor the generator.
+    "PREPROCESSING_HOOKS": ["predictor.api.schema.preprocess"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "predictor.api.schema.postprocess",

@@ -1,14 +1,34 @@
+import functools
+
 from csp.constants import NONCE
 from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.views import (
-    SpectacularAPIView,
-    SpectacularRedocView,
-    SpectacularSwaggerSplitView,
-)
+from django.views.decorators.csrf import csrf_exempt
+
+
+def loaded_when_asked(view_class: str, **initkwargs):
+    """The view `view_class` names (with `initkwargs`), imported on its first request.
+
+    drf-spectacular's views import its schema generator (predictor.api.schema says what that
+    costs), which a worker that never serves the schema or its pages need not hold.
+    """
+
+    @functools.cache
+    def loaded():
+        return import_string(view_class).as_view(**initkwargs)
+
+    # As DRF exempts its views (as_view): a session's CSRF token is checked by DRF, which knows
+    # the method and the authentication.
+    @csrf_exempt
+    def view(request, *args, **kwargs):
+        return loaded()(request, *args, **kwargs)
+
+    return view
+
 
 urlpatterns = [
     path("", include("predictor.urls")),
@@ -33,15 +53,27 @@ if settings.VIEWSITE_API_SCHEMA:
         }
     )
     urlpatterns += [
-        path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+        path(
+            "api/schema/",
+            loaded_when_asked("drf_spectacular.views.SpectacularAPIView"),
+            name="schema",
+        ),
         path(
             "api/docs/",
-            SpectacularSwaggerSplitView.as_view(template_name="api_docs/swagger_ui.html"),
+            loaded_when_asked(
+                "drf_spectacular.views.SpectacularSwaggerSplitView",
+                template_name="api_docs/swagger_ui.html",
+            ),
             name="api-docs",
         ),
         path(
             "api/redoc/",
-            redoc_styles(SpectacularRedocView.as_view(template_name="api_docs/redoc.html")),
+            redoc_styles(
+                loaded_when_asked(
+                    "drf_spectacular.views.SpectacularRedocView",
+                    template_name="api_docs/redoc.html",
+                )
+            ),
             name="api-redoc",
         ),
     ]

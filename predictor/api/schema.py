@@ -5,6 +5,11 @@
   generator (or a fuzzer checking responses against the schema) knows every possible answer.
 - Those answers carry examples of what the API really says, shown by the docs pages at /api/docs/
   and /api/redoc/; predictor/tests/test_api_docs.py sends each case and compares.
+- What the views and two fields declare beyond introspection (bodies, descriptions, examples) is
+  here too, as drf-spectacular extensions rather than extend_schema on the views: those would
+  load the schema generator (drf_spectacular.openapi, and through it rest_framework.test,
+  django.test, jinja2; bench/README.md, 'Worker memory') into every worker as the views load.
+  Schema generation alone loads this module, through PREPROCESSING_HOOKS (preprocess, below).
 """
 
 import io
@@ -12,7 +17,13 @@ import json
 
 from django.conf import settings
 from django.utils.translation import gettext
-from drf_spectacular.utils import OpenApiExample
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension, OpenApiViewExtension
+from drf_spectacular.utils import (
+    OpenApiExample,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions
 from rest_framework.exceptions import ValidationError
 
@@ -26,7 +37,23 @@ from .errors import (
     exception_handler,
 )
 from .parsers import MalformedJSON, StrictJSONParser
-from .serializers import OutcomeSerializer
+from .serializers import (
+    ActivationSerializer,
+    DescribedErrorsField,
+    ModelVersionSerializer,
+    OutcomeRecordSerializer,
+    OutcomeSerializer,
+    PredictionInputSerializer,
+    PredictionSerializer,
+    StoredErrorsField,
+)
+from .views import (
+    ApiRoot,
+    ModelVersionActivateApi,
+    OutcomeApi,
+    PredictionCreateApi,
+    PredictionPreviewApi,
+)
 
 ERROR_STATUSES = {
     "400": "The input is not valid (`errors` names each field), or the JSON is malformed.",
@@ -82,7 +109,7 @@ def _prediction(id: int, likes: int, shares: int, views: float, lower: float, up
     }
 
 
-# For PredictionCreateApi.post's extend_schema; its refusals are in error_examples() below.
+# For PredictionCreateSchema below; its refusals are in error_examples().
 PREDICTION_EXAMPLES = [
     OpenApiExample("One article", value=ONE_INPUT, request_only=True),
     OpenApiExample(
@@ -122,7 +149,7 @@ PREDICTION_EXAMPLES = [
 ]
 
 
-# For PredictionPreviewApi.post: one input, answered 200 with the body of a prediction.
+# For PredictionPreviewSchema: one input, answered 200 with the body of a prediction.
 PREVIEW_EXAMPLES = [
     OpenApiExample("One article", value=ONE_INPUT, request_only=True),
     OpenApiExample(
@@ -139,6 +166,120 @@ PREVIEW_EXAMPLES = [
         description="Its `id` is the preview's audit row, which takes no outcome.",
     ),
 ]
+
+
+# ------------------------------------------------------------------------------------------------
+# What the views and fields declare, registered with drf-spectacular as this module loads.
+# ------------------------------------------------------------------------------------------------
+def preprocess(endpoints):
+    """The endpoints, unchanged. Named in PREPROCESSING_HOOKS so that schema generation imports
+    this module, registering the extensions below, before it inspects the first view."""
+    return endpoints
+
+
+class ViewSchema(OpenApiViewExtension):
+    """extend_schema for the methods of one view (`methods`), applied as extend_schema_view would
+    on the view, but on a subclass that stands in for it while the schema is generated."""
+
+    methods: dict = {}
+
+    def view_replacement(self):
+        view = self.target_class
+        stand_in = type(view.__name__, (view,), {"__module__": view.__module__})
+        return extend_schema_view(**self.methods)(stand_in)
+
+
+class ApiRootSchema(ViewSchema):
+    target_class = ApiRoot
+    methods = {"get": extend_schema(exclude=True)}
+
+
+class PredictionCreateSchema(ViewSchema):
+    target_class = PredictionCreateApi
+    methods = {
+        "post": extend_schema(
+            # The one-or-many bodies are completed by postprocess.
+            request=PolymorphicProxySerializer(
+                component_name="PredictionRequestBody",
+                serializers=[PredictionInputSerializer],
+                resource_type_field_name=None,
+            ),
+            responses={
+                201: PolymorphicProxySerializer(
+                    component_name="PredictionResponseBody",
+                    serializers=[PredictionSerializer],
+                    resource_type_field_name=None,
+                ),
+            },
+            description='Send `{"likes": 500, "shares": 300}`, or a list of such objects (a '
+            "batch, predicted in one model call). Every request is audited, accepted or not.",
+            # Each refusal's examples are added with the error envelope (postprocess).
+            examples=PREDICTION_EXAMPLES,
+        )
+    }
+
+
+class PredictionPreviewSchema(ViewSchema):
+    """One input in, 200 out: its own, not the batch's (a subclass's view is matched alone)."""
+
+    target_class = PredictionPreviewApi
+    methods = {
+        "post": extend_schema(
+            request=PredictionInputSerializer,
+            responses={200: PredictionSerializer},
+            description='Send `{"likes": 500, "shares": 300}` to see the answer the active model '
+            "would give, as the form does while you type. It is audited with the channel "
+            "`preview` and is not a prediction: it is answered 200 (nothing was created to "
+            "keep), not counted in the version's served predictions, takes no outcome, and is "
+            "rate-limited apart from predictions. One input only: a list is refused.",
+            examples=PREVIEW_EXAMPLES,
+        )
+    }
+
+
+class OutcomeSchema(ViewSchema):
+    target_class = OutcomeApi
+    methods = {
+        "get": extend_schema(responses={200: OutcomeRecordSerializer(many=True)}),
+        "post": extend_schema(request=OutcomeSerializer, responses={201: OutcomeRecordSerializer}),
+    }
+
+
+class ModelVersionActivateSchema(ViewSchema):
+    target_class = ModelVersionActivateApi
+    methods = {
+        "post": extend_schema(request=ActivationSerializer, responses={200: ModelVersionSerializer})
+    }
+
+
+class DescribedErrorsFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = DescribedErrorsField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {
+            "type": "object",
+            "nullable": True,
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "description": "Why the request was refused, field by field, in the request's "
+            "language (Accept-Language): the same sentences for rows written before refusals "
+            "were stored as codes and after.",
+            "example": {"likes": ["Ensure this value is less than or equal to 20000."]},
+        }
+
+
+class StoredErrorsFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = StoredErrorsField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {
+            "type": "object",
+            "nullable": True,
+            "additionalProperties": {"type": "array", "items": {}},
+            "description": "The refusals exactly as the audit trail holds them, for programs: "
+            '{"code", "params"} for each (see the `code` of error answers); rows written before '
+            'codes were stored hold a sentence, or Django\'s {"message", "code"}, instead.',
+            "example": {"likes": [{"code": "max_value", "params": {"limit_value": 20000}}]},
+        }
 
 
 def _example(summary: str, body: dict, description: str = "") -> dict:

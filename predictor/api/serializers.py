@@ -1,9 +1,10 @@
-"""API serializers. Inputs follow the audit model's fields, which follow predictor.features."""
+"""API serializers. Inputs follow the audit model's fields, which follow predictor.features.
+
+The schema of the two errors fields is in predictor.api.schema (why there: predictor.api.views)."""
 
 from collections.abc import Mapping
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .. import features, refusals, services
@@ -123,17 +124,6 @@ class ActivationSerializer(serializers.Serializer):
     )
 
 
-@extend_schema_field(
-    {
-        "type": "object",
-        "nullable": True,
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        "description": "Why the request was refused, field by field, in the request's language "
-        "(Accept-Language): the same sentences for rows written before refusals were stored as "
-        "codes and after.",
-        "example": {"likes": ["Ensure this value is less than or equal to 20000."]},
-    }
-)
 class DescribedErrorsField(serializers.Field):
     """A row's stored refusals (codes, or the sentences of older rows) said in the reader's
     language, which LocaleMiddleware has made the active one."""
@@ -142,19 +132,8 @@ class DescribedErrorsField(serializers.Field):
         return refusals.describe_errors(value)
 
 
-@extend_schema_field(
-    {
-        "type": "object",
-        "nullable": True,
-        "additionalProperties": {"type": "array", "items": {}},
-        "description": "The refusals exactly as the audit trail holds them, for programs: "
-        '{"code", "params"} for each (see the `code` of error answers); rows written before '
-        'codes were stored hold a sentence, or Django\'s {"message", "code"}, instead.',
-        "example": {"likes": [{"code": "max_value", "params": {"limit_value": 20000}}]},
-    }
-)
 class StoredErrorsField(serializers.JSONField):
-    pass
+    """A row's stored refusals as they are, for programs (the schema says their shapes)."""
 
 
 class AuditRecordSerializer(serializers.ModelSerializer):

@@ -1,25 +1,27 @@
 """API views, one per operation: each validates its input, calls the service layer, and shapes
-the answer. Errors become the one envelope in predictor.api.errors."""
+the answer. Errors become the one envelope in predictor.api.errors.
+
+What the schema says of them beyond introspection is in predictor.api.schema, which only schema
+generation loads: declaring it here (extend_schema) would load drf-spectacular's generator into
+every worker."""
 
 import time
 
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils.translation import gettext
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, permissions, status
-from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
+from rest_framework.views import APIView
 
 from .. import services
 from ..models import Activation, Channel, ModelVersion, Outcome, PredictionRequest
 from .errors import Conflict, ServiceUnavailable, as_api_exception, refusal_of
 from .filters import PredictionRequestFilter
 from .parsers import MalformedJSON
-from .schema import PREDICTION_EXAMPLES, PREVIEW_EXAMPLES
 from .serializers import (
     ActivationSerializer,
     AuditRecordSerializer,
@@ -27,31 +29,37 @@ from .serializers import (
     OutcomeRecordSerializer,
     OutcomeSerializer,
     PredictionInputSerializer,
-    PredictionSerializer,
     prediction_output,
 )
 from .throttling import ScopedThrottle
 
 
-@extend_schema(exclude=True)
-@api_view(["GET"])
-@permission_classes([permissions.AllowAny])
-def api_root(request, format=None):
+class ApiRoot(APIView):
     """viewsite's API: predict (or preview), review the history (staff), list and activate model
     versions; and, while the schema is served, its documentation pages."""
-    links = {
-        name: reverse(f"predictor:{url_name}", request=request, format=format)
-        for name, url_name in [
-            ("predictions", "prediction-create"),
-            ("preview", "prediction-preview"),
-            ("history", "prediction-list"),
-            ("models", "model-list"),
-        ]
-    }
-    if settings.VIEWSITE_API_SCHEMA:
-        for name, url_name in [("schema", "schema"), ("docs", "api-docs"), ("redoc", "api-redoc")]:
-            links[name] = reverse(url_name, request=request)
-    return Response(links)
+
+    # A class, not @api_view: that decorator reads APIView.schema, which imports the schema
+    # class (drf-spectacular's generator) as the module loads.
+    permission_classes = [permissions.AllowAny]
+
+    def get(self, request, format=None):
+        links = {
+            name: reverse(f"predictor:{url_name}", request=request, format=format)
+            for name, url_name in [
+                ("predictions", "prediction-create"),
+                ("preview", "prediction-preview"),
+                ("history", "prediction-list"),
+                ("models", "model-list"),
+            ]
+        }
+        if settings.VIEWSITE_API_SCHEMA:
+            for name, url_name in [
+                ("schema", "schema"),
+                ("docs", "api-docs"),
+                ("redoc", "api-redoc"),
+            ]:
+                links[name] = reverse(url_name, request=request)
+        return Response(links)
 
 
 class PredictionCreateApi(generics.GenericAPIView):
@@ -70,25 +78,6 @@ class PredictionCreateApi(generics.GenericAPIView):
         self.started = time.perf_counter()
         super().initial(request, *args, **kwargs)
 
-    @extend_schema(
-        # The one-or-many bodies are completed by predictor.api.schema.postprocess.
-        request=PolymorphicProxySerializer(
-            component_name="PredictionRequestBody",
-            serializers=[PredictionInputSerializer],
-            resource_type_field_name=None,
-        ),
-        responses={
-            201: PolymorphicProxySerializer(
-                component_name="PredictionResponseBody",
-                serializers=[PredictionSerializer],
-                resource_type_field_name=None,
-            ),
-        },
-        description='Send `{"likes": 500, "shares": 300}`, or a list of such objects (a batch, '
-        "predicted in one model call). Every request is audited, accepted or not.",
-        # Each refusal's examples are added with the error envelope (predictor.api.schema).
-        examples=PREDICTION_EXAMPLES,
-    )
     def post(self, request):
         inputs, batch = services.read_inputs(request.data, batches=self.takes_batches)
         try:
@@ -166,20 +155,6 @@ class PredictionPreviewApi(PredictionCreateApi):
     throttle_classes = [ScopedThrottle]
     throttle_scope = "preview"
 
-    # Declared again only for its own schema: one input in, 200 out (the batch's would merge in).
-    @extend_schema(
-        request=PredictionInputSerializer,
-        responses={200: PredictionSerializer},
-        description='Send `{"likes": 500, "shares": 300}` to see the answer the active model '
-        "would give, as the form does while you type. It is audited with the channel "
-        "`preview` and is not a prediction: it is answered 200 (nothing was created to keep), "
-        "not counted in the version's served predictions, takes no outcome, and is rate-limited "
-        "apart from predictions. One input only: a list is refused.",
-        examples=PREVIEW_EXAMPLES,
-    )
-    def post(self, request):
-        return super().post(request)
-
 
 class PredictionHistoryPagination(CursorPagination):
     """Keyset pages over the audit trail: each page starts where the last one ended, found in
@@ -233,14 +208,12 @@ class OutcomeApi(generics.GenericAPIView):
     queryset = PredictionRequest.objects.all()  # what <pk> names, for the schema
     pagination_class = None  # a prediction has a handful of outcomes
 
-    @extend_schema(responses={200: OutcomeRecordSerializer(many=True)})
     def get(self, request, pk: int):
         if not PredictionRequest.objects.filter(pk=pk).exists():
             raise NotFound(gettext("There is no prediction #%(id)s.") % {"id": pk})
         outcomes = Outcome.objects.filter(prediction_id=pk).select_related("user").order_by("-pk")
         return Response(OutcomeRecordSerializer(outcomes, many=True).data)
 
-    @extend_schema(request=OutcomeSerializer, responses={201: OutcomeRecordSerializer})
     def post(self, request, pk: int):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -288,7 +261,6 @@ class ModelVersionActivateApi(generics.GenericAPIView):
     permission_classes = [CanActivateModelVersions]
     serializer_class = ModelVersionSerializer
 
-    @extend_schema(request=ActivationSerializer, responses={200: ModelVersionSerializer})
     def post(self, request, label: str):
         number = ModelVersion.number_from_label(label)
         version = ModelVersion.objects.filter(number=number).first() if number is not None else None

@@ -7,6 +7,8 @@ envelope, and wherever the case can be brought about here it is what the API ans
 
 import json
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from predictor.api.schema import (
 )
 from predictor.models import PredictionRequest
 
+from . import live
 from .conftest import remove_stored_file
 from .test_settings import run_probe
 
@@ -182,6 +185,85 @@ def test_the_schema_validates_without_a_warning(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
 
     assert "/api/predictions/" in target.read_text()
+
+
+# What answering loads: the schema's modules only when the schema is asked for (a worker held
+# 5 MB more with them; bench/README.md, 'Worker memory'). Served straight through the WSGI
+# application, as gunicorn serves it, in a process of its own: this one has them all loaded.
+WORKER_PROBE = """
+import io, json, sys
+from wsgiref.util import setup_testing_defaults
+from viewsite.wsgi import application
+
+def serve(method, path, body=b""):
+    environ = {
+        "REQUEST_METHOD": method, "PATH_INFO": path, "HTTP_HOST": "127.0.0.1",
+        "HTTP_ACCEPT": "application/json", "HTTP_ACCEPT_LANGUAGE": "en",
+        "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+    }
+    setup_testing_defaults(environ)
+    started = []
+    response = application(environ, lambda status, headers, exc_info=None: started.append(status))
+    content = b"".join(response)
+    response.close()
+    return int(started[0].split()[0]), content
+
+SCHEMA_MODULES = (
+    "drf_spectacular.openapi", "drf_spectacular.generators", "drf_spectacular.utils",
+    "predictor.api.schema", "rest_framework.test", "django.test",
+)
+def loaded():
+    return sorted(name for name in SCHEMA_MODULES if name in sys.modules)
+
+status, answer = serve("POST", "/api/predictions/", json.dumps({"likes": 5, "shares": 7}).encode())
+history = serve("GET", "/api/predictions/history/")[0]
+print("PROBE", json.dumps({
+    "prediction": [status, json.loads(answer)["model_version"]],
+    "history": history,
+    "loaded after answering": loaded(),
+    "schema": json.loads(serve("GET", "/api/schema/")[1]),
+    "loaded after the schema": loaded(),
+}))
+"""
+
+
+def test_a_worker_answers_without_loading_the_schema_generator_until_the_schema_is_asked_for(
+    client, transactional_db, linear_csv, trained_models, artifact_root, collected_static
+):
+    trained_models.store(linear_csv)
+    env = live.app_env(artifact_root=artifact_root, static_root=collected_static, workers=1)
+    result = subprocess.run(
+        [sys.executable, "-c", WORKER_PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("PROBE ")]
+    probe = json.loads(line.removeprefix("PROBE "))
+
+    assert probe["prediction"] == [201, "v1"]
+    assert probe["history"] == 401
+    assert probe["loaded after answering"] == []
+    # Asked for, the schema is the whole of it: the extensions in predictor.api.schema are
+    # loaded by its generation (PREPROCESSING_HOOKS), in a process that had none of them.
+    assert probe["schema"] == fetch_schema(client)
+    assert {
+        "drf_spectacular.openapi",
+        "predictor.api.schema",
+    } <= set(probe["loaded after the schema"])
+
+
+def test_the_schema_refuses_another_method_as_every_api_view_does(db):
+    # Loaded on its first request, the view is still exempt from Django's CSRF check as DRF's
+    # views are: DRF answers, not the middleware (which would say 403 to a POST without a token).
+    client = APIClient(enforce_csrf_checks=True)
+
+    response = client.post(reverse("schema"))
+
+    assert response.status_code == 405
 
 
 def fetch_schema(client, language: str = "en") -> dict:
