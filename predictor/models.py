@@ -274,13 +274,23 @@ class ModelVersion(models.Model):
     def extrapolating(self, rows: Sequence[Sequence]) -> list[bool]:
         """is_extrapolating for each of many rows, compared column by column in one pass (a
         file of a million rows asks it a million times)."""
-        ranges = self.training_ranges
-        if ranges is None or not len(rows):
+        bounds = self.training_bounds
+        if bounds is None or not len(rows):
             return [False] * len(rows)
-        matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(features.INPUT_NAMES))
-        lowest = np.array([ranges[name]["min"] for name in features.INPUT_NAMES], dtype=np.float64)
-        highest = np.array([ranges[name]["max"] for name in features.INPUT_NAMES], dtype=np.float64)
+        lowest, highest = bounds
+        matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(lowest))
         return ((matrix < lowest) | (matrix > highest)).any(axis=1).tolist()
+
+    @cached_property  # asked on every answer; a version's summary is fixed
+    def training_bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """training_ranges as two arrays, each input's lowest and highest in INPUT_NAMES' order."""
+        ranges = self.training_ranges
+        if ranges is None:
+            return None
+        return tuple(
+            np.array([ranges[name][end] for name in features.INPUT_NAMES], dtype=np.float64)
+            for end in ("min", "max")
+        )
 
     @staticmethod
     def number_from_label(label: str) -> int | None:
