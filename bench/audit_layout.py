@@ -14,9 +14,11 @@ time, door, client, version and batch), with the drivers alone, into:
   only its own columns and the request's id, indexed.
 
 It prints microseconds per row (wall time, the database's work and the commit included) and the
-rows per second that leaves, at most, for everything else.
+rows per second that leaves, at most, for everything else. Then the other side of the trade: one
+request's audit write, today's one INSERT against the narrowed layout's request row and input
+row (one statement on PostgreSQL, one transaction on SQLite), wall time and this process's CPU.
 
-    .venv/bin/python bench/audit_layout.py [--rows 200000] [--skip-postgres]
+    .venv/bin/python bench/audit_layout.py [--rows 200000] [--requests 5000] [--skip-postgres]
 """
 
 import argparse
@@ -210,6 +212,59 @@ def sqlite_layouts(path: Path, rows: list[tuple]) -> list[tuple[str, float]]:
     return figures
 
 
+def sqlite_single(path: Path, requests: int) -> list[tuple[str, float, float]]:
+    """One request's audit write, as the API writes it: today one INSERT ... RETURNING with no
+    transaction of its own; narrowed, the request row and the input row in one transaction."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    (version_id,) = connection.execute("SELECT MAX(id) FROM predictor_modelversion").fetchone()
+    row = row_values(1)[0]
+    wide_columns = ROW_COLUMNS + REQUEST_COLUMNS
+    wide_insert = (
+        f"INSERT INTO {TABLE} ({', '.join(wide_columns)}) "
+        f"VALUES ({', '.join('?' * len(wide_columns))}) RETURNING id"
+    )
+    request_insert = (
+        f"INSERT INTO request ({', '.join(REQUEST_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(REQUEST_COLUMNS))})"
+    )
+    input_insert = (
+        f"INSERT INTO narrow (request_id, {', '.join(ROW_COLUMNS)}) "
+        f"VALUES (?, {', '.join('?' * len(ROW_COLUMNS))}) RETURNING id"
+    )
+
+    def wide():
+        shared = sqlite_shared(request_values(version_id))
+        connection.execute(wide_insert, (json.dumps(row[0]), *row[1:], None, *shared)).fetchone()
+
+    def narrowed():
+        connection.execute("BEGIN IMMEDIATE")
+        request_id = connection.execute(
+            request_insert, sqlite_shared(request_values(version_id))
+        ).lastrowid
+        connection.execute(input_insert, (request_id, json.dumps(row[0]), *row[1:], None))
+        connection.execute("COMMIT")
+
+    figures = [
+        ("as migrated: one INSERT, autocommit", *per_request(wide, requests)),
+        ("narrowed: BEGIN, two INSERTs, COMMIT", *per_request(narrowed, requests)),
+    ]
+    connection.close()
+    return figures
+
+
+def per_request(write, requests: int) -> tuple[float, float]:
+    """Wall and this process's CPU per call, in µs, after a warm-up."""
+    for _ in range(200):
+        write()
+    started, cpu = time.perf_counter(), time.process_time()
+    for _ in range(requests):
+        write()
+    return (
+        (time.perf_counter() - started) / requests * 1e6,
+        (time.process_time() - cpu) / requests * 1e6,
+    )
+
+
 def sqlite_shared(shared: dict) -> tuple:
     """The request's values as Django gives them to sqlite3."""
     values = dict(shared)
@@ -315,6 +370,49 @@ def postgres_layouts(url: str, rows: list[tuple]) -> list[tuple[str, float]]:
     return figures
 
 
+def postgres_single(url: str, requests: int) -> list[tuple[str, float, float]]:
+    """One request's audit write, as the API writes it: one statement in autocommit. Narrowed,
+    the request row and the input row in one statement (a data-modifying WITH)."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    connection = psycopg.connect(url, autocommit=True)
+    cursor = connection.cursor()
+    cursor.execute("SELECT MAX(id) FROM predictor_modelversion")
+    (version_id,) = cursor.fetchone()
+    row = row_values(1)[0]
+    wide_columns = ROW_COLUMNS + REQUEST_COLUMNS
+    wide_insert = (
+        f"INSERT INTO {TABLE} ({', '.join(wide_columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(wide_columns))}) RETURNING id"
+    )
+    narrowed_insert = (
+        f"WITH r AS (INSERT INTO request ({', '.join(REQUEST_COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(REQUEST_COLUMNS))}) RETURNING id) "
+        f"INSERT INTO narrow (request_id, {', '.join(ROW_COLUMNS)}) "
+        f"SELECT r.id, {', '.join(['%s'] * len(ROW_COLUMNS))} FROM r RETURNING id"
+    )
+
+    def shared() -> list:
+        values = request_values(version_id)
+        return [values[name] for name in REQUEST_COLUMNS]
+
+    def wide():
+        cursor.execute(wide_insert, [Jsonb(row[0]), *row[1:], None, *shared()])
+        cursor.fetchone()
+
+    def narrowed():
+        cursor.execute(narrowed_insert, [*shared(), Jsonb(row[0]), *row[1:], None])
+        cursor.fetchone()
+
+    figures = [
+        ("as migrated: one INSERT", *per_request(wide, requests)),
+        ("narrowed: one WITH ... INSERT", *per_request(narrowed, requests)),
+    ]
+    connection.close()
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -323,22 +421,29 @@ def main() -> None:
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
     )
+    parser.add_argument("--requests", type=int, default=5_000, help="single requests timed")
     options = parser.parse_args()
     rows = row_values(options.rows)
-    results = []
+    results, singles = [], []
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="viewsite-layout-")))
         path = work / "audit.sqlite3"
         migrate(django_env(f"sqlite:///{path}"))
         results += [("SQLite", *figure) for figure in sqlite_layouts(path, rows)]
+        singles += [("SQLite", *figure) for figure in sqlite_single(path, options.requests)]
         if not options.skip_postgres:
             url = stack.enter_context(bench.postgres_database(options.postgres_url))
             migrate(django_env(url))
             results += [("PostgreSQL", *figure) for figure in postgres_layouts(url, rows)]
+            singles += [("PostgreSQL", *f) for f in postgres_single(url, options.requests)]
     print(f"{options.rows:,} rows in chunks of {CHUNK:,}, by the drivers alone")
     print(f"{'database':12}{'layout':42}{'us/row':>8}{'rows/s':>12}")
     for database, layout, micros in results:
         print(f"{database:12}{layout:42}{micros:8.2f}{1e6 / micros:12,.0f}")
+    print(f"\nOne request's audit write, {options.requests:,} in a row, µs per request")
+    print(f"{'database':12}{'layout':42}{'wall':>8}{'our CPU':>10}")
+    for database, layout, wall, cpu in singles:
+        print(f"{database:12}{layout:42}{wall:8.1f}{cpu:10.1f}")
 
 
 if __name__ == "__main__":
