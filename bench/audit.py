@@ -27,7 +27,6 @@ import secrets
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 from contextlib import ExitStack
@@ -261,6 +260,19 @@ def predict_in_process(client, count: int) -> float:
         if response.status_code != 201:
             raise SystemExit(f"a prediction answered {response.status_code}")
     return median_ms(samples[20:])
+
+
+def installed_site(options, url: str) -> "bench.Site":
+    """viewsite on the throwaway PostgreSQL database at `url`: migrated, its static files
+    collected, three versions trained (the last one active)."""
+    site = bench.Site("PostgreSQL", options.work / "var", url)
+    site.var_dir.mkdir(parents=True)
+    bench.say(f"database {urllib.parse.urlsplit(url).path[1:]}; work folder {options.work}")
+    site.manage(options, "collectstatic", "--noinput")
+    site.manage(options, "migrate", "--noinput")
+    for _ in range(3):
+        site.manage(options, "retrain")
+    return site
 
 
 def run_child(site, options, task: dict, script: str = __file__, timeout: int = 7200) -> dict:
@@ -521,24 +533,14 @@ def main() -> int:
     import psycopg
 
     sizes = sorted(int(size) for size in args.sizes.split(","))
-    # run.py's options (the deployment's workers among them), with this bench's own folder.
-    options = bench.parse_args([])
-    options.secret_key = secrets.token_urlsafe(50)
-    options.work = Path(tempfile.mkdtemp(prefix="viewsite-bench-audit-"))
+    options = bench.bench_options([], "viewsite-bench-audit-")
     options.log_level = "WARNING"
     options.redis_url = ""
-    options.signing_keys = bench.signing_keys()  # production settings have no default key
     results: dict = {"repeat": args.repeat}
     names: list[str] = []
     with ExitStack() as stack:
         url = stack.enter_context(bench.postgres_database(args.postgres_url))
-        site = bench.Site("PostgreSQL", options.work / "var", url)
-        site.var_dir.mkdir(parents=True)
-        bench.say(f"database {urllib.parse.urlsplit(url).path[1:]}; work folder {options.work}")
-        site.manage(options, "collectstatic", "--noinput")
-        site.manage(options, "migrate", "--noinput")
-        for _ in range(3):  # three versions, the last one active
-            site.manage(options, "retrain")
+        site = installed_site(options, url)
         zone = ZoneInfo(site.env(options).get("DJANGO_TIME_ZONE", "Asia/Shanghai"))
         connection = stack.enter_context(psycopg.connect(url, autocommit=True))
         data = prepare(connection)

@@ -15,10 +15,8 @@ trains it.
 import argparse
 import io
 import json
-import secrets
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -169,11 +167,10 @@ def main() -> None:
     if options.child:
         child(options)
         return
-    settings = bench.parse_args(["--skip-postgres"] if options.skip_postgres else [])
-    settings.secret_key = secrets.token_urlsafe(50)
-    settings.work = Path(tempfile.mkdtemp(prefix="viewsite-in-process-"))
+    settings = bench.bench_options(
+        ["--skip-postgres"] if options.skip_postgres else [], "viewsite-in-process-"
+    )
     settings.log_level = "WARNING"
-    settings.signing_keys = bench.signing_keys()  # production settings have no default key
     rows = []
     with ExitStack() as stack:
         settings.redis_url = stack.enter_context(bench.redis_server(settings))

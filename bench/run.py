@@ -1066,14 +1066,22 @@ def signing_keys() -> dict:
     return dict(line.split("=", 1) for line in made.stdout.split())
 
 
-def main(argv=None) -> int:
+def bench_options(argv, prefix: str):
+    """run.py's options for `argv` (the deployment's workers among them), with what every bench
+    run needs besides: a secret key, signing keys (production settings have no default key) and
+    a work folder of its own, named with `prefix`."""
     options = parse_args(argv)
+    options.secret_key = secrets.token_urlsafe(50)
+    options.signing_keys = signing_keys()
+    options.work = Path(tempfile.mkdtemp(prefix=prefix))
+    return options
+
+
+def main(argv=None) -> int:
+    options = bench_options(argv, "viewsite-bench-")
     for tool, package in ((WRK, "wrk"), (REDIS, "redis-server")):
         if not Path(tool).exists():
             raise SystemExit(f"{tool} is missing: `apt-get install {package}` (make bench does it)")
-    options.secret_key = secrets.token_urlsafe(50)
-    options.signing_keys = signing_keys()
-    options.work = Path(tempfile.mkdtemp(prefix="viewsite-bench-"))
     repeats = options.runs  # batch and start-up: as many as the load's runs (1 with --quick)
 
     def on_alarm(signum, frame):

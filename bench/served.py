@@ -21,9 +21,7 @@ import secrets
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.parse
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -119,23 +117,13 @@ def main() -> int:
         return 0
     import psycopg
 
-    # run.py's options (the deployment's workers among them), with this bench's own folder.
-    options = bench.parse_args([])
-    options.secret_key = secrets.token_urlsafe(50)
-    options.work = Path(tempfile.mkdtemp(prefix="viewsite-bench-served-"))
+    options = bench.bench_options([], "viewsite-bench-served-")
     options.log_level = "WARNING"
     options.redis_url = ""
-    options.signing_keys = bench.signing_keys()  # production settings have no default key
     phases = []
     with ExitStack() as stack:
         url = stack.enter_context(bench.postgres_database(args.postgres_url))
-        site = bench.Site("PostgreSQL", options.work / "var", url)
-        site.var_dir.mkdir(parents=True)
-        bench.say(f"database {urllib.parse.urlsplit(url).path[1:]}; work folder {options.work}")
-        site.manage(options, "collectstatic", "--noinput")
-        site.manage(options, "migrate", "--noinput")
-        for _ in range(3):
-            site.manage(options, "retrain")
+        site = audit.installed_site(options, url)
         connection = stack.enter_context(psycopg.connect(url, autocommit=True))
         data = audit.prepare(connection)
         seconds = audit.load(connection, data, 1, args.rows)

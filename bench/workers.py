@@ -11,11 +11,9 @@ all of them alike, and the table gives each one's median over the rounds, with i
 """
 
 import argparse
-import secrets
 import shutil
 import statistics
 import sys
-import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -43,11 +41,10 @@ def main() -> int:
     options = parser.parse_args()
     configs = [parse_config(text) for text in options.configs.split(",")]
 
-    settings = bench.parse_args(["--skip-postgres"] if options.skip_postgres else [])
+    settings = bench.bench_options(
+        ["--skip-postgres"] if options.skip_postgres else [], "viewsite-workers-"
+    )
     settings.runs, settings.duration, settings.warmup = 1, options.duration, options.warmup
-    settings.secret_key = secrets.token_urlsafe(50)
-    settings.work = Path(tempfile.mkdtemp(prefix="viewsite-workers-"))
-    settings.signing_keys = bench.signing_keys()
     # (config, database, scenario) -> runs
     runs: dict[tuple[bench.Workers, str, str], list[bench.Run]] = {}
     try:
