@@ -7,6 +7,8 @@ import re
 import uuid
 from datetime import date, datetime, time, timedelta
 
+from axes import admin as axes_admin
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -427,7 +429,6 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         "live_mape",
         "live_coverage",
         "live_error",
-        "activated",
     ]
     list_filter = ["is_active", "algorithm_name"]
     actions = ["activate_version"]
@@ -485,7 +486,8 @@ class ModelVersionAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).with_live_error()
 
-    @admin.display(description=_("version"), ordering="number")
+    # Not sortable: the list is newest first already, and the sort marks would widen the column.
+    @admin.display(description=_("version"))
     def label(self, obj):
         return obj.label
 
@@ -553,10 +555,6 @@ class ModelVersionAdmin(ReadOnlyAdmin):
                 '<strong class="live-error-flag">⚠ {}</strong>', obj.live_error_problem
             )
         return gettext("ok")
-
-    @admin.display(description=in_local_time(_("activated at")), ordering="activated_at")
-    def activated(self, obj):
-        return display.when(obj.activated_at, named=False) or "-"
 
     @admin.display(description=_("activated at"))
     def activated_when(self, obj):
@@ -885,3 +883,18 @@ class AuditSealAdmin(ReadOnlyAdmin):
     @admin.display(description=_("outcomes"))
     def outcomes(self, obj):
         return display.count(obj.outcome_count)
+
+
+# django-axes' attempts, as axes lists them, with the one heading it leaves untranslatable (a
+# method's name, "Status") given in words of ours; its other words are our catalogue's
+# (predictor/borrowed_words.py). Registered again through the admin site's public API, after
+# axes' own registration (axes comes first in INSTALLED_APPS).
+if admin.site.is_registered(AccessAttempt):
+
+    class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
+        @admin.display(description=_("status"))
+        def status(self, obj):
+            return super().status(obj)
+
+    admin.site.unregister(AccessAttempt)
+    admin.site.register(AccessAttempt, AccessAttemptAdmin)

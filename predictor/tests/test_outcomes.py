@@ -10,7 +10,7 @@ import pytest
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 
-from predictor import features, services
+from predictor import display, features, services
 from predictor.models import Channel, ModelVersion, Outcome, PredictionRequest
 from predictor.services.outcomes import OUTCOME_VIEWS_MAX, OutcomeItem, training_rows
 
@@ -567,12 +567,14 @@ def test_the_admin_changelist_shows_the_live_error_computed_by_hand(admin_client
     rows = admin_columns(page.content.decode())
     for number, expected in live.items():
         row = rows[f"v{number}"]
-        assert row["live_predictions"] == str(expected.predictions)
-        assert row["live_outcomes"] == str(expected.outcomes)
-        assert row["live_mae"] == f"{expected.mae:,.2f}"
-        assert row["live_rmse"] == f"{expected.rmse:,.2f}"
-        assert row["live_mape"] == f"{expected.mape * 100:.2f}%"
-        assert row["live_coverage"] == f"{expected.coverage * 100:.2f}%"
+        # Written as display writes them: views whole, shares as percentages to one decimal.
+        assert row["live_answers"] == (
+            f'<span class="live-predictions">{expected.predictions:,}</span> / '
+            f'<span class="live-outcomes">{expected.outcomes:,}</span>'
+        )
+        assert row["live_mae"] == display.count(expected.mae)
+        assert row["live_mape"] == display.percent(expected.mape)
+        assert row["live_coverage"] == display.percent(expected.coverage)
         assert row["live_error"] == "ok"
 
 
