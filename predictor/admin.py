@@ -250,7 +250,10 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
     def interval(self, obj):
         if obj.views_lower is None or obj.views_upper is None:
             return "-"
-        return f"{display.count(obj.views_lower)}–{display.count(obj.views_upper)}"
+        # A narrow column breaks a wide interval after its dash, never inside a number.
+        return format_html(
+            "{}–<wbr>{}", display.count(obj.views_lower), display.count(obj.views_upper)
+        )
 
     @admin.display(description=_("version"))
     def version(self, obj):
@@ -334,7 +337,7 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
 
 
 # What a refused row shows of its input in the list: enough to recognise it, bounded.
-TYPED_MAX = 24
+TYPED_MAX = 16
 
 
 def typed(raw) -> str:

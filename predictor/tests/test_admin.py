@@ -7,6 +7,7 @@ from html import unescape
 
 import pytest
 from axes.models import AccessAttempt
+from django.conf import settings as site_settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
@@ -15,12 +16,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import escape
+from selenium.webdriver.common.by import By
 
 from predictor import display, services
 from predictor.admin import BoundedCountPaginator, CreatedDrillDown, PredictionRequestAdmin
 from predictor.models import Activation, AuditSeal, ModelVersion, Outcome, PredictionRequest
 
+from .browser import wait_for
 from .conftest import STORED_REFUSALS, stored_refusal_row
+from .test_accessibility import SCREENSHOTS
 from .test_predictions import info
 
 
@@ -537,8 +541,8 @@ def test_the_history_shows_what_was_typed_and_why_a_row_was_refused(
     assert words(answered_row["given"]) == "1,500 / 1,200"
     assert words(answered_row["answer"]).split()[0] == display.count(answered.views)
     assert "." not in words(answered_row["answer"])  # a view count is a whole number
-    assert words(answered_row["interval"]) == (
-        f"{display.count(answered.views_lower)}–{display.count(answered.views_upper)}"
+    assert answered_row["interval"] == (
+        f"{display.count(answered.views_lower)}–<wbr>{display.count(answered.views_upper)}"
     )
     assert words(answered_row["version"]) == "v1"
     assert re.fullmatch(r"\d+\.\d (ms|毫秒)", words(answered_row["latency"]))
@@ -575,7 +579,7 @@ def test_a_refusal_of_anything_but_an_input_shows_the_start_of_what_was_sent(
         admin_client.get(HISTORY, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     )
 
-    assert words(text_sent["given"]) == f'"{"x" * 23}…'
+    assert words(text_sent["given"]) == f'"{"x" * 15}…'
     assert (
         words(text_sent["answer"])
         == "Refused: Expected an object with likes and shares, but got str."
@@ -777,3 +781,68 @@ def english_words(text_: str) -> list[str]:
         for word in re.findall(r"[A-Za-z]{2,}", text_)
         if word not in ADMIN_NAMES and not re.fullmatch(r"v\d+", word)
     ]
+
+
+# --- In a real browser at a desktop's width ------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_history_and_the_versions_fit_1280_px_without_scrolling_sideways(
+    server, browser, django_user_model, language
+):
+    auditor = django_user_model.objects.create_superuser("auditor", password="pw-for-the-browser")
+    # The widest rows there are: a refusal of every kind of input, an IPv6 client with a user,
+    # an answer outside the training range.
+    record_typed_refusal()
+    services.record_refusal(
+        raw_inputs=[{"likes": "12,5" * 40, "shares": "", "views": "3" * 60}],
+        errors=[
+            {
+                "likes": [{"code": "decimal_comma", "params": {"value": "12,5" * 40}}],
+                "views": [
+                    {
+                        "code": "unknown_field",
+                        "params": {"fields": "views", "accepted": "likes, shares"},
+                    }
+                ],
+            }
+        ],
+        info=info(),
+    )
+    far = [{"likes": 20000, "shares": 20000}, {"likes": 5, "shares": 3}]
+    services.predict(
+        inputs=far,
+        raw_inputs=far,
+        info=services.RequestInfo(
+            channel="cli",
+            client_ip="2001:db8:85a3:1234:5678:8a2e:370:7334",
+            user_id=auditor.pk,
+        ),
+        batch=True,
+    )
+    browser.set_window_size(1280, 900)
+    browser.get(f"{server}/admin/login/")
+    browser.add_cookie({"name": site_settings.LANGUAGE_COOKIE_NAME, "value": language})
+    browser.find_element(By.ID, "id_username").send_keys("auditor")
+    browser.find_element(By.ID, "id_password").send_keys("pw-for-the-browser\ue007")
+    wait_for(browser, "#content-main")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    for name, path in [
+        ("history", HISTORY),
+        ("versions", reverse("admin:predictor_modelversion_changelist")),
+    ]:
+        browser.get(f"{server}{path}")
+        rows = wait_for(browser, "#result_list tbody tr") and browser.find_elements(
+            By.CSS_SELECTOR, "#result_list tbody tr"
+        )
+        assert rows
+        browser.save_screenshot(str(SCREENSHOTS / f"admin-{name}-{language}-desktop.png"))
+        # The list scrolls inside its own box (.results) rather than the page: both must not.
+        page, table = browser.execute_script(
+            "const results = document.querySelector('#changelist .results');"
+            "return [document.documentElement.scrollWidth - window.innerWidth,"
+            " results.scrollWidth - results.clientWidth];"
+        )
+        assert page <= 0, f"the {name} page scrolls sideways by {page}px"
+        assert table <= 0, f"the {name} list scrolls sideways by {table}px"
