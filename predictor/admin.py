@@ -36,7 +36,7 @@ from .models import (
     PredictionRequest,
     ThrottledRequestCount,
 )
-from .services import exports
+from .services import cards, exports
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -582,7 +582,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
     @admin.display(description=_("plots"))
     def plots_table(self, obj):
         return figures_table(
-            (plot.get("title", name), plot.get("name", ""))
+            (plot_title(name), plot.get("name", ""))
             for name, plot in (obj.plots or {}).items()
             if isinstance(plot, dict)
         )
@@ -645,6 +645,15 @@ class ActivationReasonForm(forms.Form):
 
 def model_card_url(version) -> str:
     return reverse("predictor:model-card", kwargs={"number": version.number})
+
+
+def plot_title(name: str) -> str:
+    """A stored plot's title in the reader's language, as the model card says it; its stored
+    name for a plot the card does not know."""
+    try:
+        return cards.plot_title(name)
+    except KeyError:
+        return name
 
 
 def figures_table(rows):

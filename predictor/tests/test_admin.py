@@ -697,6 +697,10 @@ def test_a_versions_figures_are_tables_and_its_model_card_one_click_away(
     )
     assert '"coefficients"' not in html
     assert '"file_rows"' not in html
+    # The plots by their titles in the reader's language, not as stored.
+    assert active_model.plots
+    assert "Predicted against actual views" not in html
+    assert "Residuals against" not in html
 
 
 def test_the_versions_list_writes_its_figures_for_people(admin_client, active_model):
