@@ -122,14 +122,21 @@ class CreatedDrillDown(admin.SimpleListFilter):
         if period is None:
             return [(str(year), str(year)) for year in years]
         first, after = period
-        chosen = [first.strftime("%Y")]
+        # Each choice: its parameter (ISO), and its name as the language writes dates.
+        chosen = [(first.strftime("%Y"), first.strftime("%Y"))]
         if after - first < timedelta(days=32):  # a month or a day: its days
-            chosen.append(first.strftime("%Y-%m"))
+            chosen.append((first.strftime("%Y-%m"), display.month(first)))
             days = calendar.monthrange(first.year, first.month)[1]
-            chosen += [first.replace(day=day).isoformat() for day in range(1, days + 1)]
+            chosen += [
+                (one.isoformat(), display.day(one))
+                for one in (first.replace(day=day) for day in range(1, days + 1))
+            ]
         else:  # a year: its months
-            chosen += [f"{first.year}-{month:02}" for month in range(1, 13)]
-        return [(value, value) for value in chosen]
+            chosen += [
+                (f"{first.year}-{month:02}", display.month(first.replace(month=month)))
+                for month in range(1, 13)
+            ]
+        return chosen
 
     def queryset(self, request, queryset):
         period = self.period()

@@ -164,3 +164,17 @@ def throttled_title(counted) -> str:
         "scope": counted.scope,
         "when": when(counted.minute),
     }
+
+
+# --- Days and months (the admin's date drill-down) -----------------------------------------------
+
+
+def day(value) -> str:
+    """A calendar day in the language's date layout, as `when` writes its date: "2026年12月7日",
+    "7 Dec 2026"."""
+    return formats.date_format(value, "DATE_FORMAT")
+
+
+def month(value) -> str:
+    """A calendar month in the language's layout: "2026年12月", "December 2026"."""
+    return formats.date_format(value, "YEAR_MONTH_FORMAT")

@@ -27,6 +27,8 @@ from .conftest import STORED_REFUSALS, stored_refusal_row
 from .test_accessibility import SCREENSHOTS
 from .test_predictions import info
 
+HISTORY = reverse("admin:predictor_predictionrequest_changelist")
+
 
 def make_records(count=3):
     inputs = [{"likes": i, "shares": i + 1} for i in range(count)]
@@ -158,6 +160,21 @@ def test_the_date_drill_down_goes_from_years_to_months_to_days(admin_client, act
     assert in_month == 2
     assert choices(today.isoformat())[1] == 2
     assert choices((today - timedelta(days=1)).isoformat())[1] == 0
+
+
+@pytest.mark.parametrize(
+    ("language", "month", "day"),
+    [("zh-hans", "2026年3月", "2026年3月5日"), ("en", "March 2026", "5 Mar 2026")],
+)
+def test_the_date_drill_down_names_months_and_days_as_the_language_writes_dates(
+    admin_client, active_model, language, month, day
+):
+    make_records(1)
+    page = admin_client.get(HISTORY, {"created": "2026-03"}, HTTP_ACCEPT_LANGUAGE=language)
+
+    spec = next(s for s in page.context["cl"].filter_specs if isinstance(s, CreatedDrillDown))
+    names = dict(spec.lookup_choices)
+    assert (names["2026"], names["2026-03"], names["2026-03-05"]) == ("2026", month, day)
 
 
 @pytest.mark.parametrize("value", ["2026-13", "20x6", "2026-02-30", "0000"])
@@ -472,8 +489,6 @@ def test_the_record_page_says_a_refusal_of_any_age_in_the_readers_language(
 
 
 # --- The auditor's desk: what the lists and pages say, in each language --------------------------
-
-HISTORY = reverse("admin:predictor_predictionrequest_changelist")
 
 
 def cells(html: str) -> list[dict[str, str]]:
