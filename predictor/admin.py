@@ -780,6 +780,12 @@ class ActivationAdmin(ReadOnlyAdmin):
     list_filter = ["door", "version"]
     list_select_related = ["version", "previous", "user"]
     date_hierarchy = "activated_at"
+    fields = ["version", "previous", "activated_when", "door", "user", "reason"]
+    readonly_fields = ["activated_when"]
+
+    @admin.display(description=_("activated at"))
+    def activated_when(self, obj):
+        return display.when(obj.activated_at)
 
     @admin.display(description=in_local_time(_("activated at")), ordering="activated_at")
     def activated(self, obj):
@@ -824,6 +830,19 @@ class OutcomeAdmin(ReadOnlyAdmin):
     def has_add_permission(self, request):
         return request.user.has_perm("predictor.record_outcome")
 
+    # A recorded outcome's page: its figures written for people. Adding one is the form's.
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return super().get_fields(request, obj)
+        return ["prediction", "real_views", "recorded_when", "source", "user", "note"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["real_views", "recorded_when"]
+
+    @admin.display(description=_("recorded at"))
+    def recorded_when(self, obj):
+        return display.when(obj.recorded_at)
+
     @admin.display(description=_("real views"), ordering="views")
     def real_views(self, obj):
         return display.count(obj.views)
@@ -856,6 +875,12 @@ class ThrottledRequestCountAdmin(ReadOnlyAdmin):
     list_filter = ["scope", "minute"]
     search_fields = ["client"]
     date_hierarchy = "minute"
+    fields = ["starting_when", "scope", "client", "refused"]
+    readonly_fields = ["starting_when", "refused"]
+
+    @admin.display(description=_("minute"))
+    def starting_when(self, obj):
+        return display.when(obj.minute)
 
     @admin.display(description=in_local_time(_("minute")), ordering="minute")
     def starting(self, obj):
@@ -884,8 +909,33 @@ class AuditSealAdmin(ReadOnlyAdmin):
     # The id runs and row hashes (megabytes for a large seal) are for verify_audit, not reading.
     exclude = ["prediction_ids", "prediction_hashes", "outcome_ids", "outcome_hashes"]
 
+    fields = [
+        "number",
+        "sealed_when",
+        "cutoff_when",
+        "previous_digest",
+        "digest",
+        "row_encoding",
+        "columns",
+        "predictions_after_id",
+        "predictions_through_id",
+        "predictions",
+        "outcomes_after_id",
+        "outcomes_through_id",
+        "outcomes",
+    ]
+    readonly_fields = ["sealed_when", "cutoff_when", "predictions", "outcomes"]
+
     def get_queryset(self, request):
         return super().get_queryset(request).defer(*self.exclude)
+
+    @admin.display(description=_("sealed at"))
+    def sealed_when(self, obj):
+        return display.when(obj.sealed_at)
+
+    @admin.display(description=_("rows written before"))
+    def cutoff_when(self, obj):
+        return display.when(obj.cutoff)
 
     @admin.display(description=in_local_time(_("sealed at")), ordering="sealed_at")
     def sealed(self, obj):

@@ -20,7 +20,14 @@ from selenium.webdriver.common.by import By
 
 from predictor import display, services
 from predictor.admin import BoundedCountPaginator, CreatedDrillDown, PredictionRequestAdmin
-from predictor.models import Activation, AuditSeal, ModelVersion, Outcome, PredictionRequest
+from predictor.models import (
+    Activation,
+    AuditSeal,
+    ModelVersion,
+    Outcome,
+    PredictionRequest,
+    ThrottledRequestCount,
+)
 
 from .browser import wait_for
 from .conftest import STORED_REFUSALS, stored_refusal_row
@@ -650,6 +657,33 @@ def test_a_records_page_titles_it_and_writes_its_figures_for_people(admin_client
         assert display.milliseconds(record.latency_ms) in html
     assert "→ 浏览量" in html
     assert repr(record.views) not in html  # not the float as stored
+
+
+def test_every_records_page_writes_its_moments_with_the_time_zone_named(admin_client, active_model):
+    make_records(1)
+    prediction = PredictionRequest.objects.filter(accepted=True).first()
+    [outcome] = services.record_outcomes([services.OutcomeItem(prediction.pk, 4321)], source="api")
+    call_command("seal_audit", "--lag", "0", stdout=io.StringIO())
+    counted = ThrottledRequestCount.objects.create(
+        minute=timezone.now().replace(second=0, microsecond=0), scope="anon", client="10.0.0.1"
+    )
+    pages = [
+        ("activation", Activation.objects.get(), "activated_at"),
+        ("outcome", outcome, "recorded_at"),
+        ("auditseal", AuditSeal.objects.get(), "sealed_at"),
+        ("throttledrequestcount", counted, "minute"),
+        ("predictionrequest", prediction, "created_at"),
+        ("modelversion", active_model, "created_at"),
+    ]
+    for name, record, moment in pages:
+        url = reverse(f"admin:predictor_{name}_change", args=[record.pk])
+
+        html = unescape(admin_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode())
+
+        with translation.override("en"):
+            written = display.when(getattr(record, moment))
+        assert f'<div class="readonly">{written}</div>' in html, name
+        assert written.endswith(f"({timezone.get_current_timezone_name()})")
 
 
 def test_choices_read_in_chinese_in_every_list(admin_client, active_model):
