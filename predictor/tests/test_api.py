@@ -53,6 +53,8 @@ def test_a_prediction_returns_201_with_the_answer_and_the_version(api, active_mo
         "interval",
         "model_version",
         "created_at",
+        "extrapolated",
+        "extrapolation",
     }
     assert body["views"] == exact_views(500, 300)
     assert body["model_version"] == active_model.label

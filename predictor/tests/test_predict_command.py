@@ -22,6 +22,7 @@ RESULT_COLUMNS = [
     "model_version",
     "record_id",
     "error",
+    "extrapolated",
 ]
 
 
@@ -172,6 +173,7 @@ def test_a_file_is_written_row_by_row_with_views_interval_version_and_record_id(
         assert row["interval_coverage"] == "0.9"
         assert row["model_version"] == "v1"
         assert row["error"] == ""
+        assert row["extrapolated"] == ("true" if record.extrapolated else "false")
         assert record.raw_input == {
             "file": "in.csv",
             "line": line,
