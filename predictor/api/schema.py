@@ -119,10 +119,11 @@ def _prediction(
     }
 
 
-# An answer outside the training range, as the API says it in English.
+# An answer outside the training range (the sample's: likes 311 to 5,034, shares 98 to 5,034),
+# as the API says it in English. The model computes -163.69 there; the answer is never below 0.
 EXTRAPOLATION_EXAMPLE = (
-    "120 likes is below the range the model was trained on (313 to 5,642) and 40 shares is "
-    "below the range the model was trained on (96 to 6,110), so this prediction is an "
+    "120 likes is below the range the model was trained on (311 to 5,034) and 40 shares is "
+    "below the range the model was trained on (98 to 5,034), so this prediction is an "
     "extrapolation and may be off."
 )
 
@@ -158,7 +159,7 @@ PREDICTION_EXAMPLES = [
         "A batch",
         value=[
             _prediction(1042, 500, 300, 59012.37, 51873.9, 66150.84),
-            _prediction(1043, 120, 40, 13008.52, 0.0, 46189.2, EXTRAPOLATION_EXAMPLE),
+            _prediction(1043, 120, 40, 0.0, 0.0, 30989.15, EXTRAPOLATION_EXAMPLE),
         ],
         response_only=True,
         status_codes=["201"],
