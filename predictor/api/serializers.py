@@ -84,7 +84,7 @@ class PredictionSerializer(serializers.ModelSerializer):
 
     views = ServedViewsField(
         read_only=True,
-        help_text="Predicted views (浏览量): the model's figure, never below 0.",
+        help_text="Predicted views (浏览量): the model's figure, or 0 where it computes less.",
     )
     interval = IntervalSerializer(source="*", read_only=True, allow_null=True)
     model_version = serializers.CharField(source="model_version.label", read_only=True)

@@ -94,7 +94,8 @@ class Answer(NamedTuple):
         in the active language."""
         if not self.extrapolated:
             return ""
-        return extrapolation_sentence(self.model_version, (self.likes, self.shares))
+        row = [getattr(self, name) for name in features.INPUT_NAMES]
+        return extrapolation_sentence(self.model_version, row)
 
 
 # --- The answer served, and its interval ----------------------------------------------------------

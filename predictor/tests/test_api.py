@@ -839,4 +839,4 @@ def test_the_schema_documents_the_answer_s_extrapolation_fields(api, db):
     assert "outside the range" in properties["extrapolated"]["description"]
     assert properties["extrapolation"]["type"] == "string"
     assert properties["extrapolation"]["nullable"] is True
-    assert "never below 0" in properties["views"]["description"]
+    assert "or 0 where it computes less" in properties["views"]["description"]
