@@ -548,7 +548,7 @@ def test_the_admin_changelist_links_each_version_to_its_card(admin_client, activ
 def test_the_card_reads_in_chinese_by_default_and_in_english_when_asked(client, active_model):
     chinese = get_card(client, active_model, language="zh-hans")
     assert "模型卡片 v1" in chinese.text()
-    assert chinese.text("equation") == "浏览量 ≈ 80 × 点赞数 + 60 × 转发数 + 1000"
+    assert chinese.text("equation") == "浏览量 ≈ 80 × 点赞数 + 60 × 转发数 + 1,000"
     assert ["行数", "40"] in table_rows(chinese, "training-data")
     english = get_card(client, active_model)
     assert english.text("equation") == "views ≈ 80 × likes + 60 × shares + 1,000"
