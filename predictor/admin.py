@@ -239,19 +239,25 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
 
     @admin.display(description=features.VIEWS.title)
     def answer(self, obj):
+        """The answer served; under it, the figure the model computed when the answer differs
+        (one below zero, served as zero), and whether the input lay outside the training range."""
         if not obj.accepted:
             return format_html(
                 '<strong class="refused">{}</strong> <span class="refusal">{}</span>',
                 gettext("Refused:"),
                 refusal_summary(obj.errors),
             )
+        served = services.served_views(obj.views)
+        notes = []
+        if served != obj.views:
+            notes.append(gettext("model computed %(views)s") % {"views": display.count(obj.views)})
         if obj.extrapolated:
-            return format_html(
-                '{} <span class="extrapolated">{}</span>',
-                display.count(obj.views),
-                gettext("outside the training range"),
-            )
-        return display.count(obj.views)
+            notes.append(gettext("outside the training range"))
+        return format_html(
+            "{}{}",
+            display.count(served),
+            format_html_join("", ' <span class="answer-note">{}</span>', ((n,) for n in notes)),
+        )
 
     @admin.display(description=_("interval"))
     def interval(self, obj):
@@ -286,7 +292,15 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("predicted views"))
     def views_answered(self, obj):
-        return display.count(obj.views) or "-"
+        if obj.views is None:
+            return "-"
+        served = services.served_views(obj.views)
+        if served == obj.views:
+            return display.count(served)
+        return gettext("%(served)s (the model computed %(computed)s)") % {
+            "served": display.count(served),
+            "computed": display.count(obj.views),
+        }
 
     @admin.display(description=_("why refused"))
     def refused_because(self, obj):

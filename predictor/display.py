@@ -123,9 +123,13 @@ def prediction_title(record) -> str:
     }
     if not record.accepted:
         return gettext("#%(number)s %(channel)s, %(when)s → refused") % params
+    # The answer served, which the row keeps as the model computed it. Imported here: the
+    # services import the models, whose titles are written here.
+    from .services import served_views
+
     return gettext("#%(number)s %(channel)s, %(when)s → %(views)s views") % {
         **params,
-        "views": count(record.views),
+        "views": count(served_views(record.views)),
     }
 
 

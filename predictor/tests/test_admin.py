@@ -574,6 +574,43 @@ def test_the_history_shows_what_was_typed_and_why_a_row_was_refused(
     assert zone_heading in unescape(html)
 
 
+@pytest.mark.parametrize(
+    ("language", "answer", "title"),
+    [
+        ("en", "0 model computed -6,967", "→ 0 views"),
+        ("zh-hans", "0 模型算出 -6,967", "→ 浏览量 0"),
+    ],
+)
+def test_an_answer_below_zero_shows_as_served_with_what_the_model_computed(
+    admin_client, active_model, language, answer, title
+):
+    # The row keeps the model's figure; zero was served (services.served_views).
+    row = PredictionRequest.objects.create(
+        channel="api",
+        accepted=True,
+        likes=80,
+        shares=12,
+        views=-6966.59,
+        views_lower=0,
+        views_upper=26211,
+        extrapolated=False,
+        model_version=active_model,
+        latency_ms=1.25,
+    )
+
+    [cells_] = cells(admin_client.get(HISTORY, HTTP_ACCEPT_LANGUAGE=language).content.decode())
+    page = admin_client.get(
+        reverse("admin:predictor_predictionrequest_change", args=[row.pk]),
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
+
+    assert words(cells_["answer"]) == answer
+    assert words(cells_["latency"]) in ("1.3 ms", "1.3 毫秒")
+    html = unescape(page.content.decode())
+    assert title in html
+    assert "0 (the model computed -6,967)" in html or "0（模型算出 -6,967）" in html
+
+
 def test_a_refusal_of_anything_but_an_input_shows_the_start_of_what_was_sent(
     admin_client, active_model
 ):
@@ -872,6 +909,18 @@ def test_the_history_and_the_versions_fit_1280_px_without_scrolling_sideways(
             user_id=auditor.pk,
         ),
         batch=True,
+    )
+    PredictionRequest.objects.create(
+        channel="preview",
+        accepted=True,
+        likes=80,
+        shares=12,
+        views=-6966.59,
+        views_lower=0,
+        views_upper=26211,
+        extrapolated=True,
+        model_version=ModelVersion.objects.get(is_active=True),
+        latency_ms=12345.678,
     )
     browser.set_window_size(1280, 900)
     browser.get(f"{server}/admin/login/")
