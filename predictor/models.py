@@ -252,10 +252,10 @@ class ModelVersion(models.Model):
                 "live MAE %(live)s on %(outcomes)s outcomes is more than %(ratio)s× the "
                 "cross-validated MAE %(cv)s"
             ) % {
-                "live": f"{self.live_mae:,.0f}",
-                "outcomes": f"{self.live_outcomes:,}",
+                "live": display.count(self.live_mae),
+                "outcomes": display.count(self.live_outcomes),
                 "ratio": f"{ratio:g}",
-                "cv": f"{self.cv_mae:,.0f}",
+                "cv": display.count(self.cv_mae),
             }
         return ""
 

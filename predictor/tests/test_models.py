@@ -194,6 +194,8 @@ def test_a_version_is_flagged_above_the_ratio_on_enough_outcomes(settings, outco
 
     assert version.live_error_flagged is flagged
     if flagged:
+        # 150.5 written as display.count rounds it, halves up: "151", more than 1.5 × 100 as
+        # the sentence says (rounded half to even, it read "150").
         assert version.live_error_problem == (
-            "live MAE 150 on 20 outcomes is more than 1.5× the cross-validated MAE 100"
+            "live MAE 151 on 20 outcomes is more than 1.5× the cross-validated MAE 100"
         )
