@@ -647,6 +647,22 @@ def test_a_refusal_of_anything_but_an_input_shows_the_start_of_what_was_sent(
     assert words(unknown["answer"]).startswith("Refused: views: Unknown field(s): views.")
 
 
+def test_what_was_typed_is_shown_as_text_never_as_markup(admin_client, active_model):
+    typed = "<b>1</b>"
+    services.record_refusal(
+        raw_inputs=[{"likes": typed, "shares": 1}],
+        errors=[{"likes": [{"code": "not_a_number", "params": {"value": typed}}]}],
+        info=info(),
+    )
+
+    html = admin_client.get(HISTORY, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "<b>1</b>" not in html
+    [row] = cells(html)
+    assert "&lt;b&gt;1&lt;/b&gt;" in row["given"]
+    assert "&lt;b&gt;1&lt;/b&gt;" in row["answer"]
+
+
 def test_the_history_reads_its_rows_without_a_query_per_row(admin_client, active_model, staff_user):
     def queries_for_a_page():
         with CaptureQueriesContext(connection) as queries:
