@@ -12,7 +12,21 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import features
+from . import display, features
+
+# What each `retrain --algorithm` is called for people, in their language. Here, not in
+# services/algorithms.py, which imports scikit-learn: a worker that shows a card never needs it.
+ALGORITHM_TITLES = {
+    "linear": _("linear regression"),
+    "ridge": _("ridge regression"),
+    "log-linear": _("linear regression on logarithms"),
+    "hist-gb": _("boosted decision trees"),
+}
+
+
+def algorithm_title(name: str) -> str:
+    """An algorithm's name for people ("linear regression"); the name itself if unknown."""
+    return str(ALGORITHM_TITLES.get(name, name))
 
 
 def served_figure(figure: str, checkpoint: "ServedCheckpoint | None"):
@@ -234,6 +248,10 @@ class ModelVersion(models.Model):
         return f"v{self.number}"
 
     @property
+    def algorithm_title(self) -> str:
+        return algorithm_title(self.algorithm_name)
+
+    @property
     def live_error_problem(self) -> str:
         """Why this version's live error is flagged, or "": needs `with_live_error()`.
 
@@ -351,13 +369,26 @@ class AppendOnlyModel(models.Model):
 
 
 class Activation(AppendOnlyModel):
-    """Who made which version the served one, when, through which door, and why."""
+    """Who made which version the served one, when, through which door, and why.
+
+    Why is stored as a code and its parameters, never as a sentence: the card, the admin and the
+    commands say it in their reader's language (reason_text). Only what a person typed is kept
+    as words, theirs, in `reason`.
+    """
 
     class Door(models.TextChoices):
         RETRAIN = "retrain", _("retrain")
         COMMAND = "command", _("activate command")
         ADMIN = "admin", _("admin")
         API = "api", _("API")
+
+    class Reason(models.TextChoices):
+        # In `reason`, as whoever activated the version typed it (or, for rows written before
+        # codes, the stored sentence that 0020_activation_reason_codes could not read).
+        STATED = "stated", _("stated by whoever activated it")
+        # `retrain` activated what it had just stored. Parameters: algorithm (its --algorithm
+        # name), data_file, outcome_rows.
+        RETRAINED = "retrained", _("retrained")
 
     version = models.ForeignKey(
         ModelVersion,
@@ -383,8 +414,22 @@ class Activation(AppendOnlyModel):
         blank=True,
         verbose_name=_("user"),
     )
+    reason_code = models.CharField(
+        _("reason code"), max_length=16, choices=Reason.choices, default=Reason.STATED
+    )
+    reason_parameters = models.JSONField(
+        _("reason parameters"),
+        default=dict,
+        blank=True,
+        help_text=_("What the reason's sentence names (the algorithm, the data file)."),
+    )
     REASON_MAX = 500
-    reason = models.CharField(_("reason"), max_length=REASON_MAX, blank=True)
+    reason = models.CharField(
+        _("reason"),
+        max_length=REASON_MAX,
+        blank=True,
+        help_text=_("As whoever activated the version typed it."),
+    )
 
     class Meta:
         ordering = ["-activated_at", "-id"]
@@ -393,6 +438,35 @@ class Activation(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.version.label} activated {self.activated_at:%Y-%m-%d %H:%M:%S} ({self.door})"
+
+    @staticmethod
+    def retrained(*, algorithm: str, data_file: str, outcome_rows: int = 0) -> tuple[str, dict]:
+        """The reason `retrain` gives for activating what it stored: (code, parameters), as
+        `services.activate` takes them."""
+        return Activation.Reason.RETRAINED, {
+            "algorithm": algorithm,
+            "data_file": data_file,
+            "outcome_rows": outcome_rows,
+        }
+
+    def reason_text(self) -> str:
+        """Why, in the active language: a reason the system gave, said from its code; a
+        person's words as they typed them ("" when they gave none)."""
+        if self.reason_code == self.Reason.RETRAINED:
+            parameters = self.reason_parameters
+            named = {
+                "algorithm": algorithm_title(parameters.get("algorithm", "")),
+                "file": parameters.get("data_file", ""),
+            }
+            if parameters.get("outcome_rows"):
+                return gettext(
+                    "Retrained on %(file)s plus %(outcomes)s real view counts (%(algorithm)s), "
+                    "switched on automatically"
+                ) % {**named, "outcomes": display.count(parameters["outcome_rows"])}
+            return gettext("Retrained on %(file)s (%(algorithm)s), switched on automatically") % (
+                named
+            )
+        return self.reason
 
 
 USER_AGENT_MAX = 512

@@ -344,9 +344,14 @@ def activate(
     door: Activation.Door,
     user_id: int | None = None,
     reason: str = "",
+    reason_code: Activation.Reason = Activation.Reason.STATED,
+    reason_parameters: dict | None = None,
 ) -> ModelVersion:
     """Make `version` the one every worker serves from its next request on, and record who did
     it, through which door, and why (an append-only history row).
+
+    Why is `reason`, a person's words, or a code and its parameters (Activation.Reason) that
+    Activation.reason_text says in the reader's language: every activation is written here.
 
     Its signature and artifact are verified and unpickled in full first (and what workers will
     serve from it built): rolling back to a version whose files are gone, altered, unsigned or
@@ -368,6 +373,8 @@ def activate(
             door=door,
             user_id=user_id,
             reason=reason[: Activation.REASON_MAX],
+            reason_code=reason_code,
+            reason_parameters=reason_parameters or {},
         )
     # This process serves the new version from its next request; the others within the bound.
     _serving.forget()
