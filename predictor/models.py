@@ -262,13 +262,13 @@ class ModelVersion(models.Model):
         enough = self.live_outcomes >= settings.VIEWSITE_LIVE_MIN_OUTCOMES
         if enough and self.live_mae is not None and self.live_mae > ratio * self.cv_mae:
             return gettext(
-                "live MAE %(live)s on %(outcomes)s outcomes is more than %(ratio)s× the "
-                "cross-validated MAE %(cv)s"
+                "on %(outcomes)s reported real view counts its typical miss is %(live)s views, "
+                "more than %(ratio)s times the %(cv)s it had in testing"
             ) % {
-                "live": f"{self.live_mae:,.0f}",
-                "outcomes": f"{self.live_outcomes:,}",
+                "live": display.count(self.live_mae),
+                "outcomes": display.count(self.live_outcomes),
                 "ratio": f"{ratio:g}",
-                "cv": f"{self.cv_mae:,.0f}",
+                "cv": display.count(self.cv_mae),
             }
         return ""
 

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from .. import features, metrics
 from ..models import Activation, ModelFile, ModelVersion
-from . import signing
+from . import plots, signing
 from .errors import ArtifactIntegrityError, ModelUnavailable
 from .predictors import Predictor, predictor_for, predictor_from_spec, serving_spec
 
@@ -164,7 +164,14 @@ def plot_files(drawn, *, number: int) -> tuple[dict, list[StoredFile]]:
     """The card's plots as files, and what the version's `plots` records of them."""
     files = [_named(plot.image, f"model-v{number}-{{}}-{plot.name}.png") for plot in drawn]
     recorded = {
-        plot.name: {"title": plot.title, "name": file.name, "sha256": file.sha256}
+        plot.name: {
+            "title": plot.title,
+            "language": plot.language,
+            "width": plots.SIZE_INCHES[0] * plots.DPI,
+            "height": plots.SIZE_INCHES[1] * plots.DPI,
+            "name": file.name,
+            "sha256": file.sha256,
+        }
         for plot, file in zip(drawn, files, strict=True)
     }
     return recorded, files

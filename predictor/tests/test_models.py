@@ -195,5 +195,6 @@ def test_a_version_is_flagged_above_the_ratio_on_enough_outcomes(settings, outco
     assert version.live_error_flagged is flagged
     if flagged:
         assert version.live_error_problem == (
-            "live MAE 150 on 20 outcomes is more than 1.5× the cross-validated MAE 100"
+            "on 20 reported real view counts its typical miss is 150 views, more than 1.5 times "
+            "the 100 it had in testing"
         )
