@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Abs, Cast, Coalesce, Power, Sqrt
 from django.utils import timezone
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -452,21 +454,34 @@ class Activation(AppendOnlyModel):
     def reason_text(self) -> str:
         """Why, in the active language: a reason the system gave, said from its code; a
         person's words as they typed them ("" when they gave none)."""
-        if self.reason_code == self.Reason.RETRAINED:
-            parameters = self.reason_parameters
-            named = {
-                "algorithm": algorithm_title(parameters.get("algorithm", "")),
-                "file": parameters.get("data_file", ""),
-            }
-            if parameters.get("outcome_rows"):
-                return gettext(
-                    "Retrained on %(file)s plus %(outcomes)s real view counts (%(algorithm)s), "
-                    "switched on automatically"
-                ) % {**named, "outcomes": display.count(parameters["outcome_rows"])}
-            return gettext("Retrained on %(file)s (%(algorithm)s), switched on automatically") % (
-                named
+        return self._said(html=False)
+
+    def reason_html(self) -> str:
+        """reason_text for a page: escaped, and the file name marked as code (a name, not a
+        word of the reader's language)."""
+        return self._said(html=True)
+
+    def _said(self, *, html: bool) -> str:
+        if self.reason_code != self.Reason.RETRAINED:
+            return conditional_escape(self.reason) if html else self.reason
+        parameters = self.reason_parameters
+        named = {
+            "algorithm": algorithm_title(parameters.get("algorithm", "")),
+            "file": parameters.get("data_file", ""),
+            "outcomes": display.count(parameters.get("outcome_rows") or 0),
+        }
+        if html:
+            named = {key: conditional_escape(value) for key, value in named.items()}
+            named["file"] = format_html("<code>{}</code>", parameters.get("data_file", ""))
+        if parameters.get("outcome_rows"):
+            sentence = gettext(
+                "Retrained on %(file)s plus %(outcomes)s real view counts (%(algorithm)s), "
+                "switched on automatically"
             )
-        return self.reason
+        else:
+            sentence = gettext("Retrained on %(file)s (%(algorithm)s), switched on automatically")
+        # The sentence is ours (the catalogue's); what fills it was escaped above.
+        return mark_safe(sentence % named) if html else sentence % named
 
 
 USER_AGENT_MAX = 512

@@ -46,7 +46,7 @@ class Plot:
 
 @dataclass(frozen=True)
 class Words:
-    """Every word a plot shows, in the active language."""
+    """Every word a plot shows, in the language that was active when `words` made them."""
 
     title: str
     across: str  # the horizontal axis
@@ -54,45 +54,36 @@ class Words:
     line: str
     inside: str
     outside: str
-
-    @property
-    def description(self) -> str:
-        """The plot in a sentence or two, for the page that shows it (its alt text)."""
-        return gettext(
-            "%(title)s. A scatter plot: across, %(across)s; up, %(up)s. Blue points are "
-            "%(inside)s, red points %(outside)s; the line is %(line)s."
-        ) % {
-            "title": self.title,
-            "across": self.across,
-            "up": self.up,
-            "inside": self.inside,
-            "outside": self.outside,
-            "line": self.line,
-        }
+    description: str  # the plot in a sentence or two, for the page that shows it (its alt text)
 
 
 def words(name: str) -> Words:
     """What plot `name` ("predicted-vs-actual", "residuals-likes") says, in the active language."""
-    legend = {
-        "inside": gettext("inside its range"),
-        "outside": gettext("outside its range"),
-    }
+    said = {"inside": gettext("inside its range"), "outside": gettext("outside its range")}
     if name == "predicted-vs-actual":
-        return Words(
-            title=gettext("Predicted views against actual views"),
-            across=gettext("actual views"),
-            up=gettext("predicted views"),
-            line=gettext("a perfect prediction"),
-            **legend,
+        said |= {
+            "title": gettext("Predicted views against actual views"),
+            "across": gettext("actual views"),
+            "up": gettext("predicted views"),
+            "line": gettext("a perfect prediction"),
+        }
+    else:
+        feature = features.BY_NAME[name.removeprefix("residuals-")]
+        said |= {
+            "title": gettext("How far off the predictions were, by %(input)s")
+            % {"input": feature.title},
+            "across": str(feature.title),
+            "up": gettext("actual minus predicted views"),
+            "line": gettext("no miss at all"),
+        }
+    description = (
+        gettext(
+            "%(title)s. A scatter plot: across, %(across)s; up, %(up)s. Blue points are "
+            "%(inside)s, red points %(outside)s; the line is %(line)s."
         )
-    feature = features.BY_NAME[name.removeprefix("residuals-")]
-    return Words(
-        title=gettext("How far off the predictions were, by %(input)s") % {"input": feature.title},
-        across=str(feature.title),
-        up=gettext("actual minus predicted views"),
-        line=gettext("no miss at all"),
-        **legend,
+        % said
     )
+    return Words(**said, description=description)
 
 
 def stored_name(name: str, language: str) -> str:

@@ -383,3 +383,30 @@ def test_migration_0020_turns_retrains_sentences_into_codes_and_keeps_other_text
         ).reason_text() == (
             "用 my data (2).csv 和 37 条真实浏览量重新训练（对数线性回归），训练完自动启用"
         )
+
+
+def test_a_reason_for_a_page_is_escaped_and_marks_the_file_name_as_code(
+    db, linear_csv, trained_models
+):
+    first = trained_models.store(linear_csv)
+    second = trained_models.store(linear_csv, activate=False)
+    services.activate(version=first, door=Activation.Door.COMMAND, reason="<b>v2</b> & co")
+    reason_code, reason_parameters = Activation.retrained(
+        algorithm="linear", data_file="<i>.csv", outcome_rows=0
+    )
+    services.activate(
+        version=second,
+        door=Activation.Door.RETRAIN,
+        reason_code=reason_code,
+        reason_parameters=reason_parameters,
+    )
+    stated, retrained = Activation.objects.order_by("-pk")[1], Activation.objects.latest("pk")
+
+    with translation.override("en"):
+        assert stated.reason_html() == "&lt;b&gt;v2&lt;/b&gt; &amp; co"
+        assert retrained.reason_html() == (
+            "Retrained on <code>&lt;i&gt;.csv</code> (linear regression), switched on automatically"
+        )
+        assert retrained.reason_text() == (
+            "Retrained on <i>.csv (linear regression), switched on automatically"
+        )
