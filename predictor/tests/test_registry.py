@@ -46,7 +46,7 @@ def test_retrain_stores_every_file_in_the_database_and_writes_none(db, linear_cs
     names = {version.artifact_name, version.serving_name}
     names |= {plot["name"] for plot in version.plots.values()}
     assert set(stored) == names
-    assert len(names) == 5
+    assert len(names) == 2 + 3 * len(settings.LANGUAGES)  # artifact, spec, plots per language
     model = joblib.load(io.BytesIO(bytes(stored[version.artifact_name])))
     assert model.predict([[1, 1]])[0] == pytest.approx(80 + 60 + 1000)
     assert json.loads(bytes(stored[version.serving_name]))["intercept"] == pytest.approx(1000)
