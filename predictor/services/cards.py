@@ -61,6 +61,13 @@ class ModelCard:
     columns: list[tuple[features.Feature, dict]]
     zone: str  # the time zone the card's times are in, named once
 
+    @property
+    def smallest_half_width(self) -> float | None:
+        """How far either side of a prediction its interval reaches at the least, in views:
+        the share of the scale floor that a small prediction gets (predictors.py)."""
+        share, floor = self.version.interval_relative_half_width, self.version.interval_scale_floor
+        return None if share is None or floor is None else share * floor
+
 
 def model_card(number: int) -> ModelCard:
     """The card of version `number`; ModelVersion.DoesNotExist if there is none."""

@@ -232,11 +232,11 @@ def test_the_card_shows_the_cross_validated_metrics_and_the_interval_coverage(cl
     ) in page.text()
     assert version.interval_relative_half_width > 0
     assert page.text("interval-sentence") == (
-        "Every prediction comes with a range: the prediction, give or take "
-        f"{version.interval_relative_half_width:.1%} of it (of "
-        f"{whole(version.interval_scale_floor)} views for smaller predictions). The range is "
-        "meant to hold the real view count for 90% of articles; in testing it held it for "
-        f"{version.cv_interval_coverage * 100:.1f}%."
+        "Every prediction comes with a range: the prediction give or take "
+        f"{version.interval_relative_half_width:.1%} of it, and never less than give or take "
+        f"{whole(version.interval_relative_half_width * version.interval_scale_floor)} views. "
+        "The range is meant to hold the real view count for 90% of articles; in testing it "
+        f"held it for {version.cv_interval_coverage * 100:.1f}%."
     )
 
 
