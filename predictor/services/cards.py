@@ -14,6 +14,7 @@ from . import plots
 class Term:
     coefficient: float
     label: str
+    size: str  # the coefficient's size as display writes it, its sign left to the equation
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,17 @@ class Equation:
     target: str
     terms: list[Term]
     intercept: float
+    intercept_size: str
     log_scale: bool
+
+
+def size(value: float, places: int) -> str:
+    """abs(value) to `places` decimals, grouped (display.decimal), or as a whole number when
+    that is what it is to those decimals: an exact fit reads 80, not 80.00."""
+    written = display.decimal(abs(value), places)
+    if abs(abs(value) - round(abs(value))) < 0.5 * 10**-places:
+        return display.count(abs(value))
+    return written
 
 
 @dataclass(frozen=True)
@@ -122,16 +133,21 @@ def equation(version: ModelVersion) -> Equation | None:
         return None
     log_scale = parameters.get("scale") == "log1p"
 
+    # A coefficient on logarithms is small, and its third decimal matters.
+    places = 4 if log_scale else 2
+
     def named(feature):
         return f"log(1 + {feature.title})" if log_scale else str(feature.title)
 
+    coefficients = parameters["coefficients"]
     return Equation(
         target=named(features.TARGET),
         terms=[
-            Term(parameters["coefficients"][feature.name], named(feature))
-            for feature in features.INPUT_FEATURES
+            Term(coefficients[f.name], named(f), size(coefficients[f.name], places))
+            for f in features.INPUT_FEATURES
         ],
         intercept=parameters["intercept"],
+        intercept_size=size(parameters["intercept"], places),
         log_scale=log_scale,
     )
 
