@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from axes import admin as axes_admin
 from axes.models import AccessAttempt
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
@@ -36,7 +37,7 @@ from .models import (
     PredictionRequest,
     ThrottledRequestCount,
 )
-from .services import cards, exports
+from .services import exports, plots
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -602,11 +603,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("plots"))
     def plots_table(self, obj):
-        return figures_table(
-            (plot_title(name), plot.get("name", ""))
-            for name, plot in (obj.plots or {}).items()
-            if isinstance(plot, dict)
-        )
+        return figures_table(plot_rows(obj.plots))
 
     def has_activate_permission(self, request):
         return request.user.has_perm("predictor.activate_modelversion")
@@ -668,13 +665,22 @@ def model_card_url(version) -> str:
     return reverse("predictor:model-card", kwargs={"number": version.number})
 
 
-def plot_title(name: str) -> str:
-    """A stored plot's title in the reader's language, as the model card says it; its stored
-    name for a plot the card does not know."""
-    try:
-        return cards.plot_title(name)
-    except KeyError:
-        return name
+def plot_rows(stored: dict):
+    """A version's stored plots, each (its title in the reader's language, its file): a plot is
+    stored once per language ("residuals-likes-zh-hans"), or once for versions trained before."""
+    languages = dict(settings.LANGUAGES)
+    for key, plot in (stored or {}).items():
+        if not isinstance(plot, dict):
+            continue
+        name = next((n for n in plots.ORDER if key == n or key.startswith(f"{n}-")), None)
+        if name is None:
+            yield key, plot.get("name", "")
+            continue
+        title = plots.words(name).title
+        language = key.removeprefix(name).removeprefix("-")
+        if language:
+            title = f"{title} ({languages.get(language, language)})"
+        yield title, plot.get("name", "")
 
 
 def figures_table(rows):
