@@ -796,12 +796,27 @@ def training_summary_tables(summary: dict):
 class ActivationAdmin(ReadOnlyAdmin):
     """Who activated which version, when, through which door and why: append-only."""
 
-    list_display = ["activated", "version", "previous", "door", "user", "reason"]
+    list_display = ["activated", "version", "previous", "door", "user", "why"]
     list_filter = ["door", "version"]
     list_select_related = ["version", "previous", "user"]
     date_hierarchy = "activated_at"
-    fields = ["version", "previous", "activated_when", "door", "user", "reason"]
-    readonly_fields = ["activated_when"]
+    # The reason as the reader reads it (a system's reason said from its code); its code and
+    # parameters stay on the page for the auditor.
+    fields = [
+        "version",
+        "previous",
+        "activated_when",
+        "door",
+        "user",
+        "why",
+        "reason_code",
+        "reason_parameters",
+    ]
+    readonly_fields = ["activated_when", "why"]
+
+    @admin.display(description=_("reason"))
+    def why(self, obj):
+        return obj.reason_html() or "-"
 
     @admin.display(description=_("activated at"))
     def activated_when(self, obj):

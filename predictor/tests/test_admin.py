@@ -28,6 +28,7 @@ from predictor.models import (
     PredictionRequest,
     ThrottledRequestCount,
 )
+from predictor.services import plots
 
 from .browser import wait_for
 from .conftest import STORED_REFUSALS, stored_refusal_row
@@ -753,8 +754,15 @@ def test_choices_read_in_chinese_in_every_list(admin_client, active_model):
     assert words(outcome["source"]) == "文件导入"
     assert words(outcome["real_views"]) == "4,321"
     assert "→ 浏览量" in words(outcome["prediction"])
-    doors = [words(row["door"]) for row in cells(activations.content.decode())]
-    assert doors == ["命令行启用", "重新训练"]
+    rows = cells(activations.content.decode())
+    assert [words(row["door"]) for row in rows] == ["命令行启用", "重新训练"]
+    # Why: as typed, and retrain's reason said from its code in the reader's language.
+    stated, retrained = Activation.objects.order_by("-activated_at", "-id")
+    with translation.override("zh-hans"):
+        assert [row["why"] for row in rows] == [stated.reason_html(), retrained.reason_html()]
+    assert words(rows[0]["why"]) == "back"
+    assert "<code>" in rows[1]["why"]
+    assert not english_words(re.sub(r"<code>.*?</code>", "", rows[1]["why"]))
 
 
 def test_a_versions_figures_are_tables_and_its_model_card_one_click_away(
@@ -799,10 +807,12 @@ def test_a_versions_figures_are_tables_and_its_model_card_one_click_away(
     )
     assert '"coefficients"' not in html
     assert '"file_rows"' not in html
-    # The plots by their titles in the reader's language, not as stored.
-    assert active_model.plots
-    assert "Predicted against actual views" not in html
-    assert "Residuals against" not in html
+    # The plots by their titles in the reader's language, each in each language it was drawn in.
+    with translation.override("zh-hans"):
+        title = plots.words("predicted-vs-actual").title
+    for language, name in [("zh-hans", "简体中文"), ("en", "English")]:
+        stored = active_model.plots[f"predicted-vs-actual-{language}"]["name"]
+        assert f'<tr><th scope="row">{title} ({name})</th><td>{stored}</td></tr>' in html
 
 
 def test_the_versions_list_writes_its_figures_for_people(admin_client, active_model):
