@@ -36,6 +36,7 @@ from .models import (
     Outcome,
     PredictionRequest,
     ThrottledRequestCount,
+    algorithm_title,
 )
 from .services import exports, plots
 
@@ -546,7 +547,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("algorithm"), ordering="algorithm_name")
     def algorithm_used(self, obj):
-        return obj.algorithm_name
+        return algorithm_title(obj.algorithm_name)
 
     @admin.display(description=_("predictions / outcomes"), ordering="live_predictions")
     def live_answers(self, obj):

@@ -816,13 +816,13 @@ def test_a_versions_figures_are_tables_and_its_model_card_one_click_away(
 
 
 def test_the_versions_list_writes_its_figures_for_people(admin_client, active_model):
-    [row] = cells(
-        admin_client.get(reverse("admin:predictor_modelversion_changelist")).content.decode()
-    )
+    url = reverse("admin:predictor_modelversion_changelist")
+    [row] = cells(admin_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode())
 
     assert row["r2"] == display.decimal(active_model.cv_r2, 3)
     assert row["mae"] == display.count(active_model.cv_mae)
     assert row["coverage"] == display.percent(active_model.cv_interval_coverage)
+    assert row["algorithm_used"] == "线性回归"  # the algorithm's name for people
 
 
 def test_the_login_security_section_reads_in_chinese(admin_client, db):
