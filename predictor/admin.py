@@ -629,6 +629,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
                     **self.admin_site.each_context(request),
                     "title": gettext("Activate %(version)s") % {"version": version.label},
                     "version": version,
+                    "algorithm": algorithm_title(version.algorithm_name),
                     "active": ModelVersion.objects.filter(is_active=True).first(),
                     "form": form,
                     "opts": self.opts,
