@@ -4,6 +4,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
+from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt
@@ -32,10 +33,11 @@ from predictor.services import plots
 
 from .browser import wait_for
 from .conftest import STORED_REFUSALS, stored_refusal_row
-from .test_accessibility import SCREENSHOTS
 from .test_predictions import info
 
 HISTORY = reverse("admin:predictor_predictionrequest_changelist")
+# Where the browser tests leave their screenshots (git-ignored), for people to look at.
+SCREENSHOTS = Path(site_settings.BASE_DIR) / "var" / "screenshots"
 
 
 def make_records(count=3):
