@@ -20,6 +20,7 @@ from itertools import islice
 from pathlib import Path
 
 from django.db import DatabaseError, reset_queries, transaction
+from django.utils.translation import gettext
 
 from .. import features
 from . import csv_files
@@ -199,11 +200,16 @@ def _answered_row(line: Line, answer: Answer) -> list:
 
 
 def describe(errors: dict) -> str:
-    """Errors in one line, in the active language: "点赞数 (likes): “x” is not a whole number.
-    转发数 (shares): …" """
+    """Errors in one line, all in the active language: "likes: “x” is not a whole number.
+    shares: …", "点赞数：“x” 不是整数。转发数：…". The field is named by its word in that
+    language (its title), never by both words, so one sentence never mixes two languages."""
     parts = []
     for key, refusals in errors.items():
         feature = features.BY_NAME.get(key)
         text = " ".join(str(refusal) for refusal in refusals)
-        parts.append(f"{feature.display}: {text}" if feature else text)
+        parts.append(
+            gettext("%(field)s: %(errors)s") % {"field": feature.title, "errors": text}
+            if feature
+            else text
+        )
     return " ".join(parts)

@@ -8,7 +8,9 @@ coefficients exactly. Nothing is written until the candidate has passed the qual
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ import sklearn
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext_lazy as _
 from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 from sklearn.model_selection import KFold, cross_validate
 
@@ -228,6 +231,30 @@ def retrain(
     return report
 
 
+# Which algorithm a comparison calls best. The primary metric is the cross-validated R² (the
+# share of the views' variance explained on rows the model did not see), compared as it is shown:
+# to R2_PLACES decimals. Folds of a few thousand rows move the fourth decimal from one seed to
+# the next, so a difference there is noise, and a reader who sees two equal R²s must not be
+# told that one is better by a digit they were not shown. Two algorithms whose R² reads the same
+# are told apart by the lower MAE (the typical miss, in views), then the lower RMSE (which
+# weighs the large misses); an exact tie on all three goes to the one listed first (ALGORITHMS'
+# order, simplest first).
+R2_PLACES = 3
+BEST_RULE = _(
+    "Best: the highest cross-validated R² to 3 decimals; a tie goes to the lower MAE, then to "
+    "the lower RMSE."
+)
+
+
+def shown_r2(r2: float) -> Decimal:
+    """R² as the comparison shows and compares it: rounded half up to R2_PLACES decimals."""
+    return Decimal(repr(r2)).quantize(Decimal(1).scaleb(-R2_PLACES), rounding=ROUND_HALF_UP)
+
+
+def _rank(evaluation: Evaluation) -> tuple:
+    return (-shown_r2(evaluation.cv.r2), evaluation.cv.mae, evaluation.cv.rmse)
+
+
 @dataclass(frozen=True)
 class Comparison:
     data: TrainingData
@@ -235,17 +262,49 @@ class Comparison:
 
     @property
     def best(self) -> Evaluation:
-        """The highest cross-validated R²: the most variance explained on unseen rows."""
-        return max(self.evaluations, key=lambda evaluation: evaluation.cv.r2)
+        """The best by BEST_RULE (min is stable: an exact tie goes to the first listed)."""
+        return min(self.evaluations, key=_rank)
+
+    @property
+    def runner_up(self) -> Evaluation | None:
+        ranked = sorted(self.evaluations, key=_rank)
+        return ranked[1] if len(ranked) > 1 else None
+
+    @property
+    def decided_by(self) -> str:
+        """Which metric put the best ahead of the runner-up: "r2", "mae", "rmse", or "order"
+        for an exact tie (and for a comparison of one)."""
+        best, other = self.best, self.runner_up
+        if other is None:
+            return "order"
+        if shown_r2(best.cv.r2) != shown_r2(other.cv.r2):
+            return "r2"
+        if best.cv.mae != other.cv.mae:
+            return "mae"
+        return "rmse" if best.cv.rmse != other.cv.rmse else "order"
 
 
-def compare(*, data_path: Path | str, include_outcomes: bool = False, names=None) -> Comparison:
-    """Every algorithm (or those `names`) scored on the same folds of the same data."""
+def compare(
+    *,
+    data_path: Path | str,
+    include_outcomes: bool = False,
+    names=None,
+    on_start: Callable[[Algorithm, int, int], None] | None = None,
+) -> Comparison:
+    """Every algorithm (or those `names`) scored on the same folds of the same data.
+
+    `on_start(algorithm, position, total)` is called as each algorithm starts (position from
+    1), so that a door can show progress: the slowest take seconds each."""
     from .algorithms import ALGORITHMS
 
     data = training_data(data_path=data_path, include_outcomes=include_outcomes)
     chosen = [algorithm_named(name) for name in (names or ALGORITHMS)]
-    return Comparison(data, [evaluate(algorithm, data) for algorithm in chosen])
+    evaluations = []
+    for position, algorithm in enumerate(chosen, start=1):
+        if on_start is not None:
+            on_start(algorithm, position, len(chosen))
+        evaluations.append(evaluate(algorithm, data))
+    return Comparison(data, evaluations)
 
 
 def evaluate(algorithm: Algorithm, data: TrainingData) -> Evaluation:
