@@ -13,6 +13,7 @@ which a log line can only come before or after, when stderr is a file or a pipe.
 """
 
 import sys
+import unicodedata
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -57,3 +58,11 @@ class ViewsiteCommand(BaseCommand):
                 return
             with logging_redirect_tqdm():
                 yield bar
+
+
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    """`text` padded with spaces to `width` terminal columns: a Chinese character takes two, so
+    str.ljust would leave a table's Chinese headers out of line with its figures."""
+    used = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    spaces = " " * max(0, width - used)
+    return spaces + text if right else text + spaces

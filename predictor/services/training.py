@@ -18,11 +18,12 @@ import sklearn
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 from sklearn.model_selection import KFold, cross_validate
 
-from .. import features
+from .. import display, features
 from ..models import Activation, ModelVersion
 from . import outcomes, plots, registry, signing
 from .algorithms import DEFAULT_ALGORITHM, SEED, Algorithm, algorithm_named, fitted_parameters
@@ -107,8 +108,10 @@ def training_data(*, data_path: Path | str, include_outcomes: bool = False) -> T
     inputs, target, last_outcome_id = outcomes.training_rows()
     if not len(target):
         raise DatasetError(
-            "--include-outcomes: no prediction has a recorded outcome yet, so there is nothing "
-            "to add to the data file."
+            gettext(
+                "--include-outcomes: no prediction has a recorded outcome yet, so there is "
+                "nothing to add to the data file."
+            )
         )
     return replace(
         data,
@@ -167,9 +170,11 @@ def retrain(
     )
     if not report.gate_passed and not force:
         raise QualityGateRefused(
-            "The candidate was not stored: "
-            + "; ".join(report.gate_reasons)
-            + ". Fix the data, or pass --force to store and activate it anyway.",
+            gettext(
+                "The candidate was not stored: %(reasons)s. Fix the data, or pass --force to "
+                "store and activate it anyway."
+            )
+            % {"reasons": gettext("; ").join(report.gate_reasons)},
             report,
         )
     if dry_run:
@@ -236,23 +241,26 @@ def retrain(
 # to R2_PLACES decimals. Folds of a few thousand rows move the fourth decimal from one seed to
 # the next, so a difference there is noise, and a reader who sees two equal R²s must not be
 # told that one is better by a digit they were not shown. Two algorithms whose R² reads the same
-# are told apart by the lower MAE (the typical miss, in views), then the lower RMSE (which
-# weighs the large misses); an exact tie on all three goes to the one listed first (ALGORITHMS'
-# order, simplest first).
+# are told apart by the lower MAE (the typical miss), then the lower RMSE (which weighs the large
+# misses), both in whole views as shown; a tie on all three goes to the one listed first
+# (ALGORITHMS' order, simplest first).
 R2_PLACES = 3
 BEST_RULE = _(
     "Best: the highest cross-validated R² to 3 decimals; a tie goes to the lower MAE, then to "
-    "the lower RMSE."
+    "the lower RMSE, in whole views."
 )
 
 
-def shown_r2(r2: float) -> Decimal:
-    """R² as the comparison shows and compares it: rounded half up to R2_PLACES decimals."""
-    return Decimal(repr(r2)).quantize(Decimal(1).scaleb(-R2_PLACES), rounding=ROUND_HALF_UP)
+def shown(value: float, places: int) -> Decimal:
+    """A metric as the comparison shows and compares it: rounded half up to `places` decimals,
+    as display.decimal writes it."""
+    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
-def _rank(evaluation: Evaluation) -> tuple:
-    return (-shown_r2(evaluation.cv.r2), evaluation.cv.mae, evaluation.cv.rmse)
+def _ranked_metrics(evaluation: Evaluation) -> tuple[Decimal, Decimal, Decimal]:
+    """What BEST_RULE compares, in its order, each as shown; smaller is better."""
+    cv = evaluation.cv
+    return (-shown(cv.r2, R2_PLACES), shown(cv.mae, 0), shown(cv.rmse, 0))
 
 
 @dataclass(frozen=True)
@@ -262,26 +270,25 @@ class Comparison:
 
     @property
     def best(self) -> Evaluation:
-        """The best by BEST_RULE (min is stable: an exact tie goes to the first listed)."""
-        return min(self.evaluations, key=_rank)
+        """The best by BEST_RULE (min is stable: a full tie goes to the first listed)."""
+        return min(self.evaluations, key=_ranked_metrics)
 
     @property
     def runner_up(self) -> Evaluation | None:
-        ranked = sorted(self.evaluations, key=_rank)
+        ranked = sorted(self.evaluations, key=_ranked_metrics)
         return ranked[1] if len(ranked) > 1 else None
 
     @property
     def decided_by(self) -> str:
-        """Which metric put the best ahead of the runner-up: "r2", "mae", "rmse", or "order"
-        for an exact tie (and for a comparison of one)."""
-        best, other = self.best, self.runner_up
-        if other is None:
+        """Which metric of BEST_RULE put the best ahead of the runner-up: "r2", "mae", "rmse",
+        or "order" for a full tie (and for a comparison of one)."""
+        if self.runner_up is None:
             return "order"
-        if shown_r2(best.cv.r2) != shown_r2(other.cv.r2):
-            return "r2"
-        if best.cv.mae != other.cv.mae:
-            return "mae"
-        return "rmse" if best.cv.rmse != other.cv.rmse else "order"
+        best, other = _ranked_metrics(self.best), _ranked_metrics(self.runner_up)
+        for name, mine, theirs in zip(("r2", "mae", "rmse"), best, other, strict=True):
+            if mine != theirs:
+                return name
+        return "order"
 
 
 def compare(
@@ -419,13 +426,21 @@ def _apply_quality_gate(report: RetrainReport) -> None:
     floor = settings.VIEWSITE_MIN_R2
     if report.cv.r2 < floor:
         report.gate_reasons.append(
-            f"cross-validated R² {report.cv.r2:.4f} is below the minimum {floor:.4f}"
+            gettext("cross-validated R² %(r2)s is below the minimum %(floor)s")
+            % {"r2": display.decimal(report.cv.r2, 4), "floor": display.decimal(floor, 4)}
         )
     if report.active_metrics is not None:
         allowed_drop = settings.VIEWSITE_MAX_R2_DROP
         if report.cv.r2 < report.active_metrics.r2 - allowed_drop:
             report.gate_reasons.append(
-                f"cross-validated R² {report.cv.r2:.4f} is more than {allowed_drop:.4f} below the "
-                f"active model {report.active.label}'s R² {report.active_metrics.r2:.4f} on the "
-                "same data"
+                gettext(
+                    "cross-validated R² %(r2)s is more than %(drop)s below the active model "
+                    "%(version)s's R² %(active_r2)s on the same data"
+                )
+                % {
+                    "r2": display.decimal(report.cv.r2, 4),
+                    "drop": display.decimal(allowed_drop, 4),
+                    "version": report.active.label,
+                    "active_r2": display.decimal(report.active_metrics.r2, 4),
+                }
             )
