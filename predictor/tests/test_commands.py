@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
-from sklearn.model_selection import KFold, cross_val_score
+from sklearn.model_selection import KFold, cross_validate
 
 from predictor import services
 from predictor.models import Activation, ModelVersion, Outcome
 from predictor.services import audit_writes
 from predictor.services.algorithms import ALGORITHMS
 from predictor.services.predictors import EstimatorPredictor
-from predictor.services.training import CV_FOLDS, CV_SEED
+from predictor.services.training import BEST_RULE, CV_FOLDS, CV_SEED
 
 from .conftest import linear_rows, write_csv
 from .test_outcomes import noisy_rows, predict, record, refuse
@@ -24,12 +24,18 @@ def run(*args) -> str:
     return out.getvalue()
 
 
+def run_both(*args) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
 def test_retrain_reports_rows_metrics_and_the_decision(db, linear_csv):
     output = run("retrain", "--data", str(linear_csv))
 
     assert "rows from the file: 40; blank 转发数 filled with 点赞数: 0" in output
     assert "rows used: 40" in output
-    assert "点赞数 80.0000, 转发数 60.0000, intercept 1000.0000" in output
+    assert "点赞数 80.0000, 转发数 60.0000, intercept 1,000.0000" in output
     assert "candidate (5-fold CV)" in output
     assert "no active model yet" in output
     assert "Quality gate: passed." in output
@@ -132,12 +138,6 @@ def test_activate_records_who_what_and_why_in_the_history(db, linear_csv):
 
 
 # --- import_outcomes ----------------------------------------------------------------------------
-
-
-def run_both(*args) -> tuple[str, str]:
-    out, err = StringIO(), StringIO()
-    call_command(*args, stdout=out, stderr=err)
-    return out.getvalue(), err.getvalue()
 
 
 def test_import_outcomes_records_a_file_with_a_chinese_header_and_says_how_many(
@@ -257,7 +257,7 @@ def test_models_lists_versions_the_active_one_live_error_and_recent_activations(
     assert v1.split()[-6:] == ["3", "2", f"{mae:,.0f}", f"{rmse:,.0f}", f"{mape:.1%}", "0.0%"]
     assert v2.split()[-6:] == ["0", "0", "-", "-", "-", "-"]
     assert "Recent activations:" in output
-    assert "v1 (was v2) via command by -: v2 over-predicts" in output
+    assert "v1 (was v2) via activate command by -: v2 over-predicts" in output
     assert "v2 (was v1) via retrain by -: retrained (linear) on linear.csv" in output
     assert "⚠" not in output
 
@@ -283,17 +283,25 @@ def test_retrain_compare_scores_every_algorithm_marks_the_best_and_stores_nothin
     run("retrain", "--data", str(write_csv(tmp_path / "linear.csv", linear_rows())))
     stored = ModelVersion.objects.count()
 
-    output = run("retrain", "--compare", "--data", str(path))
+    output, progress = run_both("retrain", "--compare", "--data", str(path))
 
-    # The cross-validated R² of each algorithm, computed here on the same folds.
+    # Each algorithm's cross-validated R² and MAE, computed here on the same folds.
     inputs = np.array([row[:2] for row in rows], dtype=float)
     target = np.array([row[2] for row in rows], dtype=float)
     folds = KFold(n_splits=CV_FOLDS, shuffle=True, random_state=CV_SEED)
-    r2 = {
-        name: float(np.mean(cross_val_score(a.build(), inputs, target, cv=folds, scoring="r2")))
+    scores = {
+        name: cross_validate(
+            a.build(), inputs, target, cv=folds, scoring=("r2", "neg_mean_absolute_error")
+        )
         for name, a in ALGORITHMS.items()
     }
-    best = max(r2, key=r2.get)
+    r2 = {name: float(np.mean(score["test_r2"])) for name, score in scores.items()}
+    mae = {
+        name: -float(np.mean(score["test_neg_mean_absolute_error"]))
+        for name, score in scores.items()
+    }
+    # The stated rule: R² as shown (3 decimals), then the lower MAE.
+    best = min(ALGORITHMS, key=lambda name: (-round(r2[name], 3), round(mae[name])))
     rows_shown = {
         line[2:].split()[0]: line
         for line in output.splitlines()
@@ -302,13 +310,20 @@ def test_retrain_compare_scores_every_algorithm_marks_the_best_and_stores_nothin
     assert set(rows_shown) == set(ALGORITHMS)
     for name, line in rows_shown.items():
         assert line.startswith("* " if name == best else "  ")
-        assert line.split()[-6] == f"{r2[name]:.4f}"
-    assert f"Best: {best} ({ALGORITHMS[best].summary}), cross-validated R² {r2[best]:.4f}." in (
+        assert line[2:].split()[1] == f"{r2[name]:.3f}"
+    assert str(BEST_RULE) in output
+    assert f"Best: {best} ({ALGORITHMS[best].summary}), cross-validated R² {r2[best]:.3f}" in (
         output
     )
     assert "Compared only: nothing was stored" in output
     assert ModelVersion.objects.count() == stored
     assert services.active_version().number == 1
+    # Progress, one whole line per algorithm as it starts, on stderr only.
+    assert progress.splitlines() == [
+        f"Scoring {name} ({position} of {len(ALGORITHMS)})…"
+        for position, name in enumerate(ALGORITHMS, start=1)
+    ]
+    assert "Scoring" not in output
 
 
 def test_retrain_hist_gb_stores_a_version_served_through_scikit_learn(db, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
-from predictor.display import about
+from predictor.display import about, count
 from predictor.models import Channel, PredictionRequest
 from predictor.services import audit_writes
 
@@ -60,7 +60,7 @@ def test_one_prediction_prints_views_the_interval_in_words_and_the_version(noisy
     assert record.raw_input == {"likes": "500", "shares": "300"}
     assert record.views_lower < record.views < record.views_upper
     assert out == (
-        f"About {about(record.views)} views ({record.views:,.2f}); 9 times in 10 between "
+        f"About {about(record.views)} views ({count(record.views)}); 9 times in 10 between "
         f"{about(record.views_lower)} and {about(record.views_upper)}. "
         f"Model v{noisy_model.number}, record #{record.pk}.\n"
     )
@@ -69,7 +69,7 @@ def test_one_prediction_prints_views_the_interval_in_words_and_the_version(noisy
 def test_one_prediction_gives_the_exact_answer_of_a_known_model(active_model):
     out, _ = run(500, 300)
     assert exact_views(500, 300) == 59_000
-    assert out.startswith("About 59,000 views (59,000.00); 9 times in 10 between ")
+    assert out.startswith("About 59,000 views (59,000); 9 times in 10 between ")
     assert "Model v1, record #" in out
 
 
@@ -84,25 +84,25 @@ def test_one_prediction_accepts_spaces_and_thousands_separators(active_model):
 @pytest.mark.parametrize(
     ("likes", "shares", "message"),
     [
-        ("20001", "3", r"^Refused: 点赞数 \(likes\): Ensure this value is less than or equal to "),
+        ("20001", "3", r"^Refused: likes: Ensure this value is less than or equal to "),
         (
             "5",
             "-1",
-            r"^Refused: 转发数 \(shares\): Ensure this value is greater than or equal to 0",
+            r"^Refused: shares: Ensure this value is greater than or equal to 0",
         ),
         (
             "1,2",
             "3",
-            r"^Refused: 点赞数 \(likes\): “1,2” is not a whole number: a comma separates "
+            r"^Refused: likes: “1,2” is not a whole number: a comma separates "
             r"thousands \(1,500\), not decimals\.$",
         ),
         (
             "2.5",
             "3",
-            r"^Refused: 点赞数 \(likes\): “2.5” is not a whole number: a count has no fraction "
+            r"^Refused: likes: “2.5” is not a whole number: a count has no fraction "
             r"or decimal point\.$",
         ),
-        ("5", None, r"^Refused: 转发数 \(shares\): This field is required\.$"),
+        ("5", None, r"^Refused: shares: This field is required\.$"),
     ],
 )
 def test_a_bad_input_is_a_plain_command_error_and_is_audited_as_refused(
@@ -224,15 +224,15 @@ def test_bad_rows_are_written_with_their_line_and_error_and_audited_none_dropped
     assert [row["line"] for row in output] == ["2", "3", "5", "6", "7", "8", "10", "11"]
     errors = {row["line"]: row["error"] for row in output}
     assert errors["2"] == errors["5"] == errors["11"] == ""
-    assert errors["3"] == "点赞数 (likes): “x” is not a whole number."
+    assert errors["3"] == "likes: “x” is not a whole number."
     assert errors["6"] == "The line has 3 cell(s); expected 2 (点赞数, 转发数)."
     assert errors["7"] == (
-        "点赞数 (likes): Ensure this value is greater than or equal to 0. "
-        "转发数 (shares): Ensure this value is less than or equal to 20000."
+        "likes: Ensure this value is greater than or equal to 0. "
+        "shares: Ensure this value is less than or equal to 20000."
     )
     assert errors["8"] == "The line has 1 cell(s); expected 2 (点赞数, 转发数)."
     assert errors["10"] == (
-        "点赞数 (likes): “12.5” is not a whole number: a count has no fraction or decimal point."
+        "likes: “12.5” is not a whole number: a count has no fraction or decimal point."
     )
     by_line = {row["line"]: row for row in output}
     assert float(by_line["5"]["views"]) == exact_views(1200, 20)
@@ -279,7 +279,7 @@ def test_each_chunk_is_one_batch_and_nothing_is_dropped_across_chunks(active_mod
     assert len(output) == len(rows)
     assert [int(row["line"]) for row in output] == list(range(2, 1_002))
     assert [(int(row["likes"]), int(row["shares"])) for row in output] == rows
-    assert output[500]["error"].startswith("点赞数 (likes): Ensure this value is less than")
+    assert output[500]["error"].startswith("likes: Ensure this value is less than")
     answered = PredictionRequest.objects.filter(accepted=True)
     # 1,000 rows in chunks of 300: four model calls, each one batch.
     assert answered.values("batch_id").distinct().count() == 4
@@ -403,7 +403,7 @@ def test_a_file_without_a_model_is_refused_and_audited_and_the_partial_output_ke
     assert not out.exists()
     partial = read_output(tmp_path / "out.csv.partial")
     assert partial[0]["error"].startswith("No model is active yet.")
-    assert partial[1]["error"] == "点赞数 (likes): “x” is not a whole number."
+    assert partial[1]["error"] == "likes: “x” is not a whole number."
     assert partial[2]["error"] == partial[0]["error"]
     assert [row["record_id"] for row in partial][::2] == ["", ""]
     refused = PredictionRequest.objects.all()
@@ -431,6 +431,6 @@ def test_the_command_speaks_english_whatever_the_active_language(active_model, t
         run("--csv", source, "--out", tmp_path / "out.csv")
     assert " 9 times in 10 between " in out
     [row] = read_output(tmp_path / "out.csv")
-    assert row["error"] == "点赞数 (likes): “x” is not a whole number."
+    assert row["error"] == "likes: “x” is not a whole number."
     for record in PredictionRequest.objects.filter(accepted=False):
         assert record.errors == {"likes": [{"code": "not_a_number", "params": {"value": "x"}}]}
