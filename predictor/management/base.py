@@ -60,9 +60,27 @@ class ViewsiteCommand(BaseCommand):
                 yield bar
 
 
-def pad(text: str, width: int, *, right: bool = False) -> str:
-    """`text` padded with spaces to `width` terminal columns: a Chinese character takes two, so
-    str.ljust would leave a table's Chinese headers out of line with its figures."""
-    used = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
-    spaces = " " * max(0, width - used)
-    return spaces + text if right else text + spaces
+def width(text: str) -> int:
+    """How many terminal columns `text` takes: a Chinese character takes two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def table(rows: list[tuple[str, ...]], *, left: int = 1) -> list[str]:
+    """Rows of cells as aligned lines: the first `left` columns left-aligned, the figures
+    right-aligned, each column as wide as its widest cell (a translated heading included) and
+    two spaces between columns. str.ljust counts characters, not columns, so it would leave
+    Chinese headings out of line with the figures under them."""
+    widths = [max(width(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = []
+        for column, (cell, room) in enumerate(zip(row, widths, strict=True)):
+            spaces = " " * (room - width(cell))
+            cells.append(cell + spaces if column < left else spaces + cell)
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def pad(text: str, columns: int) -> str:
+    """`text` right-aligned in `columns` terminal columns: a count at the start of a line."""
+    return " " * (columns - width(text)) + text

@@ -249,8 +249,8 @@ def test_models_lists_versions_the_active_one_live_error_and_recent_activations(
     output = run("models")
 
     lines = output.splitlines()
-    [v1] = [line for line in lines if line.startswith("* v1 ")]
-    [v2] = [line for line in lines if line.startswith("  v2 ")]
+    [v1] = [line for line in lines if line.split()[:2] == ["*", "v1"]]
+    [v2] = [line for line in lines if line.split()[:1] == ["v2"]]
     mae = sum(map(abs, errors)) / len(errors)
     rmse = math.sqrt(sum(e * e for e in errors) / len(errors))
     mape = sum(abs(e) / views for e, views in zip(errors, actual, strict=True)) / len(errors)

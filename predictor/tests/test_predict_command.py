@@ -420,17 +420,64 @@ def test_a_missing_file_and_the_input_as_output_are_refused(active_model, tmp_pa
     assert not PredictionRequest.objects.exists()
 
 
-def test_the_command_speaks_english_whatever_the_active_language(active_model, tmp_path):
-    """One language per answer: the sentence, the file's errors and the audit's, even when the
-    site's language (DJANGO_LANGUAGE_CODE) is Chinese."""
-    with translation.override("zh-hans"):
-        out, _ = run(500, 300)
-        with pytest.raises(CommandError, match=r"点赞数 \(likes\): “x” is not a whole number\."):
-            run("x", 300)
-        source = write_csv(tmp_path / "in.csv", [("x", 1)], header=("likes", "shares"))
-        run("--csv", source, "--out", tmp_path / "out.csv")
-    assert " 9 times in 10 between " in out
-    [row] = read_output(tmp_path / "out.csv")
-    assert row["error"] == "likes: “x” is not a whole number."
-    for record in PredictionRequest.objects.filter(accepted=False):
-        assert record.errors == {"likes": [{"code": "not_a_number", "params": {"value": "x"}}]}
+def test_the_command_answers_in_django_language_code_or_the_language_asked(active_model, settings):
+    """One language per answer, DJANGO_LANGUAGE_CODE's unless --language names the other,
+    whatever language happens to be active in the process that calls the command."""
+    settings.LANGUAGE_CODE = "zh-hans"
+    with translation.override("en"):
+        chinese, _ = run(500, 300)
+    english, _ = run(500, 300, "--language", "en")
+
+    first, second = PredictionRequest.objects.order_by("pk")
+    assert chinese == (
+        f"约 59,000 次浏览（59,000）；10 次中有 9 次在 59,000 到 59,000 之间。模型 v1，"
+        f"记录 #{first.pk}。\n"
+    )
+    assert english == (
+        "About 59,000 views (59,000); 9 times in 10 between 59,000 and 59,000. Model v1, "
+        f"record #{second.pk}.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("x", "300"), "无法预测：点赞数：“x”不是整数。"),
+        (("-5", "x"), "无法预测：点赞数：确保该值大于或等于0。 转发数：“x”不是整数。"),
+        (("5",), "无法预测：转发数：该字段是必填项。"),
+    ],
+)
+def test_a_refusal_in_chinese_is_all_chinese_and_stored_as_codes(
+    active_model, settings, args, message
+):
+    """Not "点赞数 (likes): Ensure this value is greater than or equal to 0": the field is named
+    by its word in the reader's language, and the reason is in that language too."""
+    settings.LANGUAGE_CODE = "zh-hans"
+    with pytest.raises(CommandError) as raised:
+        run(*args)
+    assert str(raised.value) == message
+    record = PredictionRequest.objects.get()
+    assert all("code" in error for errors in record.errors.values() for error in errors)
+
+
+def test_a_file_in_chinese_keeps_its_columns_and_writes_its_errors_in_chinese(
+    active_model, tmp_path, settings
+):
+    """The CSV columns are for programs and keep their names; the error column and the summary
+    are for people and are in the reader's language."""
+    source = write_csv(tmp_path / "in.csv", [(1, 2), ("x", 1)], header=("likes", "shares"))
+    settings.LANGUAGE_CODE = "zh-hans"
+    stdout, _ = run("--csv", source, "--out", tmp_path / "zh.csv")
+    english_out, _ = run("--csv", source, "--out", tmp_path / "en.csv", "--language", "en")
+
+    zh, en = read_output(tmp_path / "zh.csv"), read_output(tmp_path / "en.csv")
+    assert list(zh[0]) == list(en[0]) == ["line", "likes", "shares", *RESULT_COLUMNS]
+    assert zh[1]["error"] == "点赞数：“x”不是整数。"
+    assert en[1]["error"] == "likes: “x” is not a whole number."
+    assert stdout.splitlines()[1:] == [
+        "  已预测：1（模型 v1: 1）",
+        "  已拒绝：1（每一行都在输出文件里，附行号和原因）",
+        f"已把 2 行写入 {tmp_path / 'zh.csv'}。",
+    ]
+    assert stdout.startswith(f"从 {source} 读取了 2 行，用时 ")
+    assert english_out.startswith(f"Read 2 rows from {source} in ")

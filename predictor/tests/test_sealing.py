@@ -282,10 +282,13 @@ def test_a_dry_run_stores_nothing(sealed_trail):
     assert AuditSeal.objects.count() == 1
 
 
-def test_an_unkeyed_seal_is_flagged_as_such(sealed_trail, settings):
+def test_an_unkeyed_seal_is_flagged_as_such_on_stderr(sealed_trail, settings):
     assert settings.VIEWSITE_AUDIT_SEAL_KEY == ""
     write_trail(count=1)
-    assert "VIEWSITE_AUDIT_SEAL_KEY is not set" in seal()
+    out, err = [], []
+    call_command("seal_audit", lag=0, stdout=_Lines(out), stderr=_Lines(err))
+    assert "VIEWSITE_AUDIT_SEAL_KEY is not set" in "".join(err)
+    assert "VIEWSITE_AUDIT_SEAL_KEY" not in "".join(out)  # the answer is the seal, alone
 
 
 def test_a_negative_lag_is_refused(db):

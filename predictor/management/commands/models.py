@@ -8,10 +8,8 @@ outcomes, flagged when clearly worse than cross-validation promised.
 from django.utils.translation import gettext
 
 from predictor.display import count, decimal, percent, when
-from predictor.management.base import ViewsiteCommand, pad
+from predictor.management.base import ViewsiteCommand, table
 from predictor.models import Activation, ModelVersion
-
-WIDTHS = (11, 12, 8, 11, 8, 9, 10, 11, 11, 8, 8)
 
 
 class Command(ViewsiteCommand):
@@ -29,6 +27,7 @@ class Command(ViewsiteCommand):
             write(gettext("No model version yet. Run `manage.py retrain`."))
             return
         headings = (
+            "",
             gettext("version"),
             gettext("algorithm"),
             gettext("CV R²"),
@@ -41,10 +40,10 @@ class Command(ViewsiteCommand):
             "MAPE",
             gettext("inside"),
         )
-        write(_row(headings))
-        for version in versions:
-            cells = (
-                ("* " if version.is_active else "  ") + version.label,
+        rows = [
+            (
+                "*" if version.is_active else "",
+                version.label,
                 version.algorithm_name,
                 decimal(version.cv_r2, 3),
                 count(version.cv_mae),
@@ -56,7 +55,11 @@ class Command(ViewsiteCommand):
                 _or_dash(percent(version.live_mape)),
                 _or_dash(percent(version.live_coverage)),
             )
-            line = _row(cells)
+            for version in versions
+        ]
+        heading, *lines = table([headings, *rows], left=3)
+        write(heading)
+        for version, line in zip(versions, lines, strict=True):
             write(self.style.SUCCESS(line) if version.is_active else line)
             if version.live_error_problem:
                 write(
@@ -93,14 +96,6 @@ class Command(ViewsiteCommand):
                     )
                     % figures
                 )
-
-
-def _row(cells) -> str:
-    """The first two cells left-aligned, the figures right-aligned, each in its column."""
-    return "".join(
-        pad(cell, width, right=index >= 2)
-        for index, (cell, width) in enumerate(zip(cells, WIDTHS, strict=True))
-    )
 
 
 def _or_dash(text: str) -> str:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 
 from predictor import features, services
 from predictor.display import count, decimal, milliseconds, percent
-from predictor.management.base import ViewsiteCommand, pad
+from predictor.management.base import ViewsiteCommand, table
 from predictor.services.algorithms import ALGORITHMS, DEFAULT_ALGORITHM
 from predictor.services.training import BEST_RULE, R2_PLACES
 
@@ -169,8 +169,8 @@ class Command(ViewsiteCommand):
             )
             % {"folds": first.folds, "coverage": percent(first.interval.coverage, 0)}
         )
-        widths = (12, 9, 12, 12, 10, 12, 12)
         headings = (
+            "",
             gettext("algorithm"),
             "R²",
             "MAE",
@@ -179,10 +179,10 @@ class Command(ViewsiteCommand):
             gettext("width"),
             gettext("fit time"),
         )
-        write("  " + _row(headings, widths))
         best = comparison.best
-        for evaluation in evaluations:
-            cells = (
+        rows = [
+            (
+                "*" if evaluation is best else "",
                 evaluation.algorithm.name,
                 decimal(evaluation.cv.r2, R2_PLACES),
                 count(evaluation.cv.mae),
@@ -191,11 +191,19 @@ class Command(ViewsiteCommand):
                 count(evaluation.interval.mean_width),
                 milliseconds(evaluation.fit_seconds * 1000),
             )
-            line = ("* " if evaluation is best else "  ") + _row(cells, widths)
+            for evaluation in evaluations
+        ]
+        heading, *lines = table([headings, *rows], left=2)
+        write(heading)
+        for evaluation, line in zip(evaluations, lines, strict=True):
             write(self.style.SUCCESS(line) if evaluation is best else line)
         write("")
         write(str(BEST_RULE))
         write(self.style.SUCCESS(_best_sentence(comparison)))
+        write(
+            gettext("Train it with `retrain --algorithm %(name)s`.")
+            % {"name": comparison.best.algorithm.name}
+        )
         write(gettext("Compared only: nothing was stored and the active model is unchanged."))
 
     def _write_report(self, report: services.RetrainReport, verbosity: int) -> None:
@@ -205,7 +213,7 @@ class Command(ViewsiteCommand):
         self._write_data(report.data)
         parameters = report.parameters
         if "coefficients" in parameters:
-            coefficients = ", ".join(
+            coefficients = gettext(", ").join(
                 f"{features.BY_NAME[name].label} {decimal(value, 4)}"
                 for name, value in parameters["coefficients"].items()
             )
@@ -231,24 +239,25 @@ class Command(ViewsiteCommand):
                 % {"name": report.algorithm_name, "algorithm": report.algorithm}
             )
         write("")
-        widths = (34, 10, 14, 14)
-        write("  " + _row(("", "R²", "MAE", "RMSE"), widths))
-        self._metrics_row(
-            gettext("candidate (%(folds)s-fold CV)") % {"folds": report.cv_folds}, report.cv
+        rows = [("", "R²", "MAE", "RMSE")]
+        rows.append(
+            _metrics(
+                gettext("candidate (%(folds)s-fold CV)") % {"folds": report.cv_folds}, report.cv
+            )
         )
         if report.active is not None and report.active_metrics is not None:
-            self._metrics_row(
-                gettext("active %(version)s (same data)") % {"version": report.active.label},
-                report.active_metrics,
-            )
-        elif report.active is not None:
+            label = gettext("active %(version)s (same data)") % {"version": report.active.label}
+            rows.append(_metrics(label, report.active_metrics))
+        for line in table(rows):
+            write("  " + line)
+        if report.active is not None and report.active_metrics is None:
             write(
                 self.style.WARNING(
                     gettext("  active %(version)s: %(problem)s")
                     % {"version": report.active.label, "problem": report.active_problem}
                 )
             )
-        else:
+        elif report.active is None:
             write(gettext("  no active model yet"))
         if report.interval is not None:
             interval = report.interval
@@ -298,17 +307,9 @@ class Command(ViewsiteCommand):
                 )
             )
 
-    def _metrics_row(self, label: str, metrics: services.Metrics) -> None:
-        cells = (label, decimal(metrics.r2, 4), count(metrics.mae), count(metrics.rmse))
-        self.stdout.write("  " + _row(cells, (34, 10, 14, 14)))
 
-
-def _row(cells, widths) -> str:
-    """A table row: the first cell left-aligned, the figures right-aligned."""
-    first, *figures = cells
-    return pad(first, widths[0]) + "".join(
-        pad(cell, width, right=True) for cell, width in zip(figures, widths[1:], strict=True)
-    )
+def _metrics(label: str, metrics: services.Metrics) -> tuple[str, ...]:
+    return (label, decimal(metrics.r2, 4), count(metrics.mae), count(metrics.rmse))
 
 
 def _best_sentence(comparison: services.Comparison) -> str:
@@ -342,8 +343,4 @@ def _best_sentence(comparison: services.Comparison) -> str:
         }
     else:
         sentence = gettext("Best: %(name)s (%(summary)s), cross-validated R² %(r2)s.")
-    return (
-        sentence % figures
-        + " "
-        + gettext("Train it with `retrain --algorithm %(name)s`.") % {"name": best.algorithm.name}
-    )
+    return sentence % figures

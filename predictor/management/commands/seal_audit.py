@@ -63,7 +63,8 @@ class Command(ViewsiteCommand):
         if verbosity < 1:
             return
         if not settings.VIEWSITE_AUDIT_SEAL_KEY:
-            self.stdout.write(
+            # A warning for the operator, not part of the answer a script reads.
+            self.stderr.write(
                 self.style.WARNING(
                     gettext(
                         "VIEWSITE_AUDIT_SEAL_KEY is not set: the seals are plain SHA-256, which "
@@ -80,7 +81,7 @@ class Command(ViewsiteCommand):
         for table in sealing.SEALED_TABLES:
             rows = table.count_of(seal)
             after, through = table.range_of(seal)
-            figures = {"rows": pad(count(rows), 12, right=True), "table": table.name}
+            figures = {"rows": pad(count(rows), 12), "table": table.name}
             if rows:
                 line = gettext("%(rows)s %(table)s (ids %(first)s–%(last)s)") % {
                     **figures,

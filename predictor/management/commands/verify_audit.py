@@ -48,7 +48,7 @@ class Command(ViewsiteCommand):
                     "%(checked)s %(table)s rows as sealed; %(unsealed)s written since the last seal"
                 )
                 % {
-                    "checked": pad(count(checked), 12, right=True),
+                    "checked": pad(count(checked), 12),
                     "table": name,
                     "unsealed": count(result.rows_unsealed[name]),
                 }
