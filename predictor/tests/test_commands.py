@@ -1,5 +1,11 @@
 import math
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
 from io import StringIO
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -359,3 +365,209 @@ def test_retrain_can_learn_from_recorded_outcomes(active_model, linear_csv):
     assert f"outcomes up to #{newest.pk})" in output
     assert "rows used: 42" in output
     assert ModelVersion.objects.get(number=2).training_rows == 42
+
+
+# --- Standard output is the answer ----------------------------------------------------------------
+# Each command run as a script runs it: in a process of its own, on a site of its own (a SQLite
+# file), with the real logging configuration at INFO. Whatever the command logs must reach
+# stderr, and stdout must hold the answer alone, in either language.
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
+
+
+@dataclass
+class Site:
+    root: Path
+    env: dict
+    retrained: subprocess.CompletedProcess
+
+    def run(self, *args, language="en") -> subprocess.CompletedProcess:
+        return manage(*args, "--language", language, env=self.env)
+
+
+def manage(*args, env) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def log_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if LOG_LINE.match(line)]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Site:
+    root = tmp_path_factory.mktemp("site")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{root / 'db.sqlite3'}",
+        "DJANGO_LOG_LEVEL": "INFO",
+        "DJANGO_LOG_FORMAT": "text",
+        "DJANGO_LANGUAGE_CODE": "en",
+    }
+    manage("migrate", "--noinput", "-v", "0", env=env)
+    data = write_csv(root / "linear.csv", linear_rows())
+    retrained = manage("retrain", "--data", data, env=env)
+    return Site(root, env, retrained)
+
+
+def test_retrain_answers_on_stdout_and_logs_on_stderr(site):
+    assert log_lines(site.retrained.stdout) == []
+    assert site.retrained.stdout.splitlines()[-1].startswith("Model v1 stored and activated (")
+    logged = "\n".join(log_lines(site.retrained.stderr))
+    assert "retrain candidate algorithm=linear" in logged
+    assert "retrain stored version=v1 activated=True" in logged
+
+
+@pytest.mark.parametrize(
+    ("language", "answer"),
+    [
+        (
+            "en",
+            r"About 59,000 views \(59,000\); 9 times in 10 between 59,000 and 59,000\. "
+            r"Model v1, record #\d+\.\n",
+        ),
+        (
+            "zh-hans",
+            r"约 59,000 次浏览（59,000）；10 次中有 9 次在 59,000 到 59,000 之间。"
+            r"模型 v1，记录 #\d+。\n",
+        ),
+    ],
+)
+def test_predict_prints_its_answer_alone_and_logs_on_stderr(site, language, answer):
+    result = site.run("predict", 500, 300, language=language)
+    assert re.fullmatch(answer, result.stdout)
+    assert "predictor ready version=v1" in "\n".join(log_lines(result.stderr))
+
+
+@pytest.mark.parametrize(
+    ("language", "answer"),
+    [("en", "Model v1 is now active.\n"), ("zh-hans", "模型 v1 已启用。\n")],
+)
+def test_activate_prints_its_answer_alone_and_logs_on_stderr(site, language, answer):
+    result = site.run("activate", "v1", language=language)
+    assert result.stdout == answer
+    assert "model activated version=v1" in "\n".join(log_lines(result.stderr))
+
+
+# A process costs seconds: each of these runs in one language here and in the other in-process
+# (the English answers are pinned by the tests above and in test_predict_command.py and
+# test_sealing.py; the Chinese listing by test_listing_and_key_commands_in_chinese).
+@pytest.mark.parametrize("language", ["zh-hans"])
+def test_a_file_seals_and_outcomes_print_their_answers_alone(site, language):
+    """predict --csv, import_outcomes, seal_audit and verify_audit: each one's stdout is its
+    summary, line by line, with every log line of the run on stderr."""
+    source = write_csv(
+        site.root / f"in-{language}.csv", [(1, 2), (3, 4)], header=("likes", "shares")
+    )
+    out = site.root / f"out-{language}.csv"
+    predicted = site.run("predict", "--csv", source, "--out", out, language=language)
+    [first_id, _] = [row.split(",")[-2] for row in out.read_text().splitlines()[1:]]
+    outcomes = write_csv(
+        site.root / f"outcomes-{language}.csv", [(first_id, 500)], header=("prediction_id", "views")
+    )
+    imported = site.run("import_outcomes", outcomes, language=language)
+    sealed = site.run("seal_audit", "--lag", "0", language=language)
+    verified = site.run("verify_audit", language=language)
+
+    english = language == "en"
+    assert predicted.stdout.splitlines()[1:] == (
+        ["  predicted: 2 (model v1: 2)", "  refused:   0", f"Wrote 2 rows to {out}."]
+        if english
+        else ["  已预测：2（模型 v1: 2）", "  已拒绝：0", f"已把 2 行写入 {out}。"]
+    )
+    assert imported.stdout == (
+        f"{outcomes}: recorded 1 outcome(s) for 1 prediction(s).\n"
+        if english
+        else f"{outcomes}：已为 1 次预测记录 1 个真实结果。\n"
+    )
+    assert "outcomes recorded source=import count=1" in "\n".join(log_lines(imported.stderr))
+    last = sealed.stdout.splitlines()[-1]
+    assert re.fullmatch(
+        r"Seal #\d+ stored \(json rows\), digest [0-9a-f]{64}\."
+        if english
+        else r"已保存封存 #\d+（json 行格式），摘要 [0-9a-f]{64}。",
+        last,
+    )
+    assert "audit sealed" in "\n".join(log_lines(sealed.stderr))
+    assert "VIEWSITE_AUDIT_SEAL_KEY" in sealed.stderr  # the warning is not part of the answer
+    assert verified.stdout.splitlines()[-1].startswith(
+        "Audit trail intact: " if english else "审计记录完好："
+    )
+    for result in (predicted, imported, sealed, verified):
+        assert log_lines(result.stdout) == []
+
+
+@pytest.mark.parametrize("language", ["en"])
+def test_listing_and_key_commands_print_their_answers_alone(site, language):
+    english = language == "en"
+    models = site.run("models", language=language).stdout
+    headings = {
+        "en": "version algorithm CV R² CV MAE cover served outcomes live MAE live RMSE MAPE inside",
+        "zh-hans": "版本 算法 交叉验证 R² 交叉验证 MAE 覆盖率 已答复计数 真实结果数 实际 MAE "
+        "实际 RMSE MAPE 落在区间内",
+    }
+    assert models.splitlines()[0].split() == headings[language].split()
+    assert models.splitlines()[1].split()[:3] == ["*", "v1", "linear"]
+    assert site.run("sign_models", language=language).stdout == (
+        "Every servable version is already signed by this key.\n"
+        if english
+        else "所有可用的版本都已经用这把密钥签过名。\n"
+    )
+    keys = site.run("make_signing_key", language=language)
+    assert [line.split("=")[0] for line in keys.stdout.splitlines()] == [
+        "VIEWSITE_ARTIFACT_SIGNING_KEY",
+        "VIEWSITE_ARTIFACT_VERIFY_KEYS",
+    ]
+    assert ("The first line is a secret" if english else "第一行是私钥") in keys.stderr
+    sample = site.root / f"sample-{language}.csv"
+    assert site.run(
+        "generate_sample_data", "--output", sample, "--rows", 5, language=language
+    ).stdout == (
+        f"Wrote 5 rows to {sample} (seed 20240601).\n"
+        if english
+        else f"已把 5 行写入 {sample}（随机种子 20240601）。\n"
+    )
+    for result in (models, keys.stdout):
+        assert log_lines(result) == []
+
+
+def test_retrain_compare_prints_the_table_and_shows_progress_on_stderr(site):
+    result = site.run(
+        "retrain", "--compare", "--data", site.root / "linear.csv", language="zh-hans"
+    )
+    assert log_lines(result.stdout) == []
+    assert "正在评估" not in result.stdout
+    assert [line for line in result.stderr.splitlines() if not LOG_LINE.match(line)] == [
+        f"正在评估 {name}（第 {position} 个，共 {len(ALGORITHMS)} 个）……"
+        for position, name in enumerate(ALGORITHMS, start=1)
+    ]
+    assert "“最佳”的规则：交叉验证 R² 保留 3 位小数后最高者胜" in result.stdout
+
+
+def test_listing_and_key_commands_in_chinese(active_model, tmp_path, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    models = run("models").splitlines()
+    assert models[0].split()[:3] == ["版本", "算法", "交叉验证"]
+    assert models[1].split()[:3] == ["*", "v1", "linear"]
+    assert models[2].startswith("* 为正在使用的版本。")
+    assert "最近的启用记录：" in models
+    assert run("sign_models") == "所有可用的版本都已经用这把密钥签过名。\n"
+    keys, note = run_both("make_signing_key")
+    assert [line.split("=")[0] for line in keys.splitlines()] == [
+        "VIEWSITE_ARTIFACT_SIGNING_KEY",
+        "VIEWSITE_ARTIFACT_VERIFY_KEYS",
+    ]
+    assert note.startswith("第一行是私钥")
+    sample = tmp_path / "sample.csv"
+    assert run("generate_sample_data", "--output", str(sample), "--rows", "5") == (
+        f"已把 5 行写入 {sample}（随机种子 20240601）。\n"
+    )
+    assert run("activate", "v1") == "模型 v1 已启用。\n"
