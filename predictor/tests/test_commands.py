@@ -1,8 +1,12 @@
+import fcntl
 import math
 import os
+import pty
 import re
+import struct
 import subprocess
 import sys
+import termios
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -571,3 +575,47 @@ def test_listing_and_key_commands_in_chinese(active_model, tmp_path, settings):
         f"已把 5 行写入 {sample}（随机种子 20240601）。\n"
     )
     assert run("activate", "v1") == "模型 v1 已启用。\n"
+
+
+def test_predict_csv_on_a_terminal_writes_log_lines_above_the_bar_never_inside_it(site):
+    """The progress bar redraws one line with carriage returns; a log line written into it
+    would land in the middle of a frame ("in.csv: 0%|   | 2026-12-07 ... INFO ..."). On a
+    terminal each log line must start a line of its own, the bar drawn again below it."""
+    rows = [(i % 5000, (7 * i) % 5000) for i in range(6000)]
+    source = write_csv(site.root / "terminal.csv", rows, header=("likes", "shares"))
+    out = site.root / "terminal-out.csv"
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "predict"]
+    with subprocess.Popen(
+        [*command, "--csv", str(source), "--out", str(out), "--chunk-size", "1000"],
+        env=site.env,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        text=True,
+    ) as process:
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal closed: the command is done
+                break
+            if not chunk:
+                break
+            shown += chunk
+        stdout = process.stdout.read()
+    os.close(controller)
+    assert process.returncode == 0
+
+    screen = shown.decode()
+    assert "terminal.csv:" in screen
+    assert "100%" in screen
+    lines_with_logs = [line for line in screen.split("\n") if " INFO " in line]
+    assert lines_with_logs  # the first chunk loads the model, and says so
+    for line in lines_with_logs:
+        # What a terminal shows of the line: the text after its last carriage return.
+        assert LOG_LINE.match(line.rstrip("\r").split("\r")[-1]), repr(line)
+    assert log_lines(stdout) == []
+    assert "%|" not in stdout
+    assert stdout.splitlines()[-1] == f"Wrote 6,000 rows to {out}."
