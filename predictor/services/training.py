@@ -246,8 +246,8 @@ def retrain(
 # (ALGORITHMS' order, simplest first).
 R2_PLACES = 3
 BEST_RULE = _(
-    "Best: the highest cross-validated R² to 3 decimals; a tie goes to the lower MAE, then to "
-    "the lower RMSE, in whole views."
+    "The rule for the best: the highest cross-validated R² to 3 decimals; a tie goes to the "
+    "lower MAE, then to the lower RMSE, in whole views."
 )
 
 
