@@ -42,10 +42,6 @@ RESULT_COLUMNS = (
     "error",
 )
 EXPECTED_HEADER = csv_files.header_text(csv_files.INPUT_COLUMNS)
-VIEWS_HINT = (
-    "views are what this command predicts; to train on real views use `retrain --data`, to "
-    "record them use `import_outcomes`."
-)
 
 
 @dataclass
@@ -80,7 +76,7 @@ def open_input_file(path: Path | str, *, info: RequestInfo) -> CsvFile:
             path,
             csv_files.INPUT_COLUMNS,
             refused=(csv_files.VIEWS,),
-            refused_hint=VIEWS_HINT,
+            refused_code="views_column",
         )
     except CsvRefused as refused:
         # A file that cannot be opened sent nothing to audit; a refused header did.
