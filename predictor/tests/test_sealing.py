@@ -119,6 +119,18 @@ def test_a_row_updated_by_raw_sql_is_named_as_changed(sealed_trail):
     assert listed.count("changed") == 1
 
 
+def test_verify_audit_states_the_problems_in_the_readers_language(sealed_trail, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    record = sealed_trail[1]
+    tamper(f"UPDATE {PREDICTIONS} SET views = views * 2 WHERE id = %s", [record.id])
+    error, listed = verify_fails()
+    assert error == (
+        f"审计记录与封存不符：共 1 处问题；第一处：{PREDICTIONS} 第 {record.id} 条：在封存 #1 "
+        "封存之后被修改过。"
+    )
+    assert listed == f"{PREDICTIONS} 第 {record.id} 条：在封存 #1 封存之后被修改过\n"
+
+
 def test_an_outcome_updated_by_raw_sql_is_named_as_changed(sealed_trail):
     outcome = Outcome.objects.get()
     tamper(f"UPDATE {OUTCOMES} SET views = 99 WHERE id = %s", [outcome.id])
