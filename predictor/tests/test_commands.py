@@ -619,3 +619,24 @@ def test_predict_csv_on_a_terminal_writes_log_lines_above_the_bar_never_inside_i
     assert log_lines(stdout) == []
     assert "%|" not in stdout
     assert stdout.splitlines()[-1] == f"Wrote 6,000 rows to {out}."
+
+
+def test_retrain_reports_in_chinese(db, linear_csv, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    output = run("retrain", "--data", str(linear_csv))
+    version = services.active_version()
+    sha = version.artifact_sha256[:12]
+    lines = output.splitlines()
+    assert lines[:4] == [
+        f"数据：linear.csv（sha256 {version.data_sha256[:12]}…）",
+        "  来自文件的行：40；转发数为空、用点赞数补上的行：0",
+        "  使用的行数：40",
+        "模型：linear，sklearn.linear_model.LinearRegression：点赞数 80.0000，转发数 60.0000，"
+        "截距 1,000.0000",
+    ]
+    assert lines[6].split() == ["新模型（5", "折交叉验证）", "1.0000", "0", "0"]
+    assert lines[7] == "  还没有正在使用的模型"
+    assert lines[-2:] == [
+        "质量检查：通过。",
+        f"模型 v1 已保存并启用（模型文件 {version.artifact_name}，sha256 {sha}…）。",
+    ]
