@@ -284,22 +284,25 @@ def _sentence(record: services.Answer) -> str:
         "pk": record.pk,
     }
     if record.views_lower is None:
-        return (
+        sentence = (
             gettext(
                 "About %(views)s views (%(exact)s); model %(version)s was trained before "
                 "intervals, so it gives none. Record #%(pk)s."
             )
             % figures
         )
-    return gettext(
-        "About %(views)s views (%(exact)s); %(often)s between %(lower)s and %(upper)s. Model "
-        "%(version)s, record #%(pk)s."
-    ) % {
-        **figures,
-        "often": times_in(version.interval_coverage),
-        "lower": about(record.views_lower),
-        "upper": about(record.views_upper),
-    }
+    else:
+        sentence = gettext(
+            "About %(views)s views (%(exact)s); %(often)s between %(lower)s and %(upper)s. "
+            "Model %(version)s, record #%(pk)s."
+        ) % {
+            **figures,
+            "often": times_in(version.interval_coverage),
+            "lower": about(record.views_lower),
+            "upper": about(record.views_upper),
+        }
+    # Outside the training range, the service's sentence that says so.
+    return f"{sentence} {record.extrapolation}" if record.extrapolated else sentence
 
 
 def _info(started: float | None) -> services.RequestInfo:
