@@ -1,3 +1,4 @@
+import csv
 import fcntl
 import math
 import os
@@ -473,7 +474,8 @@ def test_a_file_seals_and_outcomes_print_their_answers_alone(site, language):
     )
     out = site.root / f"out-{language}.csv"
     predicted = site.run("predict", "--csv", source, "--out", out, language=language)
-    [first_id, _] = [row.split(",")[-2] for row in out.read_text().splitlines()[1:]]
+    with out.open(newline="", encoding="utf-8") as file:
+        [first_id, _] = [row["record_id"] for row in csv.DictReader(file)]
     outcomes = write_csv(
         site.root / f"outcomes-{language}.csv", [(first_id, 500)], header=("prediction_id", "views")
     )
