@@ -528,3 +528,15 @@ def test_a_file_s_rows_say_whether_they_are_outside_the_range_each_inside_its_in
     record = PredictionRequest.objects.get(pk=answered[1]["record_id"])
     assert record.views < 0
     assert record.extrapolated
+
+
+def test_one_prediction_outside_the_range_says_so_in_chinese(below_zero_model, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    out, _ = run(BELOW_RANGE["likes"], BELOW_RANGE["shares"])
+    record = PredictionRequest.objects.get()
+    assert out.startswith("约 0 次浏览（0）；10 次中有 9 次在 0 到 ")
+    # The two sentences follow each other as Chinese writes them, without a space.
+    assert out.endswith(
+        f"模型 v{below_zero_model.number}，记录 #{record.pk}。点赞数 10 低于训练数据的范围（300 至 "
+        "3,000），转发数 5 低于训练数据的范围（100 至 2,000），这个预测是外推的，可能不准。\n"
+    )

@@ -301,8 +301,14 @@ def _sentence(record: services.Answer) -> str:
             "lower": about(record.views_lower),
             "upper": about(record.views_upper),
         }
-    # Outside the training range, the service's sentence that says so.
-    return f"{sentence} {record.extrapolation}" if record.extrapolated else sentence
+    if not record.extrapolated:
+        return sentence
+    # Outside the training range, the service's sentence that says so (a space between two
+    # sentences in English, none in Chinese).
+    return gettext("%(answer)s %(extrapolation)s") % {
+        "answer": sentence,
+        "extrapolation": record.extrapolation,
+    }
 
 
 def _info(started: float | None) -> services.RequestInfo:
