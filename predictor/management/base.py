@@ -24,6 +24,9 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 
 class ViewsiteCommand(BaseCommand):
+    """The base of every viewsite command: `--language`, the run in that language, and the
+    progress helpers. Django documents create_parser and execute as the places to extend."""
+
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         codes = [code for code, _name in settings.LANGUAGES]
