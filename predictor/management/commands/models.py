@@ -87,7 +87,7 @@ class Command(ViewsiteCommand):
                     else gettext("none"),
                     "door": activation.get_door_display(),
                     "who": activation.user.get_username() if activation.user else "-",
-                    "reason": activation.reason or "-",
+                    "reason": activation.reason_text() or "-",
                 }
                 write(
                     gettext(
