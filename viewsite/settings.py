@@ -428,7 +428,9 @@ if VIEWSITE_METRICS_TOKEN and len(VIEWSITE_METRICS_TOKEN) < 32:
 VIEWSITE_METRICS_MULTIPROCESS_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 # ------------------------------------------------------------------------------------------------
-# Logging: one JSON object per line on stdout, which systemd's journal collects.
+# Logging: one JSON object per line on standard error, which systemd's journal collects as it
+# does stdout. Not stdout: a management command's answer is its stdout, which a script or a pipe
+# reads, and a log line there would be read as part of the answer.
 # DJANGO_LOG_FORMAT=text gives plain lines for reading in a terminal.
 # ------------------------------------------------------------------------------------------------
 LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="text" if DEBUG else "json")
@@ -446,7 +448,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
+            "stream": "ext://sys.stderr",
             "formatter": LOG_FORMAT,
         }
     },
