@@ -269,7 +269,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         *(
-            ["rest_framework.renderers.BrowsableAPIRenderer"]
+            ["predictor.api.renderers.BrowsableAPIRenderer"]
             if env.bool("VIEWSITE_BROWSABLE_API", default=True)
             else []
         ),
