@@ -20,7 +20,11 @@ EXAMPLE_BATCH = [EXAMPLE_INPUT, {"likes": 800, "shares": 500}]
 
 
 def prediction_guide(request, *, batches: bool) -> dict:
-    """How to ask for a prediction (`batches`) or a preview (one input) at this address."""
+    """How to ask for a prediction (`batches`) or a preview (one input) at this address.
+
+    The docs' addresses are absolute for a `request`; without one (the schema's example), they
+    are paths.
+    """
     if batches:
         detail = gettext(
             "To predict an article's views, send its likes and shares as JSON with POST to this "
@@ -54,7 +58,7 @@ def prediction_guide(request, *, batches: bool) -> dict:
     if settings.VIEWSITE_API_SCHEMA:
         guide["docs"] = {
             # Django's reverse: DRF's would carry this request's ?format= over to the pages.
-            name: request.build_absolute_uri(reverse(url_name))
+            name: request.build_absolute_uri(reverse(url_name)) if request else reverse(url_name)
             for name, url_name in [
                 ("schema", "schema"),
                 ("swagger_ui", "api-docs"),

@@ -38,7 +38,7 @@ from .errors import (
     ServiceUnavailable,
     exception_handler,
 )
-from .guide import EXAMPLE_BATCH, EXAMPLE_INPUT
+from .guide import EXAMPLE_BATCH, EXAMPLE_INPUT, prediction_guide
 from .parsers import MalformedJSON, StrictJSONParser
 from .serializers import (
     ActivationSerializer,
@@ -182,43 +182,6 @@ PREVIEW_EXAMPLES = [
 ]
 
 
-def _guide_example(*, batches: bool) -> dict:
-    bounds = {"type": "integer", "required": True, "minimum": 0, "maximum": 20000}
-    docs = {
-        "schema": "https://viewsite.example/api/schema/",
-        "swagger_ui": "https://viewsite.example/api/docs/",
-        "redoc": "https://viewsite.example/api/redoc/",
-    }
-    if batches:
-        return {
-            "detail": "To predict an article's views, send its likes and shares as JSON with "
-            "POST to this address: one object, or a list of up to 10,000 objects (a batch). "
-            "Every prediction is recorded.",
-            "method": "POST",
-            "content_type": "application/json",
-            "fields": {
-                "likes": {"title": "likes", **bounds},
-                "shares": {"title": "shares", **bounds},
-            },
-            "batch_max": 10000,
-            "examples": {"one_article": EXAMPLE_INPUT, "batch": EXAMPLE_BATCH},
-            "docs": docs,
-        }
-    return {
-        "detail": "To preview the answer for one article, send its likes and shares as JSON "
-        "with POST to this address. A preview is recorded, but it is not a prediction.",
-        "method": "POST",
-        "content_type": "application/json",
-        "fields": {"likes": {"title": "likes", **bounds}, "shares": {"title": "shares", **bounds}},
-        "examples": {"one_article": EXAMPLE_INPUT},
-        "docs": docs,
-    }
-
-
-PREDICTION_GUIDE_EXAMPLE = _guide_example(batches=True)
-PREVIEW_GUIDE_EXAMPLE = _guide_example(batches=False)
-
-
 # ------------------------------------------------------------------------------------------------
 # What the views and fields declare, registered with drf-spectacular as this module loads.
 # ------------------------------------------------------------------------------------------------
@@ -288,7 +251,12 @@ PREDICTION_GUIDE = {
 }
 
 
-def _guide(operation_id: str, what: str, example: dict) -> extend_schema:
+# The operations that answer how to ask, and whether they take batches; their example is the
+# guide itself, built with the schema in its request's language (postprocess).
+GUIDES = {"predictions_guide": True, "predictions_preview_guide": False}
+
+
+def _guide(operation_id: str, what: str) -> extend_schema:
     return extend_schema(
         operation_id=operation_id,
         request=None,
@@ -296,16 +264,13 @@ def _guide(operation_id: str, what: str, example: dict) -> extend_schema:
         description=f"How to ask for {what}: the fields with their bounds, examples ready to "
         "send and the documentation's addresses, in the request's language. Nothing is "
         "predicted, and nothing is audited.",
-        examples=[
-            OpenApiExample("How to ask", value=example, response_only=True, status_codes=["200"])
-        ],
     )
 
 
 class PredictionCreateSchema(ViewSchema):
     target_class = PredictionCreateApi
     methods = {
-        "get": _guide("predictions_guide", "a prediction", PREDICTION_GUIDE_EXAMPLE),
+        "get": _guide("predictions_guide", "a prediction"),
         "post": extend_schema(
             # The one-or-many bodies are completed by postprocess.
             request=PolymorphicProxySerializer(
@@ -333,7 +298,7 @@ class PredictionPreviewSchema(ViewSchema):
 
     target_class = PredictionPreviewApi
     methods = {
-        "get": _guide("predictions_preview_guide", "a preview", PREVIEW_GUIDE_EXAMPLE),
+        "get": _guide("predictions_preview_guide", "a preview"),
         "post": extend_schema(
             request=PredictionInputSerializer,
             responses={200: PredictionSerializer},
@@ -739,6 +704,11 @@ def postprocess(result, generator, request, public):
             if {} in operation.get("security", []):
                 del operation["security"]
             responses = operation.setdefault("responses", {})
+            if operation.get("operationId") in GUIDES:
+                # Without the request: the docs as paths, so the schema is the same on any host.
+                guide = prediction_guide(None, batches=GUIDES[operation["operationId"]])
+                answer = responses["200"]["content"]["application/json"]
+                answer["examples"] = {"HowToAsk": {"summary": "How to ask", "value": guide}}
             examples = error_examples(
                 operation.get("operationId", ""), public=not operation.get("security")
             )

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
@@ -419,15 +420,14 @@ def test_the_guide_examples_are_what_a_get_answers(schema, db, url_name):
     answer = APIClient(HTTP_ACCEPT_LANGUAGE="en").get(path)
 
     assert answer.status_code == 200
-    assert shape(answer.json()) == shape(example)
     guide = answer.json()
-    assert {key: guide[key] for key in guide if key != "docs"} == {
-        key: example[key] for key in example if key != "docs"
-    }
-    jsonschema.validate(
-        guide,
-        schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"],
+    # The schema is the same on any host: its example names the docs by path.
+    assert {name: urlsplit(url).path for name, url in guide.pop("docs").items()} == example.pop(
+        "docs"
     )
+    assert guide == example
+    answer_schema = schema["paths"][path]["get"]["responses"]["200"]["content"]
+    jsonschema.validate(example, answer_schema["application/json"]["schema"])
 
 
 def test_the_prediction_operation_shows_a_single_and_a_batch_request_and_answer(schema):
