@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 
 from .. import display, features
 
-# An article inside the sample model's training range (likes 560 to 5,034, shares 375 to 5,034),
+# An article inside the sample model's training range (likes 311 to 5,034, shares 98 to 5,034),
 # so that the example a reader copies gets an answer the model can stand behind. The browsable
 # API's form (the serializer's initial values), the guide and the schema's examples show it.
 EXAMPLE_INPUT = {"likes": 1500, "shares": 1000}

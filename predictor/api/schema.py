@@ -38,7 +38,7 @@ from .errors import (
     ServiceUnavailable,
     exception_handler,
 )
-from .guide import EXAMPLE_BATCH, EXAMPLE_INPUT, prediction_guide
+from .guide import EXAMPLE_INPUT, prediction_guide
 from .parsers import MalformedJSON, StrictJSONParser
 from .serializers import (
     ActivationSerializer,
@@ -105,13 +105,22 @@ ERROR_ENVELOPE = {
 # Examples. The request bodies have names so that each refusal below sits beside its cause.
 # ------------------------------------------------------------------------------------------------
 ONE_INPUT = EXAMPLE_INPUT
-BATCH = EXAMPLE_BATCH
+# One answer inside the training range and one outside, to show what the second one says.
+BATCH = [EXAMPLE_INPUT, {"likes": 120, "shares": 40}]
 INVALID_INPUT = {"likes": -1, "shares": "many"}
 BATCH_WITH_INVALID_ITEM = [EXAMPLE_INPUT, {"likes": 25000}]
 MALFORMED_JSON = '{"likes": 1500,'
 
 
-def _prediction(id: int, likes: int, shares: int, views: float, lower: float, upper: float):
+def _prediction(
+    id: int,
+    likes: int,
+    shares: int,
+    views: float,
+    lower: float,
+    upper: float,
+    extrapolation: str | None = None,
+):
     return {
         "id": id,
         "likes": likes,
@@ -120,7 +129,18 @@ def _prediction(id: int, likes: int, shares: int, views: float, lower: float, up
         "interval": {"coverage": 0.9, "lower": lower, "upper": upper},
         "model_version": "v3",
         "created_at": "2026-12-01T09:30:00.123456+08:00",
+        "extrapolated": extrapolation is not None,
+        "extrapolation": extrapolation,
     }
+
+
+# An answer outside the training range (the sample's: likes 311 to 5,034, shares 98 to 5,034),
+# as the API says it in English. The model computes -163.69 there; the answer is never below 0.
+EXTRAPOLATION_EXAMPLE = (
+    "120 likes is below the range the model was trained on (311 to 5,034) and 40 shares is "
+    "below the range the model was trained on (98 to 5,034), so this prediction is an "
+    "extrapolation and may be off."
+)
 
 
 # For PredictionCreateSchema below; its refusals are in error_examples().
@@ -146,15 +166,15 @@ PREDICTION_EXAMPLES = [
     ),
     OpenApiExample(
         "One article",
-        value=_prediction(1041, 1500, 1000, 174597.48, 96462.86, 252732.1),
+        value=_prediction(1041, 1500, 1000, 174499.32, 94414.69, 254583.95),
         response_only=True,
         status_codes=["201"],
     ),
     OpenApiExample(
         "A batch",
         value=[
-            _prediction(1042, 1500, 1000, 174597.48, 96462.86, 252732.1),
-            _prediction(1043, 800, 500, 85186.86, 47064.65, 123309.08),
+            _prediction(1042, 1500, 1000, 174499.32, 94414.69, 254583.95),
+            _prediction(1043, 120, 40, 0.0, 0.0, 30989.15, EXTRAPOLATION_EXAMPLE),
         ],
         response_only=True,
         status_codes=["201"],
@@ -174,7 +194,7 @@ PREVIEW_EXAMPLES = [
     ),
     OpenApiExample(
         "One article",
-        value=_prediction(1044, 1500, 1000, 174597.48, 96462.86, 252732.1),
+        value=_prediction(1044, 1500, 1000, 174499.32, 94414.69, 254583.95),
         response_only=True,
         status_codes=["200"],
         description="Its `id` is the preview's audit row, which takes no outcome.",
