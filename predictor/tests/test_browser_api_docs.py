@@ -130,24 +130,50 @@ def test_redoc_renders_every_operation_with_nothing_from_elsewhere(server, brows
     assert errors == [], "\n".join(errors)
 
 
-def test_swagger_ui_locks_the_staff_operations_and_not_the_public_ones(server, browser):
+STAFF_OPERATIONS = {
+    "predictions_retrieve",
+    "predictions_history_list",
+    "predictions_outcome_list",
+    "predictions_outcome_create",
+    "models_activate_create",
+}
+
+
+def padlocks(operations) -> dict[str, str]:
+    """Each operation's padlock, by operation id: what its button says (and its icon shows)."""
+    shown = {}
+    for operation in operations:
+        operation_id = operation.get_attribute("id").removeprefix("operations-").split("-", 1)[1]
+        for button in operation.find_elements(By.CSS_SELECTOR, ".authorization__btn"):
+            icon = button.find_element(By.TAG_NAME, "svg").get_attribute("class")
+            label = button.get_attribute("aria-label").removeprefix("authorization button ")
+            assert icon == label, (operation_id, icon, label)
+            shown[operation_id] = label
+    return shown
+
+
+def test_swagger_ui_locks_the_staff_operations_until_authorized_and_not_the_public_ones(
+    server, browser
+):
     expected = operation_count(server)
     open_page(browser, f"{server}{reverse('api-docs')}")
     operations = wait_for_count(browser, ".opblock", expected)
 
-    locked = {
-        operation.get_attribute("id").removeprefix("operations-").split("-", 1)[1]
-        for operation in operations
-        if operation.find_elements(By.CSS_SELECTOR, ".authorization__btn")
-    }
+    assert padlocks(operations) == dict.fromkeys(STAFF_OPERATIONS, "locked")
+    browser.find_element(By.CSS_SELECTOR, ".auth-wrapper .authorize").click()
+    [token] = wait_for_count(browser, ".modal-ux input[type=text]", 1)[:1]
+    token.send_keys("Token 0123456789abcdef")
+    browser.find_element(By.CSS_SELECTOR, ".modal-ux .auth-btn-wrapper .authorize").click()
+    browser.find_element(By.CSS_SELECTOR, ".modal-ux .btn-done").click()
 
-    assert locked == {
-        "predictions_retrieve",
-        "predictions_history_list",
-        "predictions_outcome_list",
-        "predictions_outcome_create",
-        "models_activate_create",
-    }
+    WebDriverWait(browser, 10).until(
+        lambda driver: (
+            padlocks(driver.find_elements(By.CSS_SELECTOR, ".opblock"))
+            == dict.fromkeys(STAFF_OPERATIONS, "unlocked")
+        )
+    )
+    errors = console_errors(browser)
+    assert errors == [], "\n".join(errors)
 
 
 def test_redoc_names_one_input_and_a_batch_apart(server, browser):
