@@ -212,6 +212,7 @@ def test_the_browsable_api_speaks_the_readers_language_with_no_console_error(
         errors = console_errors(browser)
         assert errors == [], "\n".join(errors)
 
+    assert browser.execute_script("return document.documentElement.lang") == language
     text = browser.find_element(By.TAG_NAME, "body").text
     assert all(word in text for word in BROWSABLE_WORDS[language]), text
     if language == "zh-hans":
