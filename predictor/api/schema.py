@@ -717,10 +717,10 @@ def postprocess(result, generator, request, public):
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
             # drf-spectacular marks an operation anyone may call with an empty requirement
-            # ({}) beside the token and the session. Swagger UI draws an operation that needs
-            # nothing as already unlocked only when it has no requirement at all, and as locked
-            # (authorized) otherwise, so the public operations looked locked and the staff ones
-            # open. Without a requirement the schema says the same: no credentials are needed.
+            # ({}) beside the token and the session. Swagger UI leaves the padlock off only an
+            # operation with no requirement at all; with {} among them it draws the padlock of
+            # one already authorized, so the public operations looked locked. Without a
+            # requirement the schema says the same thing: no credentials are needed.
             if {} in operation.get("security", []):
                 del operation["security"]
             responses = operation.setdefault("responses", {})

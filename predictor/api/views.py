@@ -40,8 +40,6 @@ class ApiRoot(APIView):
     """viewsite's API: predict (or preview), review the history (staff), list and activate model
     versions; and, while the schema is served, its documentation pages."""
 
-    # A class, not @api_view: that decorator reads APIView.schema, which imports the schema
-    # class (drf-spectacular's generator) as the module loads.
     # `name` and `description` are what the browsable API shows a person, in their language;
     # the docstrings are for us (and the schema reads those of the views below).
     name = _("API")
@@ -49,6 +47,8 @@ class ApiRoot(APIView):
         "Predict an article's views, preview an answer, and list the model versions. Staff also "
         "read the history of predictions and record real outcomes."
     )
+    # A class, not @api_view: that decorator reads APIView.schema, which imports the schema
+    # class (drf-spectacular's generator) as the module loads.
     permission_classes = [permissions.AllowAny]
 
     def get(self, request, format=None):
