@@ -612,6 +612,29 @@ def test_the_browsable_api_offers_a_json_form_to_anyone_and_the_history_to_staff
     assert b"<h1>Model versions</h1>" in models_page.content
 
 
+@pytest.mark.parametrize(
+    ("language", "words", "english"),
+    [
+        (
+            "zh-hans",
+            ["预测记录", "按字段筛选", "渠道", "创建时间起", "版本号，例如 v3", "提交", "退出登录"],
+            ["Field filters", "Prediction history", "Log out", "Api Root", "Django REST framework"],
+        ),
+        ("en", ["Prediction history", "Field filters", "Channel", "Created from", "Log out"], []),
+    ],
+)
+def test_the_browsable_history_and_its_filters_speak_the_readers_language(
+    client, db, staff_user, language, words, english
+):
+    client.force_login(staff_user)
+
+    page = client.get(HISTORY, HTTP_ACCEPT="text/html", HTTP_ACCEPT_LANGUAGE=language)
+
+    text = page.content.decode()
+    assert [word for word in words if word not in text] == []
+    assert [word for word in english if word in text] == []
+
+
 def test_the_openapi_schema_describes_the_prediction_input(client, db):
     response = client.get(reverse("schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
