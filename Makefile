@@ -7,9 +7,11 @@ DEV_ENV := DJANGO_DEBUG=true
 # Debian packages some targets need, installed when missing (defined before the rules that
 # name them: make expands prerequisites as it reads each rule).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Chromium, its driver, and a CJK font so that the Chinese pages render (and their screenshots
-# show Chinese, not boxes).
-BROWSER := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+# Chromium and its driver, for the browser tests.
+BROWSER := /usr/bin/chromium /usr/bin/chromedriver
+# A CJK font (settings.VIEWSITE_PLOT_FONT): `retrain` draws the model card's Chinese plots in it,
+# and Chromium renders the Chinese pages (and their screenshots) with it, not boxes.
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 NGINX := /usr/sbin/nginx
 # iproute2's `ip`: the scale-out test puts each app host in a network namespace of its own.
 IPROUTE := /sbin/ip
@@ -24,7 +26,7 @@ GETTEXT := /usr/bin/msgmerge
 
 .PHONY: run test e2e fuzz chaos bench bench-in-process bench-audit lint format sample-data messages clean
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed $(CJK_FONT)
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py retrain --if-no-model
 	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
@@ -32,7 +34,7 @@ run: $(VENV)/.installed
 # Tests run in TEST_WORKERS processes (pytest-xdist), each taking the next test as it finishes one.
 TEST_WORKERS ?= 2
 
-test: $(VENV)/.installed $(BROWSER) $(AXE) $(GETTEXT)
+test: $(VENV)/.installed $(BROWSER) $(CJK_FONT) $(AXE) $(GETTEXT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest --create-db -n $(TEST_WORKERS) --dist worksteal -m "not deploy and not fuzz and not chaos" $(PYTEST_ARGS)
@@ -102,7 +104,11 @@ sample-data: $(VENV)/.installed
 # The browser tests drive Debian's Chromium through its chromedriver; install them when missing.
 $(BROWSER) &:
 	$(SUDO) apt-get update -qq
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+$(CJK_FONT):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk
 
 $(AXE): $(VENV)/.installed
 	command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }

@@ -1,4 +1,5 @@
-"""System checks (`manage.py check --deploy`) for the keys that sign and verify model versions.
+"""System checks (`manage.py check`, `check --deploy`): the keys that sign and verify model
+versions, and the font the model card's plots are drawn in.
 
 gunicorn does not run checks, so a host without keys still starts, and refuses to serve what it
 cannot verify (signing.py); these say so before a deployment goes live.
@@ -43,3 +44,20 @@ def artifact_keys_are_set(app_configs, **kwargs):
             )
         )
     return problems
+
+
+@checks.register()
+def plot_font_is_installed(app_configs, **kwargs):
+    """`retrain` draws the card's Chinese plots in VIEWSITE_PLOT_FONT; without it their words are
+    empty boxes, and nothing else would say so."""
+    if settings.VIEWSITE_PLOT_FONT.is_file():
+        return []
+    return [
+        checks.Warning(
+            f"VIEWSITE_PLOT_FONT ({settings.VIEWSITE_PLOT_FONT}) is not installed, so `retrain` "
+            "would draw the Chinese plots' words as empty boxes.",
+            hint="Install Debian's fonts-noto-cjk, or point VIEWSITE_PLOT_FONT at a font with "
+            "Chinese glyphs.",
+            id="viewsite.W003",
+        )
+    ]

@@ -31,7 +31,7 @@ def about(value, digits: int = 3) -> str:
     magnitude = math.floor(math.log10(abs(value)))
     # Halves round up, as people round (46,250 → 46,300), not to even as round() does.
     step = Decimal(1).scaleb(magnitude - digits + 1)
-    rounded = Decimal(repr(value)).quantize(step, rounding=ROUND_HALF_UP)
+    rounded = Decimal(repr(float(value))).quantize(step, rounding=ROUND_HALF_UP)
     # Grouped as the active language groups digits: 46,300 in English, 46300 in Chinese.
     return formats.number_format(rounded, decimal_pos=0, force_grouping=True)
 
@@ -64,7 +64,9 @@ def decimal(value, places: int = 3) -> str:
     if value is None or not math.isfinite(value):
         return ""
     # Rounded here, halves up: number_format cuts the digits after decimal_pos off.
-    rounded = Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    rounded = Decimal(repr(float(value))).quantize(
+        Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP
+    )
     return formats.number_format(rounded, decimal_pos=places, force_grouping=True)
 
 

@@ -9,10 +9,26 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Abs, Cast, Coalesce, Greatest, Power, Sqrt
 from django.utils import timezone
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import features
+from . import display, features
+
+# What each `retrain --algorithm` is called for people, in their language. Here, not in
+# services/algorithms.py, which imports scikit-learn: a worker that shows a card never needs it.
+ALGORITHM_TITLES = {
+    "linear": _("linear regression"),
+    "ridge": _("ridge regression"),
+    "log-linear": _("linear regression on logarithms"),
+    "hist-gb": _("boosted decision trees"),
+}
+
+
+def algorithm_title(name: str) -> str:
+    """An algorithm's name for people ("linear regression"); the name itself if unknown."""
+    return str(ALGORITHM_TITLES.get(name, name))
 
 
 def served_figure(figure: str, checkpoint: "ServedCheckpoint | None"):
@@ -239,6 +255,10 @@ class ModelVersion(models.Model):
         return f"v{self.number}"
 
     @property
+    def algorithm_title(self) -> str:
+        return algorithm_title(self.algorithm_name)
+
+    @property
     def live_error_problem(self) -> str:
         """Why this version's live error is flagged, or "": needs `with_live_error()`.
 
@@ -249,13 +269,13 @@ class ModelVersion(models.Model):
         enough = self.live_outcomes >= settings.VIEWSITE_LIVE_MIN_OUTCOMES
         if enough and self.live_mae is not None and self.live_mae > ratio * self.cv_mae:
             return gettext(
-                "live MAE %(live)s on %(outcomes)s outcomes is more than %(ratio)s× the "
-                "cross-validated MAE %(cv)s"
+                "on %(outcomes)s reported real view counts its typical miss is %(live)s views, "
+                "more than %(ratio)s times the %(cv)s it had in testing"
             ) % {
-                "live": f"{self.live_mae:,.0f}",
-                "outcomes": f"{self.live_outcomes:,}",
+                "live": display.count(self.live_mae),
+                "outcomes": display.count(self.live_outcomes),
                 "ratio": f"{ratio:g}",
-                "cv": f"{self.cv_mae:,.0f}",
+                "cv": display.count(self.cv_mae),
             }
         return ""
 
@@ -356,13 +376,26 @@ class AppendOnlyModel(models.Model):
 
 
 class Activation(AppendOnlyModel):
-    """Who made which version the served one, when, through which door, and why."""
+    """Who made which version the served one, when, through which door, and why.
+
+    Why is stored as a code and its parameters, never as a sentence: the card, the admin and the
+    commands say it in their reader's language (reason_text). Only what a person typed is kept
+    as words, theirs, in `reason`.
+    """
 
     class Door(models.TextChoices):
         RETRAIN = "retrain", _("retrain")
         COMMAND = "command", _("activate command")
         ADMIN = "admin", _("admin")
         API = "api", _("API")
+
+    class Reason(models.TextChoices):
+        # In `reason`, as whoever activated the version typed it (or, for rows written before
+        # codes, the stored sentence that 0020_activation_reason_codes could not read).
+        STATED = "stated", _("stated by whoever activated it")
+        # `retrain` activated what it had just stored. Parameters: algorithm (its --algorithm
+        # name), data_file, outcome_rows.
+        RETRAINED = "retrained", _("retrained")
 
     version = models.ForeignKey(
         ModelVersion,
@@ -388,8 +421,22 @@ class Activation(AppendOnlyModel):
         blank=True,
         verbose_name=_("user"),
     )
+    reason_code = models.CharField(
+        _("reason code"), max_length=16, choices=Reason.choices, default=Reason.STATED
+    )
+    reason_parameters = models.JSONField(
+        _("reason parameters"),
+        default=dict,
+        blank=True,
+        help_text=_("What the reason's sentence names (the algorithm, the data file)."),
+    )
     REASON_MAX = 500
-    reason = models.CharField(_("reason"), max_length=REASON_MAX, blank=True)
+    reason = models.CharField(
+        _("reason"),
+        max_length=REASON_MAX,
+        blank=True,
+        help_text=_("As whoever activated the version typed it."),
+    )
 
     class Meta:
         ordering = ["-activated_at", "-id"]
@@ -398,6 +445,48 @@ class Activation(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.version.label} activated {self.activated_at:%Y-%m-%d %H:%M:%S} ({self.door})"
+
+    @staticmethod
+    def retrained(*, algorithm: str, data_file: str, outcome_rows: int = 0) -> tuple[str, dict]:
+        """The reason `retrain` gives for activating what it stored: (code, parameters), as
+        `services.activate` takes them."""
+        return Activation.Reason.RETRAINED, {
+            "algorithm": algorithm,
+            "data_file": data_file,
+            "outcome_rows": outcome_rows,
+        }
+
+    def reason_text(self) -> str:
+        """Why, in the active language: a reason the system gave, said from its code; a
+        person's words as they typed them ("" when they gave none)."""
+        return self._said(html=False)
+
+    def reason_html(self) -> str:
+        """reason_text for a page: escaped, and the file name marked as code (a name, not a
+        word of the reader's language)."""
+        return self._said(html=True)
+
+    def _said(self, *, html: bool) -> str:
+        if self.reason_code != self.Reason.RETRAINED:
+            return conditional_escape(self.reason) if html else self.reason
+        parameters = self.reason_parameters
+        named = {
+            "algorithm": algorithm_title(parameters.get("algorithm", "")),
+            "file": parameters.get("data_file", ""),
+            "outcomes": display.count(parameters.get("outcome_rows") or 0),
+        }
+        if html:
+            named = {key: conditional_escape(value) for key, value in named.items()}
+            named["file"] = format_html("<code>{}</code>", parameters.get("data_file", ""))
+        if parameters.get("outcome_rows"):
+            sentence = gettext(
+                "Retrained on %(file)s plus %(outcomes)s real view counts (%(algorithm)s), "
+                "switched on automatically"
+            )
+        else:
+            sentence = gettext("Retrained on %(file)s (%(algorithm)s), switched on automatically")
+        # The sentence is ours (the catalogue's); what fills it was escaped above.
+        return mark_safe(sentence % named) if html else sentence % named
 
 
 USER_AGENT_MAX = 512

@@ -344,6 +344,12 @@ VIEWSITE_API_SCHEMA = env.bool("VIEWSITE_API_SCHEMA", default=True)
 VIEWSITE_DEFAULT_DATA = Path(
     env.str("VIEWSITE_DEFAULT_DATA", default=str(BASE_DIR / "data" / "wechat_articles_sample.csv"))
 )
+# The font the model card's plots are drawn in, in every language: one with Chinese glyphs
+# (Debian's fonts-noto-cjk, which `make run` and `make test` install). Without it the Chinese
+# plots' words are drawn as empty boxes (`manage.py check` says so).
+VIEWSITE_PLOT_FONT = Path(
+    env.str("VIEWSITE_PLOT_FONT", default="/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+)
 # How old, in seconds, a worker's knowledge of which model version is active may be: an
 # activation is served by every worker of every host within this bound (registry.py). At most 1;
 # 0 asks the database on every prediction.

@@ -3,9 +3,9 @@ whether the inputs it is asked about look like the data it learned from."""
 
 from dataclasses import dataclass
 
-from django.utils.translation import gettext
+from django.utils import translation
 
-from .. import features
+from .. import display, features
 from ..models import Activation, ModelVersion
 from . import plots
 
@@ -14,6 +14,7 @@ from . import plots
 class Term:
     coefficient: float
     label: str
+    size: str  # the coefficient's size as display writes it, its sign left to the equation
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,17 @@ class Equation:
     target: str
     terms: list[Term]
     intercept: float
+    intercept_size: str
     log_scale: bool
+
+
+def size(value: float, places: int) -> str:
+    """abs(value) to `places` decimals, grouped (display.decimal), or as a whole number when
+    that is what it is to those decimals: an exact fit reads 80, not 80.00."""
+    written = display.decimal(abs(value), places)
+    if abs(abs(value) - round(abs(value))) < 0.5 * 10**-places:
+        return display.count(abs(value))
+    return written
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,16 @@ class InputDrift:
 
 
 @dataclass(frozen=True)
+class CardPlot:
+    """One plot as the card shows it: in the reader's language where it was drawn in it."""
+
+    name: str  # as stored, for its URL
+    words: plots.Words  # in the active language, for its caption and alt text
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class ModelCard:
     version: ModelVersion  # annotated with its live error and live_extrapolated
     equation: Equation | None
@@ -47,8 +68,16 @@ class ModelCard:
     activations: list[Activation]
     # In the order they were drawn and the columns are defined: PostgreSQL's jsonb keeps
     # neither order.
-    plots: list[tuple[str, str, dict]]  # name, title in the active language, stored file
+    plots: list[CardPlot]
     columns: list[tuple[features.Feature, dict]]
+    zone: str  # the time zone the card's times are in, named once
+
+    @property
+    def smallest_half_width(self) -> float | None:
+        """How far either side of a prediction its interval reaches at the least, in views:
+        the share of the scale floor that a small prediction gets (predictors.py)."""
+        share, floor = self.version.interval_relative_half_width, self.version.interval_scale_floor
+        return None if share is None or floor is None else share * floor
 
 
 def model_card(number: int) -> ModelCard:
@@ -61,25 +90,41 @@ def model_card(number: int) -> ModelCard:
         activations=list(
             version.activations.select_related("previous", "user").order_by("-pk")[:20]
         ),
-        plots=[
-            (name, plot_title(name), version.plots[name])
-            for name in plots.ORDER
-            if name in version.plots
-        ],
+        plots=card_plots(version),
         columns=[
             (feature, version.training_summary["columns"][feature.name])
             for feature in (*features.INPUT_FEATURES, features.TARGET)
             if feature.name in version.training_summary.get("columns", {})
         ],
+        zone=display.zone(),
     )
 
 
-def plot_title(name: str) -> str:
-    """What a plot shows, in the active language."""
-    if name == "predicted-vs-actual":
-        return gettext("Predicted against actual views")
-    feature = features.BY_NAME[name.removeprefix("residuals-")]
-    return gettext("Residuals against %(input)s") % {"input": feature.title}
+# The size of the plots of versions trained before every plot had the same one.
+LEGACY_SIZES = {"predicted-vs-actual": (550, 500)}
+LEGACY_SIZE = (550, 400)
+
+
+def card_plots(version: ModelVersion) -> list[CardPlot]:
+    """The version's plots in the active language; a version trained before plots were drawn
+    in each language shows the one it has."""
+    language = translation.get_language()
+    shown = []
+    for name in plots.ORDER:
+        for stored in (plots.stored_name(name, language), name):
+            if stored in version.plots:
+                plot = version.plots[stored]
+                width, height = LEGACY_SIZES.get(name, LEGACY_SIZE)
+                shown.append(
+                    CardPlot(
+                        name=stored,
+                        words=plots.words(name),
+                        width=plot.get("width", width),
+                        height=plot.get("height", height),
+                    )
+                )
+                break
+    return shown
 
 
 def equation(version: ModelVersion) -> Equation | None:
@@ -88,16 +133,21 @@ def equation(version: ModelVersion) -> Equation | None:
         return None
     log_scale = parameters.get("scale") == "log1p"
 
+    # A coefficient on logarithms is small, and its third decimal matters.
+    places = 4 if log_scale else 2
+
     def named(feature):
         return f"log(1 + {feature.title})" if log_scale else str(feature.title)
 
+    coefficients = parameters["coefficients"]
     return Equation(
         target=named(features.TARGET),
         terms=[
-            Term(parameters["coefficients"][feature.name], named(feature))
-            for feature in features.INPUT_FEATURES
+            Term(coefficients[f.name], named(f), size(coefficients[f.name], places))
+            for f in features.INPUT_FEATURES
         ],
         intercept=parameters["intercept"],
+        intercept_size=size(parameters["intercept"], places),
         log_scale=log_scale,
     )
 

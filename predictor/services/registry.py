@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from .. import features, metrics
 from ..models import Activation, ModelFile, ModelVersion
-from . import signing
+from . import plots, signing
 from .errors import ArtifactIntegrityError, ModelUnavailable
 from .predictors import Predictor, predictor_for, predictor_from_spec, serving_spec
 
@@ -164,7 +164,14 @@ def plot_files(drawn, *, number: int) -> tuple[dict, list[StoredFile]]:
     """The card's plots as files, and what the version's `plots` records of them."""
     files = [_named(plot.image, f"model-v{number}-{{}}-{plot.name}.png") for plot in drawn]
     recorded = {
-        plot.name: {"title": plot.title, "name": file.name, "sha256": file.sha256}
+        plot.name: {
+            "title": plot.title,
+            "language": plot.language,
+            "width": plots.SIZE_INCHES[0] * plots.DPI,
+            "height": plots.SIZE_INCHES[1] * plots.DPI,
+            "name": file.name,
+            "sha256": file.sha256,
+        }
         for plot, file in zip(drawn, files, strict=True)
     }
     return recorded, files
@@ -344,9 +351,14 @@ def activate(
     door: Activation.Door,
     user_id: int | None = None,
     reason: str = "",
+    reason_code: Activation.Reason = Activation.Reason.STATED,
+    reason_parameters: dict | None = None,
 ) -> ModelVersion:
     """Make `version` the one every worker serves from its next request on, and record who did
     it, through which door, and why (an append-only history row).
+
+    Why is `reason`, a person's words, or a code and its parameters (Activation.Reason) that
+    Activation.reason_text says in the reader's language: every activation is written here.
 
     Its signature and artifact are verified and unpickled in full first (and what workers will
     serve from it built): rolling back to a version whose files are gone, altered, unsigned or
@@ -368,6 +380,8 @@ def activate(
             door=door,
             user_id=user_id,
             reason=reason[: Activation.REASON_MAX],
+            reason_code=reason_code,
+            reason_parameters=reason_parameters or {},
         )
     # This process serves the new version from its next request; the others within the bound.
     _serving.forget()

@@ -218,11 +218,14 @@ def retrain(
             files=[artifact, *([serving] if serving else []), *plot_files],
         )
         if activate:
+            reason_code, reason_parameters = Activation.retrained(
+                algorithm=recipe.name, data_file=data.file_name, outcome_rows=data.outcome_rows
+            )
             registry.activate(
                 version=report.version,
                 door=Activation.Door.RETRAIN,
-                reason=f"retrained ({recipe.name}) on {data.file_name}"
-                + (f" and {data.outcome_rows} real outcomes" if data.outcome_rows else ""),
+                reason_code=reason_code,
+                reason_parameters=reason_parameters,
             )
     logger.info("retrain stored version=%s activated=%s", report.version.label, report.activated)
     return report

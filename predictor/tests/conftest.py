@@ -181,7 +181,7 @@ class Trained:
     number: int
     fields: dict
     files: list[registry.StoredFile]
-    reason: str
+    reason: dict  # the activation's reason, reason_code and reason_parameters
 
 
 class TrainedModels:
@@ -227,9 +227,7 @@ class TrainedModels:
                 files=[registry.StoredFile(rename(f.name), f.content) for f in trained.files],
             )
             if activate:
-                registry.activate(
-                    version=version, door=Activation.Door.RETRAIN, reason=trained.reason
-                )
+                registry.activate(version=version, door=Activation.Door.RETRAIN, **trained.reason)
         return version
 
     def _train(self, data_path: Path, algorithm: str) -> Trained:
@@ -248,7 +246,7 @@ class TrainedModels:
                     for name, content in version.files.values_list("name", "content")
                 ],
                 reason=Activation.objects.filter(version=version)
-                .values_list("reason", flat=True)
+                .values("reason", "reason_code", "reason_parameters")
                 .get(),
             )
             transaction.set_rollback(True)

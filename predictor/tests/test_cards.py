@@ -3,13 +3,18 @@
 import hashlib
 import re
 import statistics
+import warnings
 from decimal import ROUND_HALF_UP, Decimal
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
+from django.core.checks import run_checks
 from django.core.management import call_command
 from django.urls import resolve, reverse
+from django.utils import timezone, translation
 
 from predictor import services
 from predictor.models import (
@@ -21,6 +26,7 @@ from predictor.models import (
     ServedCheckpoint,
     ServedTally,
 )
+from predictor.services import plots, signing
 
 from .conftest import (
     exact_views,
@@ -30,6 +36,7 @@ from .conftest import (
     write_csv,
 )
 
+CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 PLOT_NAMES = {"predicted-vs-actual", "residuals-likes", "residuals-shares"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 # Elements a browser lays out apart from their neighbours: their text does not run together.
@@ -127,6 +134,21 @@ def table_rows(page: Page, element_id: str) -> list[list[str]]:
     ]
 
 
+def figures(page: Page, element_id: str) -> dict[str, str]:
+    """A table of figures (a label and its value per row), as {label: value}."""
+    return dict(table_rows(page, element_id))
+
+
+def history(page: Page) -> list[str]:
+    """The text of each entry of the activation history, newest first."""
+    match = re.search(r'<ol[^>]*\bid="activations"[^>]*>(.*?)</ol>', page.html, re.S)
+    assert match, "no activation history"
+    return [
+        " ".join(re.sub(r"<[^>]+>", " ", item).split())
+        for item in re.findall(r"<li>(.*?)</li>", match.group(1), re.S)
+    ]
+
+
 def whole(value: float) -> str:
     """A number as the card's `floatformat:"0g"` shows it: rounded half up, thousands grouped."""
     return f"{Decimal(repr(value)).quantize(Decimal(1), ROUND_HALF_UP):,}"
@@ -139,7 +161,8 @@ def test_a_fresh_version_card_shows_its_algorithm_and_its_equation_in_words(clie
     page = get_card(client, active_model)
 
     assert "Model card v1" in page.text()
-    assert "linear: sklearn.linear_model.LinearRegression" in page.text()
+    assert "Method: linear regression (linear)" in page.text()
+    assert "sklearn.linear_model.LinearRegression, scikit-learn 1." in page.text()
     # The fit is exact, so the equation reads in whole numbers, each sign written once.
     assert page.text("equation") == "views ≈ 80 × likes + 60 × shares + 1,000"
 
@@ -196,21 +219,25 @@ def test_the_card_shows_the_cross_validated_metrics_and_the_interval_coverage(cl
     page = get_card(client, version)
 
     assert 0.5 < version.cv_r2 < 1  # the noise leaves something unexplained
-    [row] = table_rows(page, "cv-metrics")
-    assert row == [
-        "5-fold cross-validation",
-        f"{version.cv_r2:.4f}",
-        whole(version.cv_mae),
-        whole(version.cv_rmse),
-        f"{version.cv_interval_coverage * 100:.1f}% (stated 90%)",
-    ]
-    assert version.interval_relative_half_width > 0
+    assert figures(page, "cv-metrics") == {
+        "Share of the differences in views it explains (R²)": f"{version.cv_r2:.3f}",
+        "Typical miss, in views (mean absolute error)": whole(version.cv_mae),
+        "Miss with large misses weighted more (root mean square error)": whole(version.cv_rmse),
+        "Real views inside the stated range": (
+            f"{version.cv_interval_coverage * 100:.1f}% (aimed at 90%)"
+        ),
+    }
     assert (
-        f"Each answer comes with an interval of ± {version.interval_relative_half_width:.1%} of "
-        f"the prediction (of {whole(version.interval_scale_floor)} views at the least), stated "
-        "to hold 9 times in 10; on held-out folds it held "
-        f"{version.cv_interval_coverage * 100:.1f}% of the time."
+        "split into 5 groups and each group was predicted by a model trained on the other 4"
     ) in page.text()
+    assert version.interval_relative_half_width > 0
+    assert page.text("interval-sentence") == (
+        "Every prediction comes with a range: the prediction give or take "
+        f"{version.interval_relative_half_width:.1%} of it, and never less than give or take "
+        f"{whole(version.interval_relative_half_width * version.interval_scale_floor)} views. "
+        "The range is meant to hold the real view count for 90% of articles; in testing it "
+        f"held it for {version.cv_interval_coverage * 100:.1f}%."
+    )
 
 
 def test_the_card_summarises_the_training_data(client, db, tmp_path, trained_models):
@@ -225,13 +252,13 @@ def test_the_card_summarises_the_training_data(client, db, tmp_path, trained_mod
     columns = dict(zip(("likes", "shares", "views"), zip(*filled, strict=True), strict=True))
     expected = [
         ["file", f"with-blanks.csv {hashlib.sha256(path.read_bytes()).hexdigest()}"],
-        ["rows", "40"],
-        ["blank shares filled with likes", "3"],
+        ["articles", "40"],
+        ["articles without shares, counted with their likes", "3"],
     ] + [
         [
             name,
             f"{whole(min(values))} to {whole(max(values))} "
-            f"(median {whole(statistics.median(values))})",
+            f"(middle value {whole(statistics.median(values))})",
         ]
         for name, values in columns.items()
     ]
@@ -246,7 +273,8 @@ def test_a_boosted_trees_card_shows_its_parameters_and_no_equation(client, db, t
     assert "coefficients" not in version.parameters
     assert not page.has("equation")
     assert "≈" not in page.text()
-    assert "hist-gb: sklearn.ensemble.HistGradientBoostingRegressor" in page.text()
+    assert "Method: boosted decision trees (hist-gb)" in page.text()
+    assert "sklearn.ensemble.HistGradientBoostingRegressor" in page.text()
     text = page.text()
     for name, value in {
         "learning_rate": "0.05",
@@ -258,7 +286,7 @@ def test_a_boosted_trees_card_shows_its_parameters_and_no_equation(client, db, t
         assert f"{name} {value}" in text
     assert f"boosting iterations {version.parameters['iterations']}" in text
     assert {attributes["src"] for attributes in page.all("img")} == {
-        plot_url(version, name) for name in PLOT_NAMES
+        plot_url(version, f"{name}-en") for name in PLOT_NAMES
     }
 
 
@@ -283,52 +311,117 @@ def test_a_version_trained_before_cards_existed_still_has_one(client, db):
     page = get_card(client, version)
 
     assert page.text("equation") == "views ≈ 80 × likes + 60 × shares + 1,000"
-    assert table_rows(page, "cv-metrics") == [
-        ["5-fold cross-validation", "0.9000", "1,235", "2,346", "—"]
-    ]
-    assert "trained before intervals existed" in page.text()
+    assert list(figures(page, "cv-metrics").values()) == ["0.900", "1,235", "2,346", "—"]
+    assert "trained before predictions came with a range" in page.text()
     assert page.all("img") == []
     assert not page.has("served-inputs")
     assert not page.has("extrapolation-warning")
-    assert "Never activated." in page.text()
+    assert "Never put to work." in page.text()
 
 
 # --- Plots ----------------------------------------------------------------------------------------
 
 
-def test_each_stored_plot_is_shown_and_served_as_the_png_retrain_stored(client, noisy_model):
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_each_plot_is_shown_in_the_pages_language_as_the_png_retrain_stored(
+    client, noisy_model, language
+):
     version = noisy_model
-    images = get_card(client, version).all("img")
+    images = get_card(client, version, language).all("img")
 
-    assert set(version.plots) == PLOT_NAMES
-    assert sorted(image["src"] for image in images) == sorted(
-        plot_url(version, name) for name in version.plots
-    )
-    for name, plot in version.plots.items():
-        [image] = [image for image in images if image["src"] == plot_url(version, name)]
-        assert image["alt"] == plot["title"]
+    assert set(version.plots) == {
+        f"{name}-{drawn}" for name in PLOT_NAMES for drawn in ("en", "zh-hans")
+    }
+    # In the order of plots.ORDER, each in the page's language.
+    assert [image["src"] for image in images] == [
+        plot_url(version, f"{name}-{language}") for name in plots.ORDER
+    ]
+    with translation.override(language):
+        described = [plots.words(name).description for name in plots.ORDER]
+    assert [image["alt"] for image in images] == described
+    for image in images:
+        stored = version.plots[resolve(image["src"]).kwargs["plot"]]
+        assert stored["language"] == language
         response = client.get(image["src"])
         assert response.status_code == 200
         assert response["Content-Type"] == "image/png"
         assert "immutable" in response["Cache-Control"]
         served = response.content
         assert served[:8] == b"\x89PNG\r\n\x1a\n"
-        assert served == bytes(ModelFile.objects.get(name=plot["name"]).content)
-        assert hashlib.sha256(served).hexdigest() == plot["sha256"]
-        # IHDR: the width and height the <img> announces, so the page does not jump as it loads.
+        assert served == bytes(ModelFile.objects.get(name=stored["name"]).content)
+        assert hashlib.sha256(served).hexdigest() == stored["sha256"]
+        # IHDR: the width and height the <img> announces, so the page does not jump as it loads;
+        # every plot the same size, so that they lay out as a set.
         width, height = int.from_bytes(served[16:20]), int.from_bytes(served[20:24])
-        assert (str(width), str(height)) == (image["width"], image["height"])
+        assert (str(width), str(height)) == (image["width"], image["height"]) == ("500", "400")
+
+
+def test_the_chinese_plots_say_in_chinese_what_they_show_with_every_glyph_in_the_font(db):
+    """Drawn in VIEWSITE_PLOT_FONT: matplotlib warns of each glyph its font lacks (a box)."""
+    rows = np.array(linear_rows(30, relation=noisy_views), dtype=float)
+    inputs, target = rows[:, :2], rows[:, 2]
+    predicted = target * 0.9 + 1_000
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        drawn = plots.draw(
+            inputs=inputs, target=target, predicted=predicted, half_widths=target * 0.05
+        )
+    assert [str(warning.message) for warning in warned if "missing" in str(warning.message)] == []
+    assert [plot.name for plot in drawn] == [
+        f"{name}-{language}" for language in ("zh-hans", "en") for name in plots.ORDER
+    ]
+    by_name = {plot.name: plot for plot in drawn}
+    for name in plots.ORDER:
+        # The same points, other words: the images differ.
+        assert by_name[f"{name}-zh-hans"].image != by_name[f"{name}-en"].image
+    with translation.override("zh-hans"):
+        words = [plots.words(name) for name in plots.ORDER]
+    assert [w.title for w in words] == [
+        "预测浏览量与实际浏览量对比",
+        "不同点赞数下的预测偏差",
+        "不同转发数下的预测偏差",
+    ]
+    for w in words:
+        assert not re.search(r"[A-Za-z]", w.description), w.description
+    assert words[0].description == (
+        "预测浏览量与实际浏览量对比。散点图：横轴是实际浏览量，纵轴是预测浏览量。"
+        "蓝点表示在范围内，红点表示在范围外；线表示预测完全准确。"
+    )
+
+
+def test_a_version_drawn_before_plots_had_languages_shows_the_plots_it_has(client, noisy_model):
+    version = noisy_model
+    # As versions stored before this change recorded them: one plot per name, no language.
+    version.plots = {name: version.plots[f"{name}-en"] for name in plots.ORDER}
+    signing.sign(version)
+    version.save()
+
+    images = get_card(client, version, "zh-hans").all("img")
+    assert [image["src"] for image in images] == [plot_url(version, name) for name in plots.ORDER]
+    with translation.override("zh-hans"):
+        assert images[0]["alt"] == plots.words("predicted-vs-actual").description
+    assert all(client.get(image["src"]).status_code == 200 for image in images)
+
+
+def test_a_missing_plot_font_is_a_warning_of_manage_py_check(settings, tmp_path):
+    settings.VIEWSITE_PLOT_FONT = tmp_path / "no-such-font.ttc"
+    warned = [message for message in run_checks() if message.id == "viewsite.W003"]
+    assert len(warned) == 1
+    assert "no-such-font.ttc" in warned[0].msg
+    settings.VIEWSITE_PLOT_FONT = CJK_FONT
+    assert [message for message in run_checks() if message.id == "viewsite.W003"] == []
 
 
 def test_a_plot_altered_or_removed_in_the_database_is_not_served(client, noisy_model):
     version = noisy_model
-    altered = version.plots["residuals-likes"]["name"]
+    altered = version.plots["residuals-likes-en"]["name"]
     replace_stored_file(altered, bytes(ModelFile.objects.get(name=altered).content) + b"\0")
-    remove_stored_file(version.plots["residuals-shares"]["name"])
+    remove_stored_file(version.plots["residuals-shares-en"]["name"])
 
-    assert client.get(plot_url(version, "residuals-likes")).status_code == 404
-    assert client.get(plot_url(version, "residuals-shares")).status_code == 404
-    assert client.get(plot_url(version, "predicted-vs-actual")).status_code == 200
+    assert client.get(plot_url(version, "residuals-likes-en")).status_code == 404
+    assert client.get(plot_url(version, "residuals-shares-en")).status_code == 404
+    assert client.get(plot_url(version, "predicted-vs-actual-en")).status_code == 200
+    assert client.get(plot_url(version, "residuals-likes-zh-hans")).status_code == 200
     # The card itself still renders; only the altered pictures are withheld.
     assert client.get(card_url(version)).status_code == 200
 
@@ -369,10 +462,7 @@ def test_the_extrapolation_warning_appears_exactly_when_an_answered_input_was_ou
     client, active_model, linear_csv, tmp_path, trained_models
 ):
     # The training data: likes 100 to 1,543, shares 50 to 445.
-    assert drift(client, active_model) == (
-        None,
-        "Inputs served so far: 0 answered requests, 0 outside the training range.",
-    )
+    assert drift(client, active_model) == (None, "It has not answered any request yet.")
     predict(500, 300)
     predict(100, 445)  # on the edges of the range is inside it
     services.record_refusal(
@@ -382,27 +472,32 @@ def test_the_extrapolation_warning_appears_exactly_when_an_answered_input_was_ou
     )
     assert drift(client, active_model) == (
         None,
-        "Inputs served so far: 2 answered requests, 0 outside the training range (0.0%).",
+        "So far it has answered 2 requests; 0 of them (0.0%) were outside these ranges.",
     )
 
     predict(1544, 300)
     warning, served = drift(client, active_model)
     assert warning == (
-        "Extrapolating: 33.3% of the requests answered by this version (1 of 3) had an input "
-        "outside the training data's range. There the model's answers rest on no data."
+        "Some answers are guesses beyond its data: 33.3% of the requests this version answered "
+        "(1 of 3) had more or fewer likes or shares than any article it learned from. Those "
+        "answers are not backed by data."
     )
     assert (
-        served == "Inputs served so far: 3 answered requests, 1 outside the training range (33.3%)."
+        served == "So far it has answered 3 requests; 1 of them (33.3%) were outside these ranges."
     )
 
     predict(500, 49)
-    assert drift(client, active_model)[0].startswith("Extrapolating: 50.0% of the requests")
+    assert drift(client, active_model)[0].startswith(
+        "Some answers are guesses beyond its data: 50.0% of the requests"
+    )
 
     # Only the requests a version answered count on its card.
     newer = trained_models.store(linear_csv)
     assert drift(client, newer)[0] is None
     predict(20_000, 0)
-    assert drift(client, newer)[0].startswith("Extrapolating: 100.0% of the requests")
+    assert drift(client, newer)[0].startswith(
+        "Some answers are guesses beyond its data: 100.0% of the requests"
+    )
     assert "(2 of 4)" in drift(client, active_model)[0]
 
 
@@ -433,7 +528,7 @@ def test_a_trail_written_before_is_counted_once_and_a_batch_counts_each_input(cl
         batch=True,
     )
     assert drift(client, active_model)[1] == (
-        "Inputs served so far: 5 answered requests, 3 outside the training range (60.0%)."
+        "So far it has answered 5 requests; 3 of them (60.0%) were outside these ranges."
     )
 
 
@@ -457,21 +552,28 @@ def test_the_activation_history_lists_each_activation_with_its_door_user_and_rea
     call_command("activate", first.label, "--reason", "v2 over-predicts", verbosity=0)
     assert activate_in_admin(admin_client, second, "fixed upstream").status_code == 302
 
-    def history(version):
+    def entries(version, language="en"):
         # when, door, by, replaced, why; the time is checked for its shape only.
-        rows = table_rows(get_card(client, version), "activations")
-        for row in rows:
-            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row[0])
-        return [row[1:] for row in rows]
+        page = get_card(client, version, language)
+        assert f"Times are in {timezone.get_current_timezone_name()}." in page.text()
+        found = []
+        for entry in history(page):
+            when = re.match(r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d ", entry)
+            assert when, entry
+            found.append(entry[when.end() :])
+        return found
 
-    assert history(first) == [
-        ["activate command", "—", "v2", "v2 over-predicts"],
-        ["retrain", "—", "—", "retrained (linear) on linear.csv"],
+    retrained = "Retrained on linear.csv (linear regression), switched on automatically"
+    assert entries(first) == [
+        "activate command · replaced v2 v2 over-predicts",
+        f"retrain {retrained}",
     ]
-    assert history(second) == [
-        ["admin", admin_user.get_username(), "v1", "fixed upstream"],
-        ["retrain", "—", "v1", "retrained (linear) on linear.csv"],
+    assert entries(second) == [
+        f"admin · {admin_user.get_username()} · replaced v1 fixed upstream",
+        f"retrain · replaced v1 {retrained}",
     ]
+    [chinese] = history(get_card(client, first, "zh-hans"))[1:]
+    assert chinese.endswith("重新训练 用 linear.csv 重新训练（线性回归），训练完自动启用")
     assert Activation.objects.count() == 4
 
 
@@ -479,8 +581,8 @@ def test_a_version_never_activated_says_so(client, active_model, linear_csv, tra
     unused = trained_models.store(linear_csv, activate=False)
     page = get_card(client, unused)
     assert not page.has("activations")
-    assert "Never activated." in page.text()
-    assert "not active" in page.text()
+    assert "Never put to work." in page.text()
+    assert "not in use" in page.text()
 
 
 # --- Safe to show under a strict policy -----------------------------------------------------------
@@ -549,7 +651,7 @@ def test_the_card_reads_in_chinese_by_default_and_in_english_when_asked(client, 
     chinese = get_card(client, active_model, language="zh-hans")
     assert "模型卡片 v1" in chinese.text()
     assert chinese.text("equation") == "浏览量 ≈ 80 × 点赞数 + 60 × 转发数 + 1,000"
-    assert ["行数", "40"] in table_rows(chinese, "training-data")
+    assert ["文章数", "40"] in table_rows(chinese, "training-data")
     english = get_card(client, active_model)
     assert english.text("equation") == "views ≈ 80 × likes + 60 × shares + 1,000"
 
@@ -563,3 +665,32 @@ def test_the_card_says_why_an_answer_is_never_below_zero_in_either_language(clie
     assert "the answer given is the model's figure or 0, whichever is larger" in text
     assert "it is an extrapolation and may be off" in text
     assert "取模型算出的值和 0 中较大的那个" in chinese
+
+
+# --- In the reader's language ---------------------------------------------------------------------
+
+# Words a Chinese page may hold: names (the site's, the language switch's own), the zone's name,
+# version labels; identifiers (file names, checksums, library names) are inside <code>.
+ALLOWED_ON_CHINESE_PAGES = {"viewsite", "API", "English", "R", "Asia", "Shanghai"}
+
+
+def test_the_chinese_card_has_no_english_word_outside_code_plots_included(
+    client, admin_client, noisy_model
+):
+    version = noisy_model
+    predict(20_000, 300)  # the warning's sentence too
+    services.activate(version=version, door=Activation.Door.COMMAND, reason="")
+    response = client.get(card_url(version), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    html = response.content.decode()
+    page = Page(html)
+    alts = " ".join(image["alt"] for image in page.all("img"))
+    words_read = re.sub(r"<code[^>]*>.*?</code>", " ", html, flags=re.S)
+    words_read = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", words_read, flags=re.S)
+    text = Page(words_read).text() + " " + alts
+
+    english = set(re.findall(r"[A-Za-z]+", text)) - ALLOWED_ON_CHINESE_PAGES
+    assert english <= {f"v{version.number}"} | {"v"}, sorted(english)
+    assert page.has("extrapolation-warning")
+    assert len(page.all("img")) == 3
+    # Whole numbers grouped as in English: the card showed 35886 before.
+    assert f"{round(version.cv_mae):,}" in dict(table_rows(page, "cv-metrics")).values()

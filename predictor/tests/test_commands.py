@@ -258,15 +258,19 @@ def test_models_lists_versions_the_active_one_live_error_and_recent_activations(
     assert v2.split()[-6:] == ["0", "0", "-", "-", "-", "-"]
     assert "Recent activations:" in output
     assert "v1 (was v2) via command by -: v2 over-predicts" in output
-    assert "v2 (was v1) via retrain by -: retrained (linear) on linear.csv" in output
+    assert (
+        "v2 (was v1) via retrain by -: Retrained on linear.csv (linear regression), switched on "
+        "automatically"
+    ) in output
     assert "⚠" not in output
 
     settings.VIEWSITE_LIVE_MIN_OUTCOMES = 2
     settings.VIEWSITE_LIVE_ERROR_RATIO = 1.5
     flagged = run("models")
-    assert f"⚠ v1: live MAE {mae:,.0f} on 2 outcomes is more than 1.5× the cross-validated" in (
-        flagged
-    )
+    assert (
+        f"⚠ v1: on 2 reported real view counts its typical miss is {mae:,.0f} views, more than "
+        "1.5 times the"
+    ) in flagged
     assert "⚠ v2" not in flagged
 
 

@@ -8,7 +8,9 @@ import joblib
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 from sklearn.exceptions import InconsistentVersionWarning
 
 from predictor import services
@@ -44,7 +46,7 @@ def test_retrain_stores_every_file_in_the_database_and_writes_none(db, linear_cs
     names = {version.artifact_name, version.serving_name}
     names |= {plot["name"] for plot in version.plots.values()}
     assert set(stored) == names
-    assert len(names) == 5
+    assert len(names) == 2 + 3 * len(settings.LANGUAGES)  # artifact, spec, plots per language
     model = joblib.load(io.BytesIO(bytes(stored[version.artifact_name])))
     assert model.predict([[1, 1]])[0] == pytest.approx(80 + 60 + 1000)
     assert json.loads(bytes(stored[version.serving_name]))["intercept"] == pytest.approx(1000)
@@ -260,3 +262,151 @@ def test_an_activation_in_this_process_is_served_at_once(active_model, linear_cs
     services.activate(version=newer, door=Activation.Door.COMMAND)
 
     assert registry.serving_version() == newer
+
+
+# --- Why a version was activated: a code, said in the reader's language ---------------------------
+
+
+def test_retrain_records_why_it_activated_as_a_code_said_in_each_language(
+    db, linear_csv, trained_models
+):
+    version = trained_models.store(linear_csv)  # as services.retrain activated it
+    activation = Activation.objects.get(version=version)
+
+    assert (activation.reason_code, activation.reason) == (Activation.Reason.RETRAINED, "")
+    assert activation.reason_parameters == {
+        "algorithm": "linear",
+        "data_file": "linear.csv",
+        "outcome_rows": 0,
+    }
+    with translation.override("en"):
+        assert activation.reason_text() == (
+            "Retrained on linear.csv (linear regression), switched on automatically"
+        )
+    with translation.override("zh-hans"):
+        assert activation.reason_text() == "用 linear.csv 重新训练（线性回归），训练完自动启用"
+
+
+def test_a_retrain_on_recorded_outcomes_names_how_many_grouped(db, linear_csv, trained_models):
+    version = trained_models.store(linear_csv, activate=False)
+    reason_code, reason_parameters = Activation.retrained(
+        algorithm="hist-gb", data_file="wechat.csv", outcome_rows=12345
+    )
+    services.activate(
+        version=version,
+        door=Activation.Door.RETRAIN,
+        reason_code=reason_code,
+        reason_parameters=reason_parameters,
+    )
+    activation = Activation.objects.get(version=version)
+
+    with translation.override("en"):
+        assert activation.reason_text() == (
+            "Retrained on wechat.csv plus 12,345 real view counts (boosted decision trees), "
+            "switched on automatically"
+        )
+    with translation.override("zh-hans"):
+        assert activation.reason_text() == (
+            "用 wechat.csv 和 12,345 条真实浏览量重新训练（梯度提升决策树），训练完自动启用"
+        )
+
+
+def test_a_reason_a_person_typed_reads_as_they_typed_it_in_every_language(
+    db, linear_csv, trained_models
+):
+    first = trained_models.store(linear_csv)
+    trained_models.store(linear_csv)
+    services.activate(version=first, door=Activation.Door.COMMAND, reason="v2 算多了")
+    latest = Activation.objects.latest("pk")
+
+    assert latest.reason_code == Activation.Reason.STATED
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            assert latest.reason_text() == "v2 算多了"
+
+
+REASONS_BEFORE = ("predictor", "0019_remove_served_count")
+REASON_CODES = ("predictor", "0020_activation_reason_codes")
+
+
+def test_migration_0020_turns_retrains_sentences_into_codes_and_keeps_other_text(
+    transactional_db, linear_csv, trained_models
+):
+    version = trained_models.store(linear_csv, activate=False)
+    registry.clear_loaded_models()
+    executor = MigrationExecutor(connection)
+    executor.migrate([REASONS_BEFORE])
+    old = executor.loader.project_state([REASONS_BEFORE]).apps.get_model("predictor", "Activation")
+    written = {
+        text: old.objects.create(version_id=version.pk, door=door, reason=text).pk
+        for door, text in (
+            ("retrain", "retrained (linear) on wechat_articles_sample.csv"),
+            ("retrain", "retrained (log-linear) on my data (2).csv and 37 real outcomes"),
+            ("retrain", "retrained by hand, see the wiki"),  # not retrain's sentence
+            ("command", "retrained (linear) on a.csv"),  # a person may type anything
+            ("admin", "v2 over-predicts"),
+        )
+    }
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([REASON_CODES])
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes("predictor"))
+
+    converted = {
+        text: Activation.objects.values_list("reason_code", "reason_parameters", "reason").get(
+            pk=pk
+        )
+        for text, pk in written.items()
+    }
+    assert converted == {
+        "retrained (linear) on wechat_articles_sample.csv": (
+            "retrained",
+            {"algorithm": "linear", "data_file": "wechat_articles_sample.csv", "outcome_rows": 0},
+            "",
+        ),
+        "retrained (log-linear) on my data (2).csv and 37 real outcomes": (
+            "retrained",
+            {"algorithm": "log-linear", "data_file": "my data (2).csv", "outcome_rows": 37},
+            "",
+        ),
+        "retrained by hand, see the wiki": ("stated", {}, "retrained by hand, see the wiki"),
+        "retrained (linear) on a.csv": ("stated", {}, "retrained (linear) on a.csv"),
+        "v2 over-predicts": ("stated", {}, "v2 over-predicts"),
+    }
+    with translation.override("zh-hans"):
+        assert Activation.objects.get(pk=written["v2 over-predicts"]).reason_text() == (
+            "v2 over-predicts"
+        )
+        assert Activation.objects.get(
+            pk=written["retrained (log-linear) on my data (2).csv and 37 real outcomes"]
+        ).reason_text() == (
+            "用 my data (2).csv 和 37 条真实浏览量重新训练（对数线性回归），训练完自动启用"
+        )
+
+
+def test_a_reason_for_a_page_is_escaped_and_marks_the_file_name_as_code(
+    db, linear_csv, trained_models
+):
+    first = trained_models.store(linear_csv)
+    second = trained_models.store(linear_csv, activate=False)
+    services.activate(version=first, door=Activation.Door.COMMAND, reason="<b>v2</b> & co")
+    reason_code, reason_parameters = Activation.retrained(
+        algorithm="linear", data_file="<i>.csv", outcome_rows=0
+    )
+    services.activate(
+        version=second,
+        door=Activation.Door.RETRAIN,
+        reason_code=reason_code,
+        reason_parameters=reason_parameters,
+    )
+    stated, retrained = Activation.objects.order_by("-pk")[1], Activation.objects.latest("pk")
+
+    with translation.override("en"):
+        assert stated.reason_html() == "&lt;b&gt;v2&lt;/b&gt; &amp; co"
+        assert retrained.reason_html() == (
+            "Retrained on <code>&lt;i&gt;.csv</code> (linear regression), switched on automatically"
+        )
+        assert retrained.reason_text() == (
+            "Retrained on <i>.csv (linear regression), switched on automatically"
+        )

@@ -50,7 +50,7 @@ def test_the_manifest_binds_the_number_the_features_and_every_checksum(active_mo
         "serving_sha256": "0" * 64,
         "plots": {
             **active_model.plots,
-            "residuals-likes": {**active_model.plots["residuals-likes"], "sha256": "0" * 64},
+            "residuals-likes-en": {**active_model.plots["residuals-likes-en"], "sha256": "0" * 64},
         },
     }
     for field, value in changes.items():
@@ -102,15 +102,15 @@ def test_a_signature_moved_from_another_versions_row_is_refused(db, linear_csv, 
 
 
 def test_a_plot_whose_checksum_was_changed_with_it_is_not_served(client, active_model):
-    plot = active_model.plots["residuals-likes"]
+    plot = active_model.plots["residuals-likes-en"]
     replace_stored_file(plot["name"], b"\x89PNG defaced")
     plots = {
         **active_model.plots,
-        "residuals-likes": {**plot, "sha256": _sha256(b"\x89PNG defaced")},
+        "residuals-likes-en": {**plot, "sha256": _sha256(b"\x89PNG defaced")},
     }
     ModelVersion.objects.filter(pk=active_model.pk).update(plots=plots)
 
-    url = reverse("predictor:model-card-plot", args=[active_model.number, "residuals-likes"])
+    url = reverse("predictor:model-card-plot", args=[active_model.number, "residuals-likes-en"])
     assert client.get(url).status_code == 404
 
 
@@ -295,7 +295,7 @@ def test_migration_0010_imports_the_files_of_older_versions_unsigned(
     artifact_root.mkdir()
     for name, content in files.items():
         (artifact_root / name).write_bytes(bytes(content))
-    (artifact_root / active_model.plots["residuals-likes"]["name"]).unlink()  # one went missing
+    (artifact_root / active_model.plots["residuals-likes-en"]["name"]).unlink()  # one went missing
     migration = importlib.import_module("predictor.migrations.0010_artifacts_in_database")
 
     from django.apps import apps
@@ -306,7 +306,7 @@ def test_migration_0010_imports_the_files_of_older_versions_unsigned(
     assert {name: bytes(content) for name, content in imported.items()} == {
         name: bytes(content)
         for name, content in files.items()
-        if name != active_model.plots["residuals-likes"]["name"]
+        if name != active_model.plots["residuals-likes-en"]["name"]
     }
     with pytest.raises(services.ArtifactIntegrityError, match="it is not signed"):
         predict()

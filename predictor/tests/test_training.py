@@ -227,7 +227,12 @@ def test_an_unknown_algorithm_is_refused_before_anything_is_trained(db, linear_c
 def test_retrain_stores_the_card_plots_with_their_checksums(db, noisy_csv):
     version = services.retrain(data_path=noisy_csv).version
 
-    assert set(version.plots) == {"predicted-vs-actual", "residuals-likes", "residuals-shares"}
+    # Each plot in each language of the site.
+    assert set(version.plots) == {
+        f"{name}-{language}"
+        for name in ("predicted-vs-actual", "residuals-likes", "residuals-shares")
+        for language in ("en", "zh-hans")
+    }
     for plot in version.plots.values():
         image = bytes(ModelFile.objects.get(version=version, name=plot["name"]).content)
         assert image.startswith(b"\x89PNG")
@@ -244,7 +249,10 @@ def test_retrain_records_each_activation_with_what_it_replaced(db, linear_csv):
         (first, None, "retrain"),
         (second, first, "retrain"),
     ]
-    assert history[1].reason == "retrained (linear) on linear.csv"
+    assert (history[1].reason_code, history[1].reason_parameters) == (
+        Activation.Reason.RETRAINED,
+        {"algorithm": "linear", "data_file": "linear.csv", "outcome_rows": 0},
+    )
 
 
 def test_include_outcomes_trains_on_the_file_and_the_latest_outcome_of_each_answer(db, linear_csv):
@@ -274,7 +282,7 @@ def test_include_outcomes_trains_on_the_file_and_the_latest_outcome_of_each_answ
     assert version.training_rows == 42
     assert version.training_summary["outcome_rows"] == 2
     assert version.training_summary["last_outcome_id"] == Outcome.objects.order_by("pk").last().pk
-    assert "and 2 real outcomes" in Activation.objects.first().reason
+    assert Activation.objects.first().reason_parameters["outcome_rows"] == 2
 
 
 def test_include_outcomes_without_any_outcome_is_refused_and_stores_nothing(db, linear_csv):

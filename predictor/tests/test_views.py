@@ -2,6 +2,7 @@ import datetime
 import math
 import re
 
+import numpy as np
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -236,6 +237,9 @@ def test_seconds_are_written_in_the_unit_a_person_would_use(value, shown):
 def test_decimal_rounds_a_measure_to_its_places():
     assert decimal(0.9767930000634806) == "0.977"
     assert decimal(12345.6789, 1) == "12,345.7"
+    # What the plots and the card hand over: NumPy's floats, whose repr is np.float64(...).
+    assert decimal(np.float64(0.9767930000634806)) == "0.977"
+    assert count(np.float64(47765.75)) == about(np.int64(47766), 5) == "47,766"
 
 
 def test_when_writes_local_time_in_the_language_with_the_zone_named(settings):

@@ -54,7 +54,8 @@ class Command(BaseCommand):
                 write(
                     f"  {timezone.localtime(activation.activated_at):%Y-%m-%d %H:%M:%S}  "
                     f"{activation.version.label} "
-                    f"(was {previous}) via {activation.door} by {who}: {activation.reason or '-'}"
+                    f"(was {previous}) via {activation.door} by {who}: "
+                    f"{activation.reason_text() or '-'}"
                 )
 
 
