@@ -18,7 +18,8 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import DatabaseError
-from django.urls import reverse
+from django.urls import resolve, reverse
+from rest_framework import permissions
 from rest_framework.test import APIClient
 
 from predictor.api.errors import as_api_exception, error_body
@@ -341,6 +342,17 @@ def test_each_operation_lists_only_the_errors_it_can_give(schema):
             for status in OPERATION_ERRORS[path, method]:
                 answer = operation["responses"][status]["content"]["application/json"]
                 assert answer["schema"] == {"$ref": "#/components/schemas/Error"}, (path, status)
+
+
+def test_what_every_operation_lists_holds_for_its_view(schema):
+    # 429 on every operation: every API view is throttled. No credentials asked of an operation
+    # exactly where its view lets anyone in.
+    for path, item in schema["paths"].items():
+        view = resolve(path.replace("{id}", "1").replace("{label}", "v1")).func.view_class
+        assert view.throttle_classes, path
+        public = permissions.AllowAny in view.permission_classes
+        for method, operation in item.items():
+            assert ("security" not in operation) == public, (path, method)
 
 
 def test_only_a_prediction_says_a_missing_model_is_why_it_is_unavailable(schema):
