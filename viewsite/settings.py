@@ -269,7 +269,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         *(
-            ["rest_framework.renderers.BrowsableAPIRenderer"]
+            ["predictor.api.renderers.BrowsableAPIRenderer"]
             if env.bool("VIEWSITE_BROWSABLE_API", default=True)
             else []
         ),
@@ -311,6 +311,23 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "predictor.api.schema.postprocess",
     ],
+    # Swagger UI's options, as JavaScript (drf-spectacular passes a string unchanged). Its
+    # padlock on an operation that needs credentials is drawn open until the reader authorizes
+    # and closed after, which reads as "open to all" on the staff operations; flipped, with its
+    # label, it is closed until a token or a session is given. Public operations have none (their
+    # schema requires nothing, predictor.api.schema). drf-spectacular's own plugins are kept
+    # (read when Swagger UI starts, after its script has made them).
+    "SWAGGER_UI_SETTINGS": """{
+  deepLinking: true,
+  get plugins() {
+    const locked = (Button, system) => (props) =>
+      system.React.createElement(Button, { ...props, isAuthorized: !props.isAuthorized });
+    return [
+      ...plugins,
+      () => ({ wrapComponents: { authorizeBtn: locked, authorizeOperationBtn: locked } }),
+    ];
+  },
+}""",
     # The docs pages load Swagger UI and Redoc from our static files, never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
