@@ -750,7 +750,18 @@ def predict_file(site: "Site", options, path: Path, rows: int) -> FileRun:
     started = time.perf_counter()
     with log.open("w") as output:
         process = subprocess.Popen(
-            [PYTHON, "manage.py", "predict", "--csv", str(path), "--out", str(out)],
+            # In English whatever the deployment's language: the summary line is parsed below.
+            [
+                PYTHON,
+                "manage.py",
+                "predict",
+                "--csv",
+                str(path),
+                "--out",
+                str(out),
+                "--language",
+                "en",
+            ],
             cwd=ROOT,
             env=site.env(options),
             stdin=subprocess.DEVNULL,

@@ -54,7 +54,13 @@ MESSAGES = {
     "column_unknown": _(
         "Unknown column(s) in the header: %(columns)s. Only %(accepted)s are accepted."
     ),
+    # Rows refused before the reason had a code of its own hold the reason as `hint`, in English.
     "column_refused": _("The header has %(column)s, which this file does not take: %(hint)s"),
+    "views_column": _(
+        "The header has %(column)s, which this file does not take: views are what this command "
+        "predicts; to train on real views use `retrain --data`, to record them use "
+        "`import_outcomes`."
+    ),
     "cells": _("The line has %(count)s cell(s); expected %(expected)s (%(columns)s)."),
     "unclosed_quote": _(
         "The line has %(count)s cell(s); expected %(expected)s (%(columns)s): a quote opened on "

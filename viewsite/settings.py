@@ -270,7 +270,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         *(
-            ["rest_framework.renderers.BrowsableAPIRenderer"]
+            ["predictor.api.renderers.BrowsableAPIRenderer"]
             if env.bool("VIEWSITE_BROWSABLE_API", default=True)
             else []
         ),
@@ -312,6 +312,23 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "predictor.api.schema.postprocess",
     ],
+    # Swagger UI's options, as JavaScript (drf-spectacular passes a string unchanged). Its
+    # padlock on an operation that needs credentials is drawn open until the reader authorizes
+    # and closed after, which reads as "open to all" on the staff operations; flipped, with its
+    # label, it is closed until a token or a session is given. Public operations have none (their
+    # schema requires nothing, predictor.api.schema). drf-spectacular's own plugins are kept
+    # (read when Swagger UI starts, after its script has made them).
+    "SWAGGER_UI_SETTINGS": """{
+  deepLinking: true,
+  get plugins() {
+    const locked = (Button, system) => (props) =>
+      system.React.createElement(Button, { ...props, isAuthorized: !props.isAuthorized });
+    return [
+      ...plugins,
+      () => ({ wrapComponents: { authorizeBtn: locked, authorizeOperationBtn: locked } }),
+    ];
+  },
+}""",
     # The docs pages load Swagger UI and Redoc from our static files, never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -429,7 +446,9 @@ if VIEWSITE_METRICS_TOKEN and len(VIEWSITE_METRICS_TOKEN) < 32:
 VIEWSITE_METRICS_MULTIPROCESS_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 # ------------------------------------------------------------------------------------------------
-# Logging: one JSON object per line on stdout, which systemd's journal collects.
+# Logging: one JSON object per line on standard error, which systemd's journal collects as it
+# does stdout. Not stdout: a management command's answer is its stdout, which a script or a pipe
+# reads, and a log line there would be read as part of the answer.
 # DJANGO_LOG_FORMAT=text gives plain lines for reading in a terminal.
 # ------------------------------------------------------------------------------------------------
 LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="text" if DEBUG else "json")
@@ -447,7 +466,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
+            "stream": "ext://sys.stderr",
             "formatter": LOG_FORMAT,
         }
     },

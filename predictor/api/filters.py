@@ -4,22 +4,42 @@ from datetime import datetime, time, timedelta
 
 import django_filters
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
-from ..models import ModelVersion, PredictionRequest
+from ..models import Channel, ModelVersion, PredictionRequest
+
+# django-filter's form in the browsable API says these. Its catalogue is zh_CN, which Django does
+# not read for zh-hans (no fallback between the two), so ours says them in Chinese.
+FORM_WORDS = (gettext_noop("Field filters"), gettext_noop("Submit"))
 
 
 class PredictionRequestFilter(django_filters.FilterSet):
+    # Labels and help, lazily in the reader's language: the browsable API's filter form shows
+    # them, and the schema describes the query parameters with them.
+    channel = django_filters.ChoiceFilter(choices=Channel.choices, label=_("Channel"))
+    accepted = django_filters.BooleanFilter(label=_("Accepted"))
     model_version = django_filters.CharFilter(
-        method="filter_model_version", help_text="A version label such as v3 (or just 3)."
+        method="filter_model_version",
+        label=_("Model version"),
+        help_text=_("A version label such as v3 (or just 3)."),
     )
     created_after = django_filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="gte", help_text="ISO 8601 date-time, inclusive."
+        field_name="created_at",
+        lookup_expr="gte",
+        label=_("Created from"),
+        help_text=_("ISO 8601 date and time, inclusive."),
     )
     created_before = django_filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="lt", help_text="ISO 8601 date-time, exclusive."
+        field_name="created_at",
+        lookup_expr="lt",
+        label=_("Created before"),
+        help_text=_("ISO 8601 date and time, exclusive."),
     )
     date = django_filters.DateFilter(
-        method="filter_date", help_text="A day (YYYY-MM-DD) in the site's time zone."
+        method="filter_date",
+        label=_("Day"),
+        help_text=_("A day (YYYY-MM-DD) in the site's time zone."),
     )
 
     class Meta:

@@ -16,6 +16,7 @@ import io
 import json
 
 from django.conf import settings
+from django.core.paginator import EmptyPage, Paginator
 from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension, OpenApiViewExtension
 from drf_spectacular.utils import (
@@ -26,6 +27,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions
 from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 
 from .. import services
 from ..refusals import error_body, render
@@ -36,6 +38,7 @@ from .errors import (
     ServiceUnavailable,
     exception_handler,
 )
+from .guide import EXAMPLE_INPUT, prediction_guide
 from .parsers import MalformedJSON, StrictJSONParser
 from .serializers import (
     ActivationSerializer,
@@ -55,22 +58,33 @@ from .views import (
     PredictionPreviewApi,
 )
 
+# Why each error status is answered, by who may call the operation; error_statuses() picks, for
+# each operation, the ones it can give.
 ERROR_STATUSES = {
     "400": "The input is not valid (`errors` names each field), or the JSON is malformed.",
-    "401": "Authentication failed or is needed for this operation.",
-    "403": "Authenticated, but not allowed to do this.",
+    "400 query": "A filter's value is not valid (`errors` names each parameter).",
+    "401 public": "A token was sent that is not valid. None is needed: leave Authorization out "
+    "to call this anonymously.",
+    "401": "No credentials, or a token that is not valid.",
+    "403 public": "A session cookie was sent without its CSRF token (the X-CSRFToken header).",
+    "403": "Authenticated, but not allowed to do this (or a session without its CSRF token).",
     "404": "No such resource.",
-    "405": "This method is not allowed here.",
+    "404 page": "No such page: the `cursor` or `page` is not one this list gave.",
     "406": "None of the media types in Accept can be returned.",
     "409": "Not possible in this state: a model version whose artifact is missing or altered "
     "cannot be activated; a refused prediction or a preview has no answer to record an outcome "
     "for.",
     "413": "The request body is over the size limit.",
-    "414": "The URL is too long (the server's request-line limit).",
     "415": "The body is not JSON.",
     "429": "Too many requests from this client; retry after the Retry-After header's seconds.",
-    "503": "No model can answer, or the database is unavailable.",
+    "503 model": "No model is active, or the database is unavailable.",
+    "503": "The database is unavailable.",
 }
+# The operations that can answer 409, and those that need a model (a 503 without one).
+CONFLICTING = {"predictions_outcome_create", "models_activate_create"}
+NEEDS_A_MODEL = {"predictions_create", "predictions_preview_create"}
+# Query parameters that name a page, not a filter: one that is not a page is a 404.
+PAGE_PARAMETERS = {"cursor", "page"}
 
 ERROR_ENVELOPE = {
     "type": "object",
@@ -90,11 +104,12 @@ ERROR_ENVELOPE = {
 # ------------------------------------------------------------------------------------------------
 # Examples. The request bodies have names so that each refusal below sits beside its cause.
 # ------------------------------------------------------------------------------------------------
-ONE_INPUT = {"likes": 500, "shares": 300}
-BATCH = [{"likes": 500, "shares": 300}, {"likes": 120, "shares": 40}]
+ONE_INPUT = EXAMPLE_INPUT
+# One answer inside the training range and one outside, to show what the second one says.
+BATCH = [EXAMPLE_INPUT, {"likes": 120, "shares": 40}]
 INVALID_INPUT = {"likes": -1, "shares": "many"}
-BATCH_WITH_INVALID_ITEM = [{"likes": 500, "shares": 300}, {"likes": 25000}]
-MALFORMED_JSON = '{"likes": 500,'
+BATCH_WITH_INVALID_ITEM = [EXAMPLE_INPUT, {"likes": 25000}]
+MALFORMED_JSON = '{"likes": 1500,'
 
 
 def _prediction(
@@ -151,14 +166,14 @@ PREDICTION_EXAMPLES = [
     ),
     OpenApiExample(
         "One article",
-        value=_prediction(1041, 500, 300, 59012.37, 51873.9, 66150.84),
+        value=_prediction(1041, 1500, 1000, 174499.32, 94414.69, 254583.95),
         response_only=True,
         status_codes=["201"],
     ),
     OpenApiExample(
         "A batch",
         value=[
-            _prediction(1042, 500, 300, 59012.37, 51873.9, 66150.84),
+            _prediction(1042, 1500, 1000, 174499.32, 94414.69, 254583.95),
             _prediction(1043, 120, 40, 0.0, 0.0, 30989.15, EXTRAPOLATION_EXAMPLE),
         ],
         response_only=True,
@@ -179,7 +194,7 @@ PREVIEW_EXAMPLES = [
     ),
     OpenApiExample(
         "One article",
-        value=_prediction(1044, 500, 300, 59012.37, 51873.9, 66150.84),
+        value=_prediction(1044, 1500, 1000, 174499.32, 94414.69, 254583.95),
         response_only=True,
         status_codes=["200"],
         description="Its `id` is the preview's audit row, which takes no outcome.",
@@ -213,9 +228,69 @@ class ApiRootSchema(ViewSchema):
     methods = {"get": extend_schema(exclude=True)}
 
 
+# What a GET on a prediction address answers (predictor.api.guide).
+PREDICTION_GUIDE = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string", "description": "How to ask, for a person."},
+        "method": {"type": "string", "enum": ["POST"]},
+        "content_type": {"type": "string", "enum": ["application/json"]},
+        "fields": {
+            "type": "object",
+            "description": "Each input field: its title in the request's language, its type and "
+            "bounds (inclusive).",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "title": {"type": "string"},
+                    "type": {"type": "string"},
+                    "required": {"type": "boolean"},
+                    "minimum": {"type": "integer"},
+                    "maximum": {"type": "integer", "nullable": True},
+                },
+                "required": ["title", "type", "required", "minimum", "maximum"],
+            },
+        },
+        "batch_max": {
+            "type": "integer",
+            "description": "Most inputs one request may send (predictions only).",
+        },
+        "examples": {
+            "type": "object",
+            "description": "One article's input (`one_article`) and, where batches are taken, a "
+            "batch (`batch`), ready to send.",
+            "additionalProperties": True,
+        },
+        "docs": {
+            "type": "object",
+            "description": "The schema and its documentation pages (while they are served).",
+            "additionalProperties": {"type": "string", "format": "uri"},
+        },
+    },
+    "required": ["detail", "method", "content_type", "fields", "examples"],
+}
+
+
+# The operations that answer how to ask, and whether they take batches; their example is the
+# guide itself, built with the schema in its request's language (postprocess).
+GUIDES = {"predictions_guide": True, "predictions_preview_guide": False}
+
+
+def _guide(operation_id: str, what: str) -> extend_schema:
+    return extend_schema(
+        operation_id=operation_id,
+        request=None,
+        responses={200: PREDICTION_GUIDE},
+        description=f"How to ask for {what}: the fields with their bounds, examples ready to "
+        "send and the documentation's addresses, in the request's language. Nothing is "
+        "predicted, and nothing is audited.",
+    )
+
+
 class PredictionCreateSchema(ViewSchema):
     target_class = PredictionCreateApi
     methods = {
+        "get": _guide("predictions_guide", "a prediction"),
         "post": extend_schema(
             # The one-or-many bodies are completed by postprocess.
             request=PolymorphicProxySerializer(
@@ -230,11 +305,11 @@ class PredictionCreateSchema(ViewSchema):
                     resource_type_field_name=None,
                 ),
             },
-            description='Send `{"likes": 500, "shares": 300}`, or a list of such objects (a '
+            description='Send `{"likes": 1500, "shares": 1000}`, or a list of such objects (a '
             "batch, predicted in one model call). Every request is audited, accepted or not.",
             # Each refusal's examples are added with the error envelope (postprocess).
             examples=PREDICTION_EXAMPLES,
-        )
+        ),
     }
 
 
@@ -243,16 +318,17 @@ class PredictionPreviewSchema(ViewSchema):
 
     target_class = PredictionPreviewApi
     methods = {
+        "get": _guide("predictions_preview_guide", "a preview"),
         "post": extend_schema(
             request=PredictionInputSerializer,
             responses={200: PredictionSerializer},
-            description='Send `{"likes": 500, "shares": 300}` to see the answer the active model '
+            description='Send `{"likes": 1500, "shares": 1000}` to see the answer the active model '
             "would give, as the form does while you type. It is audited with the channel "
             "`preview` and is not a prediction: it is answered 200 (nothing was created to "
             "keep), not counted in the version's served predictions, takes no outcome, and is "
             "rate-limited apart from predictions. One input only: a list is refused.",
             examples=PREVIEW_EXAMPLES,
-        )
+        ),
     }
 
 
@@ -342,13 +418,16 @@ def _unparsable(body: str) -> dict:
     raise ValueError(f"{body!r} is valid JSON")
 
 
-def error_examples(operation_id: str) -> dict[str, dict[str, dict]]:
+def error_examples(operation_id: str, *, public: bool = False) -> dict[str, dict[str, dict]]:
     """Examples by error status for one operation: the general ones, or its own where it has them.
 
-    Built with the schema, in its request's language. 414 has none: the server answers an
-    over-long request line before the app does, with a page of its own.
+    Built with the schema, in its request's language. A public operation needs no credentials,
+    so its only 401 is for a token that is not valid.
     """
-    return {**_general_error_examples(), **_operation_error_examples().get(operation_id, {})}
+    general = _general_error_examples()
+    if public:
+        general["401"] = {"InvalidToken": _invalid_token()}
+    return {**general, **_operation_error_examples().get(operation_id, {})}
 
 
 def _malformed_json() -> dict:
@@ -405,6 +484,18 @@ def _cannot_be_served() -> dict:
     )
 
 
+def _invalid_page(number: int) -> dict:
+    try:
+        Paginator([], 1).validate_number(number)
+    except EmptyPage as empty:
+        message = PageNumberPagination.invalid_page_message.format(
+            page_number=number, message=str(empty)
+        )
+    return _example(
+        "A page past the last", _answer(exceptions.NotFound(message)), f"`?page={number}`."
+    )
+
+
 def _general_error_examples() -> dict[str, dict[str, dict]]:
     return {
         "401": {
@@ -415,11 +506,6 @@ def _general_error_examples() -> dict[str, dict[str, dict]]:
             "PermissionDenied": _example("Not allowed", _answer(exceptions.PermissionDenied())),
         },
         "404": {"NotFound": _example("No such resource", _answer(exceptions.NotFound()))},
-        "405": {
-            "MethodNotAllowed": _example(
-                "Another method", _answer(exceptions.MethodNotAllowed("DELETE"))
-            ),
-        },
         "406": {
             "NotAcceptable": _example(
                 "Accept names no JSON",
@@ -529,6 +615,16 @@ def _operation_error_examples() -> dict[str, dict[str, dict[str, dict]]]:
             "409": {"PredictionNotAnswered": _not_answered()},
         },
         "predictions_outcome_list": {"404": no_prediction},
+        "predictions_history_list": {
+            "404": {
+                "InvalidCursor": _example(
+                    "A cursor that is not one",
+                    _answer(exceptions.NotFound(CursorPagination.invalid_cursor_message)),
+                    "`cursor` takes only what `next` and `previous` give.",
+                )
+            }
+        },
+        "models_list": {"404": {"InvalidPage": _invalid_page(9)}},
         "models_activate_create": {
             "400": _malformed_json(),
             "404": {
@@ -546,33 +642,102 @@ def _operation_error_examples() -> dict[str, dict[str, dict[str, dict]]]:
     }
 
 
+def error_statuses(operation: dict) -> dict[str, str]:
+    """The error answers `operation` can give, by status, each with why: from what it takes (a
+    body, path or query parameters) and who may call it (security, set by drf-spectacular from
+    the view's permissions; public operations have none, see postprocess).
+
+    Every operation can be refused for an invalid token (TokenAuthentication reads any that is
+    sent), for an Accept it cannot answer, for its rate (every API view is throttled) and for an
+    unavailable database. None lists 405 (another method is another operation) or 414 (nginx or
+    gunicorn answer an over-long request line, before the API, with a page of their own).
+    """
+    operation_id = operation.get("operationId", "")
+    public = not operation.get("security")
+    body = "requestBody" in operation
+    parameters = operation.get("parameters", [])
+    query = {parameter["name"] for parameter in parameters if parameter["in"] == "query"}
+    statuses = {}
+    if body:
+        statuses["400"] = ERROR_STATUSES["400"]
+    elif query - PAGE_PARAMETERS:
+        statuses["400"] = ERROR_STATUSES["400 query"]
+    statuses["401"] = ERROR_STATUSES["401 public" if public else "401"]
+    # A public operation refuses nobody, but a session must send its CSRF token with a body.
+    if not public or body:
+        statuses["403"] = ERROR_STATUSES["403 public" if public else "403"]
+    if any(parameter["in"] == "path" for parameter in parameters):
+        statuses["404"] = ERROR_STATUSES["404"]
+    elif query & PAGE_PARAMETERS:
+        statuses["404"] = ERROR_STATUSES["404 page"]
+    statuses["406"] = ERROR_STATUSES["406"]
+    if operation_id in CONFLICTING:
+        statuses["409"] = ERROR_STATUSES["409"]
+    if body:
+        statuses["413"] = ERROR_STATUSES["413"]
+        statuses["415"] = ERROR_STATUSES["415"]
+    statuses["429"] = ERROR_STATUSES["429"]
+    statuses["503"] = ERROR_STATUSES["503 model" if operation_id in NEEDS_A_MODEL else "503"]
+    return statuses
+
+
 def postprocess(result, generator, request, public):
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR_ENVELOPE
-    batch = {"$ref": "#/components/schemas/PredictionInput"}
+    # One input and a batch, one answer and a batch's, each a component with its own name and
+    # title, so that the docs offer "PredictionInput | PredictionBatch", not the same name twice.
+    schemas["PredictionInput"]["title"] = "PredictionInput"
+    schemas["PredictionBatch"] = {
+        "title": "PredictionBatch",
+        "description": "A batch: a list of inputs, predicted in one model call, all or none.",
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/PredictionInput"},
+        "minItems": 1,
+        "maxItems": settings.VIEWSITE_BATCH_MAX,
+    }
     schemas["PredictionRequestBody"] = {
         "oneOf": [
-            batch,
-            {
-                "type": "array",
-                "items": batch,
-                "minItems": 1,
-                "maxItems": settings.VIEWSITE_BATCH_MAX,
-            },
+            {"$ref": "#/components/schemas/PredictionInput"},
+            {"$ref": "#/components/schemas/PredictionBatch"},
         ]
     }
-    prediction = {"$ref": "#/components/schemas/Prediction"}
+    schemas["Prediction"]["title"] = "Prediction"
+    schemas["PredictionBatchAnswer"] = {
+        "title": "PredictionBatchAnswer",
+        "description": "A batch's answer: one prediction per input, in order.",
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Prediction"},
+    }
     schemas["PredictionResponseBody"] = {
-        "oneOf": [prediction, {"type": "array", "items": prediction}]
+        "oneOf": [
+            {"$ref": "#/components/schemas/Prediction"},
+            {"$ref": "#/components/schemas/PredictionBatchAnswer"},
+        ]
     }
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
+            # drf-spectacular marks an operation anyone may call with an empty requirement
+            # ({}) beside the token and the session. Swagger UI leaves the padlock off only an
+            # operation with no requirement at all; with {} among them it draws the padlock of
+            # one already authorized, so the public operations looked locked. Without a
+            # requirement the schema says the same thing: no credentials are needed.
+            if {} in operation.get("security", []):
+                del operation["security"]
             responses = operation.setdefault("responses", {})
-            examples = error_examples(operation.get("operationId", ""))
-            for status, description in ERROR_STATUSES.items():
-                response = responses.setdefault(status, {"description": description})
+            if operation.get("operationId") in GUIDES:
+                # Without the request: the docs as paths, so the schema is the same on any host.
+                guide = prediction_guide(None, batches=GUIDES[operation["operationId"]])
+                answer = responses["200"]["content"]["application/json"]
+                answer["examples"] = {"HowToAsk": {"summary": "How to ask", "value": guide}}
+            examples = error_examples(
+                operation.get("operationId", ""), public=not operation.get("security")
+            )
+            for status, description in error_statuses(operation).items():
                 content = {"schema": {"$ref": "#/components/schemas/Error"}}
                 if status in examples:
                     content["examples"] = examples[status]
-                response["content"] = {"application/json": content}
+                responses[status] = {
+                    "description": description,
+                    "content": {"application/json": content},
+                }
     return result

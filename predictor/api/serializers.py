@@ -11,6 +11,7 @@ from .. import features, refusals, services
 from ..counts import CountRefused, read_count
 from ..models import Activation, ModelVersion, Outcome, PredictionRequest
 from ..services.outcomes import OUTCOME_VIEWS_MAX
+from .guide import EXAMPLE_INPUT
 
 
 class PredictionBatchSerializer(serializers.ListSerializer):
@@ -28,7 +29,11 @@ class CountField(serializers.IntegerField):
 
 def _input_field(feature: features.Feature) -> serializers.IntegerField:
     return CountField(
-        min_value=feature.min_value, max_value=feature.max_value, help_text=feature.description
+        min_value=feature.min_value,
+        max_value=feature.max_value,
+        help_text=feature.description,
+        # What the browsable API's form starts with: an example to send, not nulls.
+        initial=EXAMPLE_INPUT[feature.name],
     )
 
 

@@ -10,6 +10,7 @@ import time
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import generics, permissions, status
 from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -21,6 +22,7 @@ from .. import services
 from ..models import Activation, Channel, ModelVersion, Outcome, PredictionRequest
 from .errors import Conflict, ServiceUnavailable, as_api_exception, refusal_of
 from .filters import PredictionRequestFilter
+from .guide import prediction_guide
 from .parsers import MalformedJSON
 from .serializers import (
     ActivationSerializer,
@@ -38,6 +40,13 @@ class ApiRoot(APIView):
     """viewsite's API: predict (or preview), review the history (staff), list and activate model
     versions; and, while the schema is served, its documentation pages."""
 
+    # `name` and `description` are what the browsable API shows a person, in their language;
+    # the docstrings are for us (and the schema reads those of the views below).
+    name = _("API")
+    description = _(
+        "Predict an article's views, preview an answer, and list the model versions. Staff also "
+        "read the history of predictions and record real outcomes."
+    )
     # A class, not @api_view: that decorator reads APIView.schema, which imports the schema
     # class (drf-spectacular's generator) as the module loads.
     permission_classes = [permissions.AllowAny]
@@ -66,7 +75,11 @@ class PredictionCreateApi(generics.GenericAPIView):
     """POST one input or a list of inputs (a batch) to predict views. Every request is audited,
     answered or refused, before its answer leaves."""
 
-    name = "Predictions"
+    name = _("Predictions")
+    description = _(
+        "Predict an article's views from its likes and shares: send one input, or a list of "
+        "them, with POST. A GET answers how to ask."
+    )
     permission_classes = [permissions.AllowAny]
     serializer_class = PredictionInputSerializer
     # What a subclass changes to be another door onto the same operation (PredictionPreviewApi).
@@ -77,6 +90,10 @@ class PredictionCreateApi(generics.GenericAPIView):
     def initial(self, request, *args, **kwargs):
         self.started = time.perf_counter()
         super().initial(request, *args, **kwargs)
+
+    def get(self, request):
+        """How to ask: a 200 that describes the POST (predictor.api.guide), not a 405."""
+        return Response(prediction_guide(request, batches=self.takes_batches))
 
     def post(self, request):
         inputs, batch = services.read_inputs(request.data, batches=self.takes_batches)
@@ -147,7 +164,11 @@ class PredictionPreviewApi(PredictionCreateApi):
     """POST one input to preview its prediction: the same validation, model and audit as a
     prediction, but audited as a preview and kept out of every figure about what was served."""
 
-    name = "Prediction preview"
+    name = _("Prediction preview")
+    description = _(
+        "See the answer the active model would give for one input, as the form does while you "
+        "type. A preview is recorded, but it is not a prediction."
+    )
     channel = Channel.PREVIEW
     takes_batches = False
     answered_status = status.HTTP_200_OK
@@ -176,7 +197,11 @@ class PredictionListApi(generics.ListAPIView):
     """The audit history of prediction requests, newest first (staff only), a page at a time:
     follow `next` and `previous`."""
 
-    name = "Prediction history"
+    name = _("Prediction history")
+    description = _(
+        "Every prediction request, answered or refused, newest first (staff only). Follow "
+        "`next` and `previous` to turn the pages."
+    )
     queryset = PredictionRequest.objects.select_related("model_version", "user")
     serializer_class = AuditRecordSerializer
     filterset_class = PredictionRequestFilter
@@ -186,7 +211,8 @@ class PredictionListApi(generics.ListAPIView):
 class PredictionDetailApi(generics.RetrieveAPIView):
     """One audit record in full (staff only)."""
 
-    name = "Prediction"
+    name = _("Prediction")
+    description = _("One prediction request in full (staff only).")
     queryset = PredictionRequest.objects.select_related("model_version", "user")
     serializer_class = AuditRecordSerializer
 
@@ -202,7 +228,12 @@ class OutcomeApi(generics.GenericAPIView):
     """The real views of the article a prediction was made for. POST records one (a later one
     supersedes the earlier without erasing it); GET lists them, the one in force first."""
 
-    name = "Outcome"
+    name = _("Outcome")
+    description = _(
+        "The real views of the article a prediction was made for. POST records them (a later "
+        "record replaces an earlier one without erasing it); GET lists them, the current one "
+        "first."
+    )
     permission_classes = [CanRecordOutcomes]
     serializer_class = OutcomeSerializer
     queryset = PredictionRequest.objects.all()  # what <pk> names, for the schema
@@ -236,7 +267,11 @@ class ModelVersionListApi(generics.ListAPIView):
     """The trained model versions with their cross-validated metrics, their live error from
     recorded outcomes (flagged when clearly worse), and which one is active."""
 
-    name = "Model versions"
+    name = _("Model versions")
+    description = _(
+        "The trained model versions with their measured accuracy, how they are doing on real "
+        "outcomes, and which one is active."
+    )
     permission_classes = [permissions.AllowAny]
     # What the schema reads the model from; the list itself is get_queryset's.
     queryset = ModelVersion.objects.all()
@@ -257,7 +292,8 @@ class CanActivateModelVersions(permissions.BasePermission):
 class ModelVersionActivateApi(generics.GenericAPIView):
     """Serve this version from the next request on, on every worker and host (a rollback)."""
 
-    name = "Activate a model version"
+    name = _("Activate a model version")
+    description = _("Serve this version from the next request on, everywhere (a rollback).")
     permission_classes = [CanActivateModelVersions]
     serializer_class = ModelVersionSerializer
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from django.utils.translation import gettext_lazy as _
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression, RidgeCV
@@ -26,7 +27,7 @@ SEED = 20240601
 @dataclass(frozen=True)
 class Algorithm:
     name: str
-    summary: str
+    summary: str  # lazily translated: what `retrain --compare` says the algorithm is
     build: Callable[[], object]
     # How its fitted coefficients read, when it has any: "views" (views ≈ a·likes + b·shares + c)
     # or "log1p" (log(1+views) ≈ a·log(1+likes) + b·log(1+shares) + c).
@@ -46,22 +47,22 @@ def _log_linear():
 ALGORITHMS: dict[str, Algorithm] = {
     algorithm.name: algorithm
     for algorithm in (
-        Algorithm("linear", "LinearRegression (the course's model)", LinearRegression, "views"),
+        Algorithm("linear", _("LinearRegression (the course's model)"), LinearRegression, "views"),
         Algorithm(
             "ridge",
-            "StandardScaler → RidgeCV (alpha chosen by internal CV)",
+            _("StandardScaler → RidgeCV (alpha chosen by internal CV)"),
             lambda: make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))),
             "views",
         ),
         Algorithm(
             "log-linear",
-            "LinearRegression on log(1+x), predicting log(1+views)",
+            _("LinearRegression on log(1+x), predicting log(1+views)"),
             _log_linear,
             "log1p",
         ),
         Algorithm(
             "hist-gb",
-            "HistGradientBoostingRegressor (shallow trees, slow learning rate)",
+            _("HistGradientBoostingRegressor (shallow trees, slow learning rate)"),
             lambda: HistGradientBoostingRegressor(
                 learning_rate=0.05,
                 max_iter=200,

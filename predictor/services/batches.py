@@ -20,6 +20,7 @@ from itertools import islice
 from pathlib import Path
 
 from django.db import DatabaseError, reset_queries, transaction
+from django.utils.translation import gettext
 
 from .. import features
 from . import csv_files
@@ -45,10 +46,6 @@ RESULT_COLUMNS = (
     "extrapolated",
 )
 EXPECTED_HEADER = csv_files.header_text(csv_files.INPUT_COLUMNS)
-VIEWS_HINT = (
-    "views are what this command predicts; to train on real views use `retrain --data`, to "
-    "record them use `import_outcomes`."
-)
 
 
 @dataclass
@@ -83,7 +80,7 @@ def open_input_file(path: Path | str, *, info: RequestInfo) -> CsvFile:
             path,
             csv_files.INPUT_COLUMNS,
             refused=(csv_files.VIEWS,),
-            refused_hint=VIEWS_HINT,
+            refused_code="views_column",
         )
     except CsvRefused as refused:
         # A file that cannot be opened sent nothing to audit; a refused header did.
@@ -214,11 +211,16 @@ def _answered_row(line: Line, answer: Answer) -> list:
 
 
 def describe(errors: dict) -> str:
-    """Errors in one line, in the active language: "点赞数 (likes): “x” is not a whole number.
-    转发数 (shares): …" """
+    """Errors in one line, all in the active language: "likes: “x” is not a whole number.
+    shares: …", "点赞数：“x” 不是整数。转发数：…". The field is named by its word in that
+    language (its title), never by both words, so one sentence never mixes two languages."""
     parts = []
     for key, refusals in errors.items():
         feature = features.BY_NAME.get(key)
         text = " ".join(str(refusal) for refusal in refusals)
-        parts.append(f"{feature.display}: {text}" if feature else text)
+        parts.append(
+            gettext("%(field)s: %(errors)s") % {"field": feature.title, "errors": text}
+            if feature
+            else text
+        )
     return " ".join(parts)

@@ -107,10 +107,11 @@ class CsvFile:
     """A CSV file opened for `columns`, its header checked; iterate it for its Lines.
 
     Used as a context manager. The header is refused (CsvRefused, line 1) when a column is
-    missing, repeated or unknown; a column of `refused` gets `refused_hint` as its reason, for a
-    file that belongs to another door. The text is UTF-8 with or without a byte order mark
-    (`bom` says which, for an output that keeps it). A byte that is not UTF-8 refuses its line,
-    not the read, so a streaming door can go on; a blank line is counted (`blank`), not yielded.
+    missing, repeated or unknown; a column of `refused` is refused with the refusal code
+    `refused_code` (needed with `refused`), whose sentence says which door the file belongs to.
+    The text is UTF-8 with or without a byte order mark (`bom` says which, for an output that
+    keeps it). A byte that is not UTF-8 refuses its line, not the read, so a streaming door can
+    go on; a blank line is counted (`blank`), not yielded.
     """
 
     def __init__(
@@ -119,12 +120,12 @@ class CsvFile:
         columns: Sequence[Column],
         *,
         refused: Sequence[Column] = (),
-        refused_hint: str = "",
+        refused_code: str = "",
     ):
         self.path = Path(path)
         self.columns_wanted = tuple(columns)
         self.refused = tuple(refused)
-        self.refused_hint = refused_hint
+        self.refused_code = refused_code
         self.blank = 0
         try:
             self._binary = self.path.open("rb")
@@ -185,9 +186,7 @@ class CsvFile:
         for column in found:
             if column is not None and column in self.refused:
                 raise self._refused(
-                    Refusal(
-                        "column_refused", {"column": column.display, "hint": self.refused_hint}
-                    ),
+                    Refusal(self.refused_code, {"column": column.display}),
                     1,
                 )
         unknown = [

@@ -53,6 +53,7 @@ from uuid import UUID
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ..models import AuditSeal, Outcome, PredictionRequest
 from . import served
@@ -270,9 +271,12 @@ def seal(
     previous = AuditSeal.objects.order_by("-number").first()
     if previous is not None and compute_digest(previous) != previous.digest:
         raise SealChainBroken(
-            f"Seal #{previous.number} does not match its digest (changed, or made with "
-            "another VIEWSITE_AUDIT_SEAL_KEY); nothing was sealed on top of it. "
-            "Run manage.py verify_audit."
+            gettext(
+                "Seal #%(number)s does not match its digest (changed, or made with another "
+                "VIEWSITE_AUDIT_SEAL_KEY); nothing was sealed on top of it. Run manage.py "
+                "verify_audit."
+            )
+            % {"number": previous.number}
         )
     new = AuditSeal(
         number=previous.number + 1 if previous else 1,
@@ -314,10 +318,14 @@ def seal(
         with transaction.atomic():
             latest = AuditSeal.objects.order_by("-number").values_list("number", flat=True)
             if latest.first() != (previous.number if previous else None):
-                raise SealConflict(f"Seal #{latest.first()} was stored meanwhile.")
+                raise SealConflict(
+                    gettext("Seal #%(number)s was stored meanwhile.") % {"number": latest.first()}
+                )
             new.save()  # the unique number refuses a seal stored between the check and here
     except IntegrityError as error:
-        raise SealConflict(f"Seal #{new.number} was stored meanwhile.") from error
+        raise SealConflict(
+            gettext("Seal #%(number)s was stored meanwhile.") % {"number": new.number}
+        ) from error
     # Every row through the seal's id is committed (the lag): the served counts' checkpoint can
     # move there, so the figures read per page sum only the rows since (services/served.py).
     served.advance(through_id=new.predictions_through_id)
@@ -348,8 +356,15 @@ class Problem:
 
     def __str__(self) -> str:
         if self.row_id is None:
-            return f"seal #{self.seal_number}: {self.detail}"
-        return f"{self.table} row {self.row_id}: {self.detail}"
+            return gettext("seal #%(number)s: %(detail)s") % {
+                "number": self.seal_number,
+                "detail": self.detail,
+            }
+        return gettext("%(table)s row %(id)s: %(detail)s") % {
+            "table": self.table,
+            "id": self.row_id,
+            "detail": self.detail,
+        }
 
 
 @dataclass
@@ -388,7 +403,7 @@ def verify() -> Verification:
         result.rows_unsealed[table.name] = table.model.objects.filter(pk__gt=sealed_through).count()
         # Ids start at 1; a row below every sealed range was put there by hand.
         for row_id in table.model.objects.filter(pk__lte=0).values_list("pk", flat=True):
-            detail = "inserted below every sealed range (ids start at 1)"
+            detail = gettext("inserted below every sealed range (ids start at 1)")
             result.add(Problem("inserted", 1, detail, table.name, row_id))
     return result
 
@@ -399,14 +414,17 @@ def _check_link(result: Verification, previous: AuditSeal | None, current: Audit
         missing = f"#{expected_number}" + (
             f"–#{current.number - 1}" if current.number - 1 > expected_number else ""
         )
-        result.add(Problem("seal", current.number, f"seal {missing} before it is missing"))
+        detail = gettext("seal %(missing)s before it is missing") % {"missing": missing}
+        result.add(Problem("seal", current.number, detail))
     if current.previous_digest != (previous.digest if previous else ""):
         result.add(
             Problem(
                 "seal",
                 current.number,
-                "does not chain to the seal before it (its previous "
-                "digest differs: a seal was removed, changed or inserted)",
+                gettext(
+                    "does not chain to the seal before it (its previous digest differs: a seal "
+                    "was removed, changed or inserted)"
+                ),
             )
         )
     if compute_digest(current) != current.digest:
@@ -414,8 +432,10 @@ def _check_link(result: Verification, previous: AuditSeal | None, current: Audit
             Problem(
                 "seal",
                 current.number,
-                "does not match its digest: the seal was changed, "
-                "or made with another VIEWSITE_AUDIT_SEAL_KEY",
+                gettext(
+                    "does not match its digest: the seal was changed, or made with another "
+                    "VIEWSITE_AUDIT_SEAL_KEY"
+                ),
             )
         )
     for table in SEALED_TABLES:
@@ -425,9 +445,15 @@ def _check_link(result: Verification, previous: AuditSeal | None, current: Audit
                 Problem(
                     "seal",
                     current.number,
-                    f"its {table.name} range starts after id "
-                    f"{table.range_of(current)[0]}, not after {expected_after} where the "
-                    "seal before it ended",
+                    gettext(
+                        "its %(table)s range starts after id %(start)s, not after %(expected)s "
+                        "where the seal before it ended"
+                    )
+                    % {
+                        "table": table.name,
+                        "start": table.range_of(current)[0],
+                        "expected": expected_after,
+                    },
                 )
             )
 
@@ -443,8 +469,11 @@ def _check_rows(result: Verification, table: SealedTable, current: AuditSeal) ->
             Problem(
                 "seal",
                 current.number,
-                f"hashed {table.name} columns that no longer exist "
-                f"({', '.join(gone) or 'none recorded'}); its rows cannot be checked",
+                gettext(
+                    "hashed %(table)s columns that no longer exist (%(columns)s); its rows "
+                    "cannot be checked"
+                )
+                % {"table": table.name, "columns": ", ".join(gone) or gettext("none recorded")},
             )
         )
         return
@@ -453,8 +482,11 @@ def _check_rows(result: Verification, table: SealedTable, current: AuditSeal) ->
             Problem(
                 "seal",
                 current.number,
-                f"its {table.name} rows were hashed in the {current.row_encoding} row "
-                f"encoding, which only a {current.row_encoding} database computes: verify there",
+                gettext(
+                    "its %(table)s rows were hashed in the %(encoding)s row encoding, which only "
+                    "a %(encoding)s database computes: verify there"
+                )
+                % {"table": table.name, "encoding": current.row_encoding},
             )
         )
         return
@@ -466,7 +498,8 @@ def _check_rows(result: Verification, table: SealedTable, current: AuditSeal) ->
     number, name = current.number, table.name
 
     def removed(row_id: int) -> Problem:
-        return Problem("removed", number, f"removed; seal #{number} had sealed it", name, row_id)
+        detail = gettext("removed; seal #%(number)s had sealed it") % {"number": number}
+        return Problem("removed", number, detail, name, row_id)
 
     next_expected = next(expected, None)
     for row_id, digest in row_hashes(table, columns, current.row_encoding, after, through):
@@ -475,14 +508,14 @@ def _check_rows(result: Verification, table: SealedTable, current: AuditSeal) ->
             next_expected = next(expected, None)
         if next_expected is not None and next_expected[0] == row_id:
             if digest != next_expected[1]:
-                detail = f"changed since seal #{number} sealed it"
+                detail = gettext("changed since seal #%(number)s sealed it") % {"number": number}
                 result.add(Problem("changed", number, detail, name, row_id))
             next_expected = next(expected, None)
         else:
-            detail = (
-                f"inserted into the range seal #{number} sealed (ids {after + 1}–{through}), "
-                "which did not list it"
-            )
+            detail = gettext(
+                "inserted into the range seal #%(number)s sealed (ids %(first)s–%(last)s), which "
+                "did not list it"
+            ) % {"number": number, "first": after + 1, "last": through}
             result.add(Problem("inserted", number, detail, name, row_id))
         result.rows_checked[name] += 1
     while next_expected is not None:

@@ -8,7 +8,9 @@ coefficients exactly. Nothing is written until the candidate has passed the qual
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +18,12 @@ import sklearn
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 from sklearn.model_selection import KFold, cross_validate
 
-from .. import features
+from .. import display, features
 from ..models import Activation, ModelVersion
 from . import outcomes, plots, registry, signing
 from .algorithms import DEFAULT_ALGORITHM, SEED, Algorithm, algorithm_named, fitted_parameters
@@ -104,8 +108,10 @@ def training_data(*, data_path: Path | str, include_outcomes: bool = False) -> T
     inputs, target, last_outcome_id = outcomes.training_rows()
     if not len(target):
         raise DatasetError(
-            "--include-outcomes: no prediction has a recorded outcome yet, so there is nothing "
-            "to add to the data file."
+            gettext(
+                "--include-outcomes: no prediction has a recorded outcome yet, so there is "
+                "nothing to add to the data file."
+            )
         )
     return replace(
         data,
@@ -164,9 +170,11 @@ def retrain(
     )
     if not report.gate_passed and not force:
         raise QualityGateRefused(
-            "The candidate was not stored: "
-            + "; ".join(report.gate_reasons)
-            + ". Fix the data, or pass --force to store and activate it anyway.",
+            gettext(
+                "The candidate was not stored: %(reasons)s. Fix the data, or pass --force to "
+                "store and activate it anyway."
+            )
+            % {"reasons": gettext("; ").join(report.gate_reasons)},
             report,
         )
     if dry_run:
@@ -231,6 +239,33 @@ def retrain(
     return report
 
 
+# Which algorithm a comparison calls best. The primary metric is the cross-validated R² (the
+# share of the views' variance explained on rows the model did not see), compared as it is shown:
+# to R2_PLACES decimals. Folds of a few thousand rows move the fourth decimal from one seed to
+# the next, so a difference there is noise, and a reader who sees two equal R²s must not be
+# told that one is better by a digit they were not shown. Two algorithms whose R² reads the same
+# are told apart by the lower MAE (the typical miss), then the lower RMSE (which weighs the large
+# misses), both in whole views as shown; a tie on all three goes to the one listed first
+# (ALGORITHMS' order, simplest first).
+R2_PLACES = 3
+BEST_RULE = _(
+    "The rule for the best: the highest cross-validated R² to 3 decimals; a tie goes to the "
+    "lower MAE, then to the lower RMSE, in whole views."
+)
+
+
+def shown(value: float, places: int) -> Decimal:
+    """A metric as the comparison shows and compares it: rounded half up to `places` decimals,
+    as display.decimal writes it."""
+    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _ranked_metrics(evaluation: Evaluation) -> tuple[Decimal, Decimal, Decimal]:
+    """What BEST_RULE compares, in its order, each as shown; smaller is better."""
+    cv = evaluation.cv
+    return (-shown(cv.r2, R2_PLACES), shown(cv.mae, 0), shown(cv.rmse, 0))
+
+
 @dataclass(frozen=True)
 class Comparison:
     data: TrainingData
@@ -238,17 +273,48 @@ class Comparison:
 
     @property
     def best(self) -> Evaluation:
-        """The highest cross-validated R²: the most variance explained on unseen rows."""
-        return max(self.evaluations, key=lambda evaluation: evaluation.cv.r2)
+        """The best by BEST_RULE (min is stable: a full tie goes to the first listed)."""
+        return min(self.evaluations, key=_ranked_metrics)
+
+    @property
+    def runner_up(self) -> Evaluation | None:
+        ranked = sorted(self.evaluations, key=_ranked_metrics)
+        return ranked[1] if len(ranked) > 1 else None
+
+    @property
+    def decided_by(self) -> str:
+        """Which metric of BEST_RULE put the best ahead of the runner-up: "r2", "mae", "rmse",
+        or "order" for a full tie (and for a comparison of one)."""
+        if self.runner_up is None:
+            return "order"
+        best, other = _ranked_metrics(self.best), _ranked_metrics(self.runner_up)
+        for name, mine, theirs in zip(("r2", "mae", "rmse"), best, other, strict=True):
+            if mine != theirs:
+                return name
+        return "order"
 
 
-def compare(*, data_path: Path | str, include_outcomes: bool = False, names=None) -> Comparison:
-    """Every algorithm (or those `names`) scored on the same folds of the same data."""
+def compare(
+    *,
+    data_path: Path | str,
+    include_outcomes: bool = False,
+    names=None,
+    on_start: Callable[[Algorithm, int, int], None] | None = None,
+) -> Comparison:
+    """Every algorithm (or those `names`) scored on the same folds of the same data.
+
+    `on_start(algorithm, position, total)` is called as each algorithm starts (position from
+    1), so that a door can show progress: the slowest take seconds each."""
     from .algorithms import ALGORITHMS
 
     data = training_data(data_path=data_path, include_outcomes=include_outcomes)
     chosen = [algorithm_named(name) for name in (names or ALGORITHMS)]
-    return Comparison(data, [evaluate(algorithm, data) for algorithm in chosen])
+    evaluations = []
+    for position, algorithm in enumerate(chosen, start=1):
+        if on_start is not None:
+            on_start(algorithm, position, len(chosen))
+        evaluations.append(evaluate(algorithm, data))
+    return Comparison(data, evaluations)
 
 
 def evaluate(algorithm: Algorithm, data: TrainingData) -> Evaluation:
@@ -363,13 +429,21 @@ def _apply_quality_gate(report: RetrainReport) -> None:
     floor = settings.VIEWSITE_MIN_R2
     if report.cv.r2 < floor:
         report.gate_reasons.append(
-            f"cross-validated R² {report.cv.r2:.4f} is below the minimum {floor:.4f}"
+            gettext("cross-validated R² %(r2)s is below the minimum %(floor)s")
+            % {"r2": display.decimal(report.cv.r2, 4), "floor": display.decimal(floor, 4)}
         )
     if report.active_metrics is not None:
         allowed_drop = settings.VIEWSITE_MAX_R2_DROP
         if report.cv.r2 < report.active_metrics.r2 - allowed_drop:
             report.gate_reasons.append(
-                f"cross-validated R² {report.cv.r2:.4f} is more than {allowed_drop:.4f} below the "
-                f"active model {report.active.label}'s R² {report.active_metrics.r2:.4f} on the "
-                "same data"
+                gettext(
+                    "cross-validated R² %(r2)s is more than %(drop)s below the active model "
+                    "%(version)s's R² %(active_r2)s on the same data"
+                )
+                % {
+                    "r2": display.decimal(report.cv.r2, 4),
+                    "drop": display.decimal(allowed_drop, 4),
+                    "version": report.active.label,
+                    "active_r2": display.decimal(report.active_metrics.r2, 4),
+                }
             )

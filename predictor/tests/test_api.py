@@ -1,4 +1,7 @@
+import csv
+import html
 import json
+import re
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -461,9 +464,97 @@ def test_the_api_root_links_every_operation_by_name(api, db):
         "docs": "http://testserver/api/docs/",
         "redoc": "http://testserver/api/redoc/",
     }
-    # Predicting and previewing are POSTs; the history is the list.
-    assert api.get(PREDICTIONS).status_code == 405
-    assert api.get(PREVIEW).status_code == 405
+
+
+# --- A GET on a prediction address: how to ask --------------------------------------------------
+
+
+def test_a_get_on_the_predictions_says_how_to_ask_in_the_readers_language(db, settings):
+    english = APIClient(HTTP_ACCEPT_LANGUAGE="en").get(PREDICTIONS)
+    chinese = APIClient(HTTP_ACCEPT_LANGUAGE="zh-hans").get(PREDICTIONS)
+
+    assert (english.status_code, chinese.status_code) == (200, 200)
+    guide = english.json()
+    assert "POST" in guide["detail"]
+    assert "10,000" in guide["detail"]
+    assert (guide["method"], guide["content_type"]) == ("POST", "application/json")
+    assert guide["fields"] == {
+        feature.name: {
+            "title": feature.name,
+            "type": "integer",
+            "required": True,
+            "minimum": 0,
+            "maximum": features.FEATURE_MAX,
+        }
+        for feature in features.INPUT_FEATURES
+    }
+    assert guide["batch_max"] == settings.VIEWSITE_BATCH_MAX
+    assert guide["docs"] == {
+        "schema": "http://testserver/api/schema/",
+        "swagger_ui": "http://testserver/api/docs/",
+        "redoc": "http://testserver/api/redoc/",
+    }
+    assert chinese.json()["detail"] != guide["detail"]
+    assert "POST" in chinese.json()["detail"]
+    assert {name: field["title"] for name, field in chinese.json()["fields"].items()} == {
+        "likes": "点赞数",
+        "shares": "转发数",
+    }
+
+
+def test_the_guides_examples_are_answered_as_a_prediction_and_a_batch(api, active_model):
+    examples = api.get(PREDICTIONS).json()["examples"]
+
+    one = post_json(api, examples["one_article"])
+    batch = post_json(api, examples["batch"])
+
+    assert (one.status_code, batch.status_code) == (201, 201)
+    assert len(batch.json()) == len(examples["batch"]) >= 2
+
+
+def test_the_guides_examples_lie_inside_the_sample_datas_range(api, db, settings):
+    # What a reader copies gets an answer the sample model stands behind, not an extrapolation.
+    with open(settings.VIEWSITE_DEFAULT_DATA, encoding="utf-8-sig", newline="") as data:
+        rows = list(csv.DictReader(data))
+    examples = api.get(PREDICTIONS).json()["examples"]
+
+    for item in examples["batch"]:
+        for feature in features.INPUT_FEATURES:
+            column = [int(row[feature.label]) for row in rows if row[feature.label]]
+            assert min(column) <= item[feature.name] <= max(column), (feature.name, item)
+
+
+def test_a_preview_get_says_how_to_ask_for_one_input_only(api, db):
+    guide = api.get(PREVIEW, HTTP_ACCEPT_LANGUAGE="en").json()
+
+    assert "batch_max" not in guide
+    assert set(guide["examples"]) == {"one_article"}
+    assert "preview" in guide["detail"]
+
+
+def test_a_get_predicts_nothing_and_reads_no_database(api, db, django_assert_num_queries):
+    # A GET is not a prediction: no audit row, and not one query (an anonymous client).
+    with django_assert_num_queries(0):
+        assert api.get(PREDICTIONS).status_code == 200
+        assert api.get(PREVIEW).status_code == 200
+    assert PredictionRequest.objects.count() == 0
+
+
+def test_the_guide_links_no_docs_while_the_schema_is_not_served(api, db, settings):
+    settings.VIEWSITE_API_SCHEMA = False
+
+    guide = api.get(PREDICTIONS).json()
+
+    assert "docs" not in guide
+    assert guide["examples"]["one_article"] == {"likes": 1500, "shares": 1000}
+
+
+def test_the_browsable_api_starts_its_form_with_the_example_not_nulls(client, db):
+    page = client.get(PREDICTIONS, HTTP_ACCEPT="text/html").content.decode()
+
+    assert "HTTP 200 OK" in page
+    [content] = re.findall(r'<textarea name="_content"[^>]*>(.*?)</textarea>', page, re.S)
+    assert json.loads(html.unescape(content)) == {"likes": 1500, "shares": 1000}
 
 
 def test_models_lists_versions_with_metrics_and_the_active_one(api, db, linear_csv, trained_models):
@@ -519,6 +610,29 @@ def test_the_browsable_api_offers_a_json_form_to_anyone_and_the_history_to_staff
     models_page = client.get(reverse("predictor:model-list"), HTTP_ACCEPT="text/html")
     assert models_page.status_code == 200
     assert b"<h1>Model versions</h1>" in models_page.content
+
+
+@pytest.mark.parametrize(
+    ("language", "words", "english"),
+    [
+        (
+            "zh-hans",
+            ["预测记录", "按字段筛选", "渠道", "创建时间起", "版本号，例如 v3", "提交", "退出登录"],
+            ["Field filters", "Prediction history", "Log out", "Api Root", "Django REST framework"],
+        ),
+        ("en", ["Prediction history", "Field filters", "Channel", "Created from", "Log out"], []),
+    ],
+)
+def test_the_browsable_history_and_its_filters_speak_the_readers_language(
+    client, db, staff_user, language, words, english
+):
+    client.force_login(staff_user)
+
+    page = client.get(HISTORY, HTTP_ACCEPT="text/html", HTTP_ACCEPT_LANGUAGE=language)
+
+    text = page.content.decode()
+    assert [word for word in words if word not in text] == []
+    assert [word for word in english if word in text] == []
 
 
 def test_the_openapi_schema_describes_the_prediction_input(client, db):

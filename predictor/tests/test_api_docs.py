@@ -11,13 +11,15 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import DatabaseError
-from django.urls import reverse
+from django.urls import resolve, reverse
+from rest_framework import permissions
 from rest_framework.test import APIClient
 
 from predictor.api.errors import as_api_exception, error_body
@@ -25,7 +27,6 @@ from predictor.api.schema import (
     BATCH,
     BATCH_WITH_INVALID_ITEM,
     ERROR_ENVELOPE,
-    ERROR_STATUSES,
     INVALID_INPUT,
     MALFORMED_JSON,
     ONE_INPUT,
@@ -290,18 +291,155 @@ def examples_of(schema, status: str, path: str = PREDICTIONS, method: str = "pos
 
 
 def test_every_error_status_of_the_prediction_operation_has_envelope_examples(schema):
-    for status in ERROR_STATUSES:
+    responses = schema["paths"][PREDICTIONS]["post"]["responses"]
+    errors = [status for status in responses if int(status) >= 400]
+
+    assert errors == ["400", "401", "403", "406", "413", "415", "429", "503"]
+    for status in errors:
         examples = examples_of(schema, status)
-        if status == "414":
-            # The server refuses an over-long request line before the app, with its own page.
-            assert examples == {}
-            continue
         assert examples, status
         for name, body in examples.items():
             jsonschema.validate(body, ERROR_ENVELOPE)
             assert set(body) <= {"detail", "code", "errors"}, (status, name)
             assert body["detail"], (status, name)
             assert body["code"], (status, name)
+
+
+# What each operation can answer besides its success: a body can be invalid, too large or not
+# JSON (400, 413, 415), and a session must send its CSRF token with one (403); staff operations
+# refuse other callers (401, 403); a path names what may not exist, and a page number or cursor
+# may name no page (404); a filter may be invalid (400); only an outcome and an activation can
+# conflict (409); only a prediction needs a model (its 503 says so). Any operation can meet an
+# invalid token (401), an Accept it cannot answer (406), its rate limit (429) and a database
+# that is down (503).
+EVERY_OPERATION = {"401", "406", "429", "503"}
+OPERATION_ERRORS = {
+    ("/api/predictions/", "get"): EVERY_OPERATION,
+    ("/api/predictions/", "post"): EVERY_OPERATION | {"400", "403", "413", "415"},
+    ("/api/predictions/preview/", "get"): EVERY_OPERATION,
+    ("/api/predictions/preview/", "post"): EVERY_OPERATION | {"400", "403", "413", "415"},
+    ("/api/predictions/history/", "get"): EVERY_OPERATION | {"400", "403", "404"},
+    ("/api/predictions/{id}/", "get"): EVERY_OPERATION | {"403", "404"},
+    ("/api/predictions/{id}/outcome/", "get"): EVERY_OPERATION | {"403", "404"},
+    ("/api/predictions/{id}/outcome/", "post"): EVERY_OPERATION
+    | {"400", "403", "404", "409", "413", "415"},
+    ("/api/models/", "get"): EVERY_OPERATION | {"404"},
+    ("/api/models/{label}/activate/", "post"): EVERY_OPERATION
+    | {"400", "403", "404", "409", "413", "415"},
+}
+
+
+def test_each_operation_lists_only_the_errors_it_can_give(schema):
+    listed = {
+        (path, method): {status for status in operation["responses"] if int(status) >= 400}
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    }
+
+    assert listed == OPERATION_ERRORS
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            for status in OPERATION_ERRORS[path, method]:
+                answer = operation["responses"][status]["content"]["application/json"]
+                assert answer["schema"] == {"$ref": "#/components/schemas/Error"}, (path, status)
+
+
+def test_what_every_operation_lists_holds_for_its_view(schema):
+    # 429 on every operation: every API view is throttled. No credentials asked of an operation
+    # exactly where its view lets anyone in.
+    for path, item in schema["paths"].items():
+        view = resolve(path.replace("{id}", "1").replace("{label}", "v1")).func.view_class
+        assert view.throttle_classes, path
+        public = permissions.AllowAny in view.permission_classes
+        for method, operation in item.items():
+            assert ("security" not in operation) == public, (path, method)
+
+
+def test_only_a_prediction_says_a_missing_model_is_why_it_is_unavailable(schema):
+    unavailable = {
+        (path, method): operation["responses"]["503"]["description"]
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    }
+
+    assert {key for key, why in unavailable.items() if "model" in why} == {
+        ("/api/predictions/", "post"),
+        ("/api/predictions/preview/", "post"),
+    }
+
+
+def test_a_public_operation_needs_no_credentials_and_a_staff_one_a_token_or_a_session(schema):
+    # Swagger UI draws no lock where nothing is required, and the lock to open (Authorize)
+    # where a token or a session is.
+    security = {
+        (path, method): operation.get("security")
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    }
+    public = {key for key, required in security.items() if required is None}
+
+    assert public == {
+        ("/api/predictions/", "get"),
+        ("/api/predictions/", "post"),
+        ("/api/predictions/preview/", "get"),
+        ("/api/predictions/preview/", "post"),
+        ("/api/models/", "get"),
+    }
+    assert "security" not in schema
+    for key in security.keys() - public:
+        assert security[key] == [{"tokenAuth": []}, {"cookieAuth": []}], key
+
+
+def test_a_public_operation_lists_only_an_invalid_token_as_its_401(schema):
+    for path in ("/api/predictions/", "/api/models/"):
+        assert set(examples_of(schema, "401", path=path, method="get")) == {"InvalidToken"}
+    history = examples_of(schema, "401", path="/api/predictions/history/", method="get")
+    assert set(history) == {"NotAuthenticated", "InvalidToken"}
+
+
+def test_one_input_and_a_batch_are_two_components_with_their_own_names(schema):
+    components = schema["components"]["schemas"]
+    body = schema["paths"][PREDICTIONS]["post"]["requestBody"]["content"]["application/json"]
+    answer = schema["paths"][PREDICTIONS]["post"]["responses"]["201"]["content"]
+
+    assert body["schema"] == {"$ref": "#/components/schemas/PredictionRequestBody"}
+    assert components["PredictionRequestBody"]["oneOf"] == [
+        {"$ref": "#/components/schemas/PredictionInput"},
+        {"$ref": "#/components/schemas/PredictionBatch"},
+    ]
+    assert answer["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PredictionResponseBody"
+    }
+    assert components["PredictionResponseBody"]["oneOf"] == [
+        {"$ref": "#/components/schemas/Prediction"},
+        {"$ref": "#/components/schemas/PredictionBatchAnswer"},
+    ]
+    titles = {name: components[name]["title"] for name in ("PredictionInput", "PredictionBatch")}
+    assert titles == {"PredictionInput": "PredictionInput", "PredictionBatch": "PredictionBatch"}
+    batch = components["PredictionBatch"]
+    assert batch["items"] == {"$ref": "#/components/schemas/PredictionInput"}
+    assert (batch["minItems"], batch["maxItems"]) == (1, settings.VIEWSITE_BATCH_MAX)
+    assert components["PredictionBatchAnswer"]["title"] == "PredictionBatchAnswer"
+
+
+@pytest.mark.parametrize(
+    "url_name", ["predictor:prediction-create", "predictor:prediction-preview"]
+)
+def test_the_guide_examples_are_what_a_get_answers(schema, db, url_name):
+    path = reverse(url_name)
+    [example] = examples_of(schema, "200", path=path, method="get").values()
+
+    answer = APIClient(HTTP_ACCEPT_LANGUAGE="en").get(path)
+
+    assert answer.status_code == 200
+    guide = answer.json()
+    # The schema is the same on any host: its example names the docs by path.
+    assert {name: urlsplit(url).path for name, url in guide.pop("docs").items()} == example.pop(
+        "docs"
+    )
+    assert guide == example
+    answer_schema = schema["paths"][path]["get"]["responses"]["200"]["content"]
+    jsonschema.validate(example, answer_schema["application/json"]["schema"])
 
 
 def test_the_prediction_operation_shows_a_single_and_a_batch_request_and_answer(schema):
@@ -324,12 +462,18 @@ def shape(value):
     return type(value).__name__
 
 
+# The examples' one article lies inside the sample model's training range (no extrapolation
+# sentence); this one lies inside the test model's (conftest.linear_rows), so its answer has the
+# same shape. The batch's second item lies outside both.
+INSIDE_THE_TEST_MODEL = {"likes": 1000, "shares": 300}
+
+
 def test_the_answer_examples_have_the_shape_of_real_answers(schema, active_model):
     api = APIClient()
     answers = examples_of(schema, "201")
 
-    single = api.post(PREDICTIONS, ONE_INPUT, format="json")
-    batch = api.post(PREDICTIONS, BATCH, format="json")
+    single = api.post(PREDICTIONS, INSIDE_THE_TEST_MODEL, format="json")
+    batch = api.post(PREDICTIONS, [INSIDE_THE_TEST_MODEL, *BATCH[1:]], format="json")
 
     assert (single.status_code, batch.status_code) == (201, 201)
     assert shape(single.json()) == shape(answers["OneArticle"])
@@ -340,7 +484,7 @@ def test_the_preview_examples_are_what_the_preview_operation_answers(schema, act
     preview = reverse("predictor:prediction-preview")
     api = APIClient()
 
-    answer = api.post(preview, ONE_INPUT, format="json")
+    answer = api.post(preview, INSIDE_THE_TEST_MODEL, format="json")
     refusals = {
         "InvalidInput": api.post(preview, INVALID_INPUT, format="json"),
         "ListRefused": api.post(preview, BATCH, format="json"),
@@ -367,7 +511,6 @@ REFUSALS = {
     ("400", "BatchItemInvalid"): _post(BATCH_WITH_INVALID_ITEM),
     ("400", "MalformedJson"): _post_raw(MALFORMED_JSON, "application/json"),
     ("401", "InvalidToken"): _post(ONE_INPUT, HTTP_AUTHORIZATION="Token not-a-real-key"),
-    ("405", "MethodNotAllowed"): lambda api: api.delete(PREDICTIONS),
     ("406", "NotAcceptable"): _post(ONE_INPUT, HTTP_ACCEPT="text/csv"),
     ("413", "BodyTooLarge"): _post_raw(
         " " * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1), "application/json"
@@ -453,8 +596,7 @@ def test_the_proxy_rate_limit_example_is_what_nginx_answers(schema):
     assert json.loads(answer) == examples_of(schema, "429")["RateLimitedByProxy"]
 
 
-# The other operations' refusals, which the prediction operation documents too (every status is
-# documented on every operation).
+# The other operations' refusals.
 def test_the_authentication_and_permission_examples_are_what_the_history_answers(
     schema, db, plain_user
 ):
@@ -479,13 +621,14 @@ def test_the_not_found_examples_are_what_the_api_answers(schema, db, staff_user,
     staff = APIClient()
     staff.force_authenticate(staff_user)
     missing = 987654
+    record_path = "/api/predictions/{id}/"
     record = reverse("predictor:prediction-detail", args=[missing])
     outcome = reverse("predictor:prediction-outcome", args=[missing])
     recorder = django_user_model.objects.create_superuser("recorder", password="pw-for-tests")
     admin = APIClient()
     admin.force_authenticate(recorder)
 
-    assert staff.get(record).json() == examples_of(schema, "404")["NotFound"]
+    assert staff.get(record).json() == examples_of(schema, "404", record_path, "get")["NotFound"]
     example = examples_of(schema, "404", "/api/predictions/{id}/outcome/", "get")["NotFound"]
     assert admin.get(outcome).json() == {
         **example,
@@ -509,16 +652,29 @@ def test_the_conflict_examples_are_what_the_api_answers(
         reverse("predictor:prediction-outcome", args=[refused.pk]), {"views": 7}, format="json"
     )
 
-    examples = examples_of(schema, "409")
-    example = examples["ArtifactUnavailable"]
+    outcome_path = "/api/predictions/{id}/outcome/"
+    example = examples_of(schema, "409", "/api/models/{label}/activate/")["ArtifactUnavailable"]
     expected = (
         example["detail"]
         .replace("model-v2-5f0c9e41a7b2.joblib", first.artifact_name)
         .replace("Model v2", f"Model {first.label}")
     )
     assert (activation.status_code, activation.json()) == (409, {**example, "detail": expected})
-    example = examples["PredictionNotAnswered"]
+    example = examples_of(schema, "409", outcome_path)["PredictionNotAnswered"]
     assert (outcome.status_code, outcome.json()) == (
         409,
         {**example, "detail": example["detail"].replace("#42", f"#{refused.pk}")},
     )
+
+
+def test_the_page_examples_are_what_the_lists_answer(schema, db, staff_user):
+    history = reverse("predictor:prediction-list")
+    staff = APIClient()
+    staff.force_authenticate(staff_user)
+
+    cursor = staff.get(history, {"cursor": "not-a-cursor"})
+    page = APIClient().get(reverse("predictor:model-list"), {"page": 9})
+
+    assert (cursor.status_code, page.status_code) == (404, 404)
+    assert cursor.json() == examples_of(schema, "404", history, "get")["InvalidCursor"]
+    assert page.json() == examples_of(schema, "404", "/api/models/", "get")["InvalidPage"]

@@ -162,7 +162,8 @@ def test_retrain_faults_leave_the_active_model_serving(tmp_path):
 
         # A full disk: no file may grow past 300 bytes (an artifact is about 600), as when the
         # file system fills up mid-write.
-        full = deployment.run_manage(site, "retrain", file_size_limit=300)
+        # In English: the deployment speaks Chinese (DJANGO_LANGUAGE_CODE), commands included.
+        full = deployment.run_manage(site, "retrain", "--language", "en", file_size_limit=300)
         assert full.returncode != 0
         # Whichever write hits the limit first, the artifact or the database, it is said plainly.
         assert "Nothing was stored and the active model is unchanged" in full.stderr

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
-from predictor.display import about
+from predictor.display import about, count
 from predictor.models import Channel, PredictionRequest
 from predictor.services import audit_writes
 
@@ -61,7 +61,7 @@ def test_one_prediction_prints_views_the_interval_in_words_and_the_version(noisy
     assert record.raw_input == {"likes": "500", "shares": "300"}
     assert record.views_lower < record.views < record.views_upper
     assert out == (
-        f"About {about(record.views)} views ({record.views:,.2f}); 9 times in 10 between "
+        f"About {about(record.views)} views ({count(record.views)}); 9 times in 10 between "
         f"{about(record.views_lower)} and {about(record.views_upper)}. "
         f"Model v{noisy_model.number}, record #{record.pk}.\n"
     )
@@ -70,7 +70,7 @@ def test_one_prediction_prints_views_the_interval_in_words_and_the_version(noisy
 def test_one_prediction_gives_the_exact_answer_of_a_known_model(active_model):
     out, _ = run(500, 300)
     assert exact_views(500, 300) == 59_000
-    assert out.startswith("About 59,000 views (59,000.00); 9 times in 10 between ")
+    assert out.startswith("About 59,000 views (59,000); 9 times in 10 between ")
     assert "Model v1, record #" in out
 
 
@@ -85,25 +85,25 @@ def test_one_prediction_accepts_spaces_and_thousands_separators(active_model):
 @pytest.mark.parametrize(
     ("likes", "shares", "message"),
     [
-        ("20001", "3", r"^Refused: 点赞数 \(likes\): Ensure this value is less than or equal to "),
+        ("20001", "3", r"^Refused: likes: Ensure this value is less than or equal to "),
         (
             "5",
             "-1",
-            r"^Refused: 转发数 \(shares\): Ensure this value is greater than or equal to 0",
+            r"^Refused: shares: Ensure this value is greater than or equal to 0",
         ),
         (
             "1,2",
             "3",
-            r"^Refused: 点赞数 \(likes\): “1,2” is not a whole number: a comma separates "
+            r"^Refused: likes: “1,2” is not a whole number: a comma separates "
             r"thousands \(1,500\), not decimals\.$",
         ),
         (
             "2.5",
             "3",
-            r"^Refused: 点赞数 \(likes\): “2.5” is not a whole number: a count has no fraction "
+            r"^Refused: likes: “2.5” is not a whole number: a count has no fraction "
             r"or decimal point\.$",
         ),
-        ("5", None, r"^Refused: 转发数 \(shares\): This field is required\.$"),
+        ("5", None, r"^Refused: shares: This field is required\.$"),
     ],
 )
 def test_a_bad_input_is_a_plain_command_error_and_is_audited_as_refused(
@@ -226,15 +226,15 @@ def test_bad_rows_are_written_with_their_line_and_error_and_audited_none_dropped
     assert [row["line"] for row in output] == ["2", "3", "5", "6", "7", "8", "10", "11"]
     errors = {row["line"]: row["error"] for row in output}
     assert errors["2"] == errors["5"] == errors["11"] == ""
-    assert errors["3"] == "点赞数 (likes): “x” is not a whole number."
+    assert errors["3"] == "likes: “x” is not a whole number."
     assert errors["6"] == "The line has 3 cell(s); expected 2 (点赞数, 转发数)."
     assert errors["7"] == (
-        "点赞数 (likes): Ensure this value is greater than or equal to 0. "
-        "转发数 (shares): Ensure this value is less than or equal to 20000."
+        "likes: Ensure this value is greater than or equal to 0. "
+        "shares: Ensure this value is less than or equal to 20000."
     )
     assert errors["8"] == "The line has 1 cell(s); expected 2 (点赞数, 转发数)."
     assert errors["10"] == (
-        "点赞数 (likes): “12.5” is not a whole number: a count has no fraction or decimal point."
+        "likes: “12.5” is not a whole number: a count has no fraction or decimal point."
     )
     by_line = {row["line"]: row for row in output}
     assert float(by_line["5"]["views"]) == exact_views(1200, 20)
@@ -281,7 +281,7 @@ def test_each_chunk_is_one_batch_and_nothing_is_dropped_across_chunks(active_mod
     assert len(output) == len(rows)
     assert [int(row["line"]) for row in output] == list(range(2, 1_002))
     assert [(int(row["likes"]), int(row["shares"])) for row in output] == rows
-    assert output[500]["error"].startswith("点赞数 (likes): Ensure this value is less than")
+    assert output[500]["error"].startswith("likes: Ensure this value is less than")
     answered = PredictionRequest.objects.filter(accepted=True)
     # 1,000 rows in chunks of 300: four model calls, each one batch.
     assert answered.values("batch_id").distinct().count() == 4
@@ -405,7 +405,7 @@ def test_a_file_without_a_model_is_refused_and_audited_and_the_partial_output_ke
     assert not out.exists()
     partial = read_output(tmp_path / "out.csv.partial")
     assert partial[0]["error"].startswith("No model is active yet.")
-    assert partial[1]["error"] == "点赞数 (likes): “x” is not a whole number."
+    assert partial[1]["error"] == "likes: “x” is not a whole number."
     assert partial[2]["error"] == partial[0]["error"]
     assert [row["record_id"] for row in partial][::2] == ["", ""]
     refused = PredictionRequest.objects.all()
@@ -422,20 +422,67 @@ def test_a_missing_file_and_the_input_as_output_are_refused(active_model, tmp_pa
     assert not PredictionRequest.objects.exists()
 
 
-def test_the_command_speaks_english_whatever_the_active_language(active_model, tmp_path):
-    """One language per answer: the sentence, the file's errors and the audit's, even when the
-    site's language (DJANGO_LANGUAGE_CODE) is Chinese."""
-    with translation.override("zh-hans"):
-        out, _ = run(500, 300)
-        with pytest.raises(CommandError, match=r"点赞数 \(likes\): “x” is not a whole number\."):
-            run("x", 300)
-        source = write_csv(tmp_path / "in.csv", [("x", 1)], header=("likes", "shares"))
-        run("--csv", source, "--out", tmp_path / "out.csv")
-    assert " 9 times in 10 between " in out
-    [row] = read_output(tmp_path / "out.csv")
-    assert row["error"] == "点赞数 (likes): “x” is not a whole number."
-    for record in PredictionRequest.objects.filter(accepted=False):
-        assert record.errors == {"likes": [{"code": "not_a_number", "params": {"value": "x"}}]}
+def test_the_command_answers_in_django_language_code_or_the_language_asked(active_model, settings):
+    """One language per answer, DJANGO_LANGUAGE_CODE's unless --language names the other,
+    whatever language happens to be active in the process that calls the command."""
+    settings.LANGUAGE_CODE = "zh-hans"
+    with translation.override("en"):
+        chinese, _ = run(500, 300)
+    english, _ = run(500, 300, "--language", "en")
+
+    first, second = PredictionRequest.objects.order_by("pk")
+    assert chinese == (
+        f"约 59,000 次浏览（59,000）；10 次中有 9 次在 59,000 到 59,000 之间。模型 v1，"
+        f"记录 #{first.pk}。\n"
+    )
+    assert english == (
+        "About 59,000 views (59,000); 9 times in 10 between 59,000 and 59,000. Model v1, "
+        f"record #{second.pk}.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("x", "300"), "无法预测：点赞数：“x”不是整数。"),
+        (("-5", "x"), "无法预测：点赞数：确保该值大于或等于0。 转发数：“x”不是整数。"),
+        (("5",), "无法预测：转发数：该字段是必填项。"),
+    ],
+)
+def test_a_refusal_in_chinese_is_all_chinese_and_stored_as_codes(
+    active_model, settings, args, message
+):
+    """Not "点赞数 (likes): Ensure this value is greater than or equal to 0": the field is named
+    by its word in the reader's language, and the reason is in that language too."""
+    settings.LANGUAGE_CODE = "zh-hans"
+    with pytest.raises(CommandError) as raised:
+        run(*args)
+    assert str(raised.value) == message
+    record = PredictionRequest.objects.get()
+    assert all("code" in error for errors in record.errors.values() for error in errors)
+
+
+def test_a_file_in_chinese_keeps_its_columns_and_writes_its_errors_in_chinese(
+    active_model, tmp_path, settings
+):
+    """The CSV columns are for programs and keep their names; the error column and the summary
+    are for people and are in the reader's language."""
+    source = write_csv(tmp_path / "in.csv", [(1, 2), ("x", 1)], header=("likes", "shares"))
+    settings.LANGUAGE_CODE = "zh-hans"
+    stdout, _ = run("--csv", source, "--out", tmp_path / "zh.csv")
+    english_out, _ = run("--csv", source, "--out", tmp_path / "en.csv", "--language", "en")
+
+    zh, en = read_output(tmp_path / "zh.csv"), read_output(tmp_path / "en.csv")
+    assert list(zh[0]) == list(en[0]) == ["line", "likes", "shares", *RESULT_COLUMNS]
+    assert zh[1]["error"] == "点赞数：“x”不是整数。"
+    assert en[1]["error"] == "likes: “x” is not a whole number."
+    assert stdout.splitlines()[1:] == [
+        "  已预测：1（模型 v1: 1）",
+        "  已拒绝：1（每一行都在输出文件里，附行号和原因）",
+        f"已把 2 行写入 {tmp_path / 'zh.csv'}。",
+    ]
+    assert stdout.startswith(f"从 {source} 读取了 2 行，用时 ")
+    assert english_out.startswith(f"Read 2 rows from {source} in ")
 
 
 # An answer honest about itself (issue 22) ------------------------------------------------------
@@ -446,7 +493,7 @@ def test_one_prediction_outside_the_range_is_zero_at_least_and_says_so(below_zer
 
     record = PredictionRequest.objects.get()
     assert record.views < 0  # the model's figure, in the trail
-    assert out.startswith("About 0 views (0.00); 9 times in 10 between 0 and ")
+    assert out.startswith("About 0 views (0); 9 times in 10 between 0 and ")
     assert out.endswith(
         f"Model v{below_zero_model.number}, record #{record.pk}. 10 likes is below the range the "
         "model was trained on (300 to 3,000) and 5 shares is below the range the model was "
@@ -481,3 +528,15 @@ def test_a_file_s_rows_say_whether_they_are_outside_the_range_each_inside_its_in
     record = PredictionRequest.objects.get(pk=answered[1]["record_id"])
     assert record.views < 0
     assert record.extrapolated
+
+
+def test_one_prediction_outside_the_range_says_so_in_chinese(below_zero_model, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    out, _ = run(BELOW_RANGE["likes"], BELOW_RANGE["shares"])
+    record = PredictionRequest.objects.get()
+    assert out.startswith("约 0 次浏览（0）；10 次中有 9 次在 0 到 ")
+    # The two sentences follow each other as Chinese writes them, without a space.
+    assert out.endswith(
+        f"模型 v{below_zero_model.number}，记录 #{record.pk}。点赞数 10 低于训练数据的范围（300 至 "
+        "3,000），转发数 5 低于训练数据的范围（100 至 2,000），这个预测是外推的，可能不准。\n"
+    )

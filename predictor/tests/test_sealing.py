@@ -119,6 +119,18 @@ def test_a_row_updated_by_raw_sql_is_named_as_changed(sealed_trail):
     assert listed.count("changed") == 1
 
 
+def test_verify_audit_states_the_problems_in_the_readers_language(sealed_trail, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    record = sealed_trail[1]
+    tamper(f"UPDATE {PREDICTIONS} SET views = views * 2 WHERE id = %s", [record.id])
+    error, listed = verify_fails()
+    assert error == (
+        f"审计记录与封存不符：共 1 处问题；第一处：{PREDICTIONS} 第 {record.id} 条：在封存 #1 "
+        "封存之后被修改过。"
+    )
+    assert listed == f"{PREDICTIONS} 第 {record.id} 条：在封存 #1 封存之后被修改过\n"
+
+
 def test_an_outcome_updated_by_raw_sql_is_named_as_changed(sealed_trail):
     outcome = Outcome.objects.get()
     tamper(f"UPDATE {OUTCOMES} SET views = 99 WHERE id = %s", [outcome.id])
@@ -282,10 +294,13 @@ def test_a_dry_run_stores_nothing(sealed_trail):
     assert AuditSeal.objects.count() == 1
 
 
-def test_an_unkeyed_seal_is_flagged_as_such(sealed_trail, settings):
+def test_an_unkeyed_seal_is_flagged_as_such_on_stderr(sealed_trail, settings):
     assert settings.VIEWSITE_AUDIT_SEAL_KEY == ""
     write_trail(count=1)
-    assert "VIEWSITE_AUDIT_SEAL_KEY is not set" in seal()
+    out, err = [], []
+    call_command("seal_audit", lag=0, stdout=_Lines(out), stderr=_Lines(err))
+    assert "VIEWSITE_AUDIT_SEAL_KEY is not set" in "".join(err)
+    assert "VIEWSITE_AUDIT_SEAL_KEY" not in "".join(out)  # the answer is the seal, alone
 
 
 def test_a_negative_lag_is_refused(db):

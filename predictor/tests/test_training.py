@@ -172,7 +172,8 @@ def test_compare_scores_every_algorithm_on_the_same_folds_and_stores_nothing(db,
     comparison = services.compare(data_path=noisy_csv)
 
     assert [e.algorithm.name for e in comparison.evaluations] == list(ALGORITHMS)
-    assert comparison.best.cv.r2 == max(e.cv.r2 for e in comparison.evaluations)
+    shown = [round(e.cv.r2, 3) for e in comparison.evaluations]
+    assert round(comparison.best.cv.r2, 3) == max(shown)
     for evaluation in comparison.evaluations:
         assert evaluation.folds == 5
         assert evaluation.predicted.shape == (300,)
@@ -200,6 +201,55 @@ def test_each_algorithm_stores_its_whole_pipeline_and_is_served_through_scikit_l
     expected = estimator.predict(np.array([[500, 300], [2500, 1500]], dtype=float))
     assert [r.views for r in records] == [round(float(v), 2) for v in expected]
     assert all(r.views_lower < r.views < r.views_upper for r in records)
+
+
+def scored(name: str, r2: float, mae: float, rmse: float) -> training.Evaluation:
+    """An evaluation with these scores, as a comparison ranks them (the rest is not read)."""
+    return training.Evaluation(
+        algorithm=ALGORITHMS[name],
+        cv=training.Metrics(r2=r2, mae=mae, rmse=rmse),
+        folds=5,
+        interval=training.Interval(0.9, 0.4, 1.0, 0.9, 100.0),
+        fit_seconds=0.01,
+        predicted=np.zeros(1),
+    )
+
+
+@pytest.mark.parametrize(
+    ("evaluations", "best", "decided_by"),
+    [
+        # R² differs where it is shown: R² decides, whatever the MAE says.
+        ([("linear", 0.9771, 900, 1200), ("ridge", 0.9764, 800, 1100)], "linear", "r2"),
+        # The same R² to three decimals (0.9764 and 0.9761 read 0.976): the lower MAE wins,
+        # although the fourth decimal of R² says otherwise.
+        ([("linear", 0.9764, 900, 1200), ("ridge", 0.9761, 800, 1300)], "ridge", "mae"),
+        # Halves round up, as display.decimal writes them: 0.9765 reads 0.977, above 0.976.
+        ([("linear", 0.9765, 900, 1200), ("ridge", 0.9764, 800, 1100)], "linear", "r2"),
+        # The same R² and the same MAE in whole views: the lower RMSE wins.
+        ([("linear", 0.976, 800.4, 1200), ("ridge", 0.976, 799.6, 1100)], "ridge", "rmse"),
+        # A tie on all three goes to the first listed, the simpler algorithm.
+        ([("linear", 0.976, 800, 1100), ("ridge", 0.976, 800, 1100)], "linear", "order"),
+    ],
+)
+def test_the_best_is_chosen_by_the_stated_rule_that_a_tie_cannot_flip(
+    evaluations, best, decided_by
+):
+    comparison = training.Comparison(
+        data=None, evaluations=[scored(*evaluation) for evaluation in evaluations]
+    )
+    assert comparison.best.algorithm.name == best
+    assert comparison.decided_by == decided_by
+    # The order the algorithms are listed in changes nothing but a full tie.
+    swapped = training.Comparison(data=None, evaluations=comparison.evaluations[::-1])
+    if decided_by != "order":
+        assert swapped.best.algorithm.name == best
+
+
+def test_the_rule_names_the_primary_metric_its_precision_and_the_tie_breaks():
+    rule = str(training.BEST_RULE)
+    assert "R² to 3 decimals" in rule
+    assert rule.index("MAE") < rule.index("RMSE")
+    assert training.R2_PLACES == 3
 
 
 def test_linear_algorithms_record_their_equation_in_the_units_of_the_data(db, linear_csv):

@@ -3,12 +3,14 @@
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.utils.translation import gettext
 
+from predictor.display import count
+from predictor.management.base import ViewsiteCommand
 from predictor.sample_data import SAMPLE_ROWS, SAMPLE_SEED, generate_sample
 
 
-class Command(BaseCommand):
+class Command(ViewsiteCommand):
     help = (
         "Write the synthetic sample dataset (course file's columns) used by default for training."
     )
@@ -22,4 +24,9 @@ class Command(BaseCommand):
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(generate_sample(rows=rows, seed=seed), encoding="utf-8")
         if verbosity >= 1:
-            self.stdout.write(self.style.SUCCESS(f"Wrote {rows} rows to {output} (seed {seed})."))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    gettext("Wrote %(rows)s rows to %(path)s (seed %(seed)s).")
+                    % {"rows": count(rows), "path": output, "seed": seed}
+                )
+            )

@@ -7,15 +7,18 @@ is reported with its number, and nothing is recorded until every line is good.
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DatabaseError
+from django.utils.translation import gettext
 
 from predictor import services
+from predictor.display import count
+from predictor.management.base import ViewsiteCommand
 from predictor.models import Outcome
 from predictor.services import csv_files
 
 
-class Command(BaseCommand):
+class Command(ViewsiteCommand):
     help = (
         "Record real outcomes from a CSV of prediction ids and real views "
         f"(header: {csv_files.header_text(csv_files.OUTCOME_COLUMNS)})."
@@ -44,18 +47,30 @@ class Command(BaseCommand):
             for problem in error.problems:
                 self.stderr.write(f"{file}: {problem}")
             raise CommandError(
-                f"{len(error.problems)} bad line(s) in {file}; nothing was recorded. "
-                "Fix them and import the file again."
+                gettext(
+                    "%(count)s bad line(s) in %(path)s; nothing was recorded. Fix them and "
+                    "import the file again."
+                )
+                % {"count": count(len(error.problems)), "path": file}
             ) from error
         except DatabaseError as error:
             raise CommandError(
-                f"The database could not be written ({error}); nothing was recorded."
+                gettext("The database could not be written (%(reason)s); nothing was recorded.")
+                % {"reason": error}
             ) from error
         if verbosity >= 1:
-            verb = "would record" if dry_run else "recorded"
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"{file}: {verb} {len(prediction_ids)} outcome(s) for "
-                    f"{len(set(prediction_ids))} prediction(s)."
+            if dry_run:
+                message = gettext(
+                    "%(path)s: would record %(outcomes)s outcome(s) for %(predictions)s "
+                    "prediction(s)."
                 )
-            )
+            else:
+                message = gettext(
+                    "%(path)s: recorded %(outcomes)s outcome(s) for %(predictions)s prediction(s)."
+                )
+            figures = {
+                "path": file,
+                "outcomes": count(len(prediction_ids)),
+                "predictions": count(len(set(prediction_ids))),
+            }
+            self.stdout.write(self.style.SUCCESS(message % figures))

@@ -5,12 +5,13 @@ goes on every app host, which then serves only versions that key signed (deploy/
 Nothing is stored: the two lines are printed, ready for an env file.
 """
 
-from django.core.management.base import BaseCommand
+from django.utils.translation import gettext
 
+from predictor.management.base import ViewsiteCommand
 from predictor.services import signing
 
 
-class Command(BaseCommand):
+class Command(ViewsiteCommand):
     help = (
         "Print a new signing key pair as two env lines: VIEWSITE_ARTIFACT_SIGNING_KEY for the "
         "host that runs retrain only, VIEWSITE_ARTIFACT_VERIFY_KEYS for every app host."
@@ -22,9 +23,12 @@ class Command(BaseCommand):
         self.stdout.write(f"VIEWSITE_ARTIFACT_VERIFY_KEYS={public}")
         if verbosity >= 1:
             self.stderr.write(
-                "The first line is a secret: put it only in the environment of the host that "
-                "runs retrain. Put the second on every app host; to rotate keys, add it to the "
-                "keys already listed (comma-separated), run `manage.py sign_models` with the new "
-                "signing key, then drop the old public key. Key fingerprint: "
-                + signing.fingerprint(signing.public_key_from_text(public))
+                gettext(
+                    "The first line is a secret: put it only in the environment of the host that "
+                    "runs retrain. Put the second on every app host; to rotate keys, add it to "
+                    "the keys already listed (comma-separated), run `manage.py sign_models` with "
+                    "the new signing key, then drop the old public key. Key fingerprint: "
+                    "%(fingerprint)s"
+                )
+                % {"fingerprint": signing.fingerprint(signing.public_key_from_text(public))}
             )

@@ -5,13 +5,14 @@ version, each version's cross-validated metrics and interval, and its live error
 outcomes, flagged when clearly worse than cross-validation promised.
 """
 
-from django.core.management.base import BaseCommand
-from django.utils import timezone
+from django.utils.translation import gettext
 
+from predictor.display import count, decimal, percent, when
+from predictor.management.base import ViewsiteCommand, table
 from predictor.models import Activation, ModelVersion
 
 
-class Command(BaseCommand):
+class Command(ViewsiteCommand):
     help = "List model versions with their metrics, live error and the recent activations."
 
     def add_arguments(self, parser):
@@ -23,45 +24,80 @@ class Command(BaseCommand):
         versions = list(ModelVersion.objects.with_live_error())
         write = self.stdout.write
         if not versions:
-            write("No model version yet. Run `manage.py retrain`.")
+            write(gettext("No model version yet. Run `manage.py retrain`."))
             return
-        write(
-            f"  {'version':<9}{'algorithm':<12}{'CV R²':>8}{'CV MAE':>11}{'cover':>8}"
-            f"{'served':>9}{'outcomes':>10}{'live MAE':>11}{'live RMSE':>11}{'MAPE':>8}"
-            f"{'inside':>8}"
+        headings = (
+            "",
+            gettext("version"),
+            gettext("algorithm"),
+            gettext("CV R²"),
+            gettext("CV MAE"),
+            gettext("cover"),
+            gettext("served"),
+            gettext("outcomes"),
+            gettext("live MAE"),
+            gettext("live RMSE"),
+            "MAPE",
+            gettext("inside"),
         )
-        for version in versions:
-            line = (
-                f"{'*' if version.is_active else ' '} {version.label:<9}"
-                f"{version.algorithm_name:<12}{version.cv_r2:>8.4f}{version.cv_mae:>11,.0f}"
-                f"{_percent(version.cv_interval_coverage):>8}{version.live_predictions:>9,}"
-                f"{version.live_outcomes:>10,}{_number(version.live_mae):>11}"
-                f"{_number(version.live_rmse):>11}{_percent(version.live_mape):>8}"
-                f"{_percent(version.live_coverage):>8}"
+        rows = [
+            (
+                "*" if version.is_active else "",
+                version.label,
+                version.algorithm_name,
+                decimal(version.cv_r2, 3),
+                count(version.cv_mae),
+                _or_dash(percent(version.cv_interval_coverage)),
+                count(version.live_predictions),
+                count(version.live_outcomes),
+                _or_dash(count(version.live_mae)),
+                _or_dash(count(version.live_rmse)),
+                _or_dash(percent(version.live_mape)),
+                _or_dash(percent(version.live_coverage)),
             )
+            for version in versions
+        ]
+        heading, *lines = table([headings, *rows], left=3)
+        write(heading)
+        for version, line in zip(versions, lines, strict=True):
             write(self.style.SUCCESS(line) if version.is_active else line)
             if version.live_error_problem:
-                write(self.style.WARNING(f"    ⚠ {version.label}: {version.live_error_problem}"))
-        write("* active. cover: interval coverage on held-out folds; inside: share of outcomes")
-        write("  inside the stated interval.")
+                write(
+                    self.style.WARNING(
+                        gettext("    ⚠ %(version)s: %(problem)s")
+                        % {"version": version.label, "problem": version.live_error_problem}
+                    )
+                )
+        write(
+            gettext(
+                "* active. cover: interval coverage on held-out folds; inside: share of "
+                "outcomes inside the stated interval."
+            )
+        )
         activations = Activation.objects.select_related("version", "previous", "user")[:history]
         if history and activations:
             write("")
-            write("Recent activations:")
+            write(gettext("Recent activations:"))
             for activation in activations:
-                who = activation.user.get_username() if activation.user else "-"
-                previous = activation.previous.label if activation.previous else "none"
+                figures = {
+                    "when": when(activation.activated_at),
+                    "version": activation.version.label,
+                    "previous": activation.previous.label
+                    if activation.previous
+                    else gettext("none"),
+                    "door": activation.get_door_display(),
+                    "who": activation.user.get_username() if activation.user else "-",
+                    "reason": activation.reason_text() or "-",
+                }
                 write(
-                    f"  {timezone.localtime(activation.activated_at):%Y-%m-%d %H:%M:%S}  "
-                    f"{activation.version.label} "
-                    f"(was {previous}) via {activation.door} by {who}: "
-                    f"{activation.reason_text() or '-'}"
+                    gettext(
+                        "  %(when)s  %(version)s (was %(previous)s) via %(door)s by %(who)s: "
+                        "%(reason)s"
+                    )
+                    % figures
                 )
 
 
-def _number(value) -> str:
-    return "-" if value is None else f"{value:,.0f}"
-
-
-def _percent(value) -> str:
-    return "-" if value is None else f"{value:.1%}"
+def _or_dash(text: str) -> str:
+    """A figure not known yet (no outcome, an older version) reads "-", not blank."""
+    return text or "-"

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DatabaseError
-from django.utils import translation
+from django.utils.translation import gettext
 from tqdm import tqdm
 
 from predictor import services
-from predictor.display import about, times_in
+from predictor.display import about, count, seconds, times_in
+from predictor.management.base import ViewsiteCommand
 from predictor.models import Channel
 from predictor.refusals import render
 from predictor.services import batches
@@ -45,7 +46,7 @@ class Tally:
     versions: Counter = field(default_factory=Counter)
 
 
-class Command(BaseCommand):
+class Command(ViewsiteCommand):
     help = (
         "Predict views: `predict LIKES SHARES` for one article, or `predict --csv IN --out OUT` "
         f"for a CSV file with the header {EXPECTED_HEADER}. Every input is audited (channel cli)."
@@ -75,31 +76,33 @@ class Command(BaseCommand):
             help=f"Rows per model call and bulk insert (default {CHUNK_SIZE:,}).",
         )
 
-    def handle(self, *args, **options):
-        # The sentence (its words and its digit grouping), the summary and the errors stored in
-        # the audit are English whatever DJANGO_LANGUAGE_CODE says: the command's own words are
-        # English, and one answer or one file speaks one language.
-        with translation.override("en"):
-            self._handle(**options)
-
-    def _handle(self, *, likes, shares, csv_file, out, chunk_size, verbosity, **options):
+    def handle(self, *, likes, shares, csv_file, out, chunk_size, verbosity, **options):
+        # The whole run speaks one language (ViewsiteCommand): the sentence, the summary and the
+        # file's error column. The audit stores refusals as codes, in no language.
         if csv_file is not None:
             if likes is not None or shares is not None:
-                raise CommandError("Give either LIKES SHARES or --csv FILE, not both.")
+                raise CommandError(gettext("Give either LIKES SHARES or --csv FILE, not both."))
             if out is None:
-                raise CommandError("--csv needs --out: the file to write the predictions to.")
+                raise CommandError(
+                    gettext("--csv needs --out: the file to write the predictions to.")
+                )
             if not 1 <= chunk_size <= settings.VIEWSITE_BATCH_MAX:
                 raise CommandError(
-                    f"--chunk-size must be from 1 to {settings.VIEWSITE_BATCH_MAX:,} "
-                    "(VIEWSITE_BATCH_MAX, the largest batch the service takes)."
+                    gettext(
+                        "--chunk-size must be from 1 to %(limit)s (VIEWSITE_BATCH_MAX, the "
+                        "largest batch the service takes)."
+                    )
+                    % {"limit": count(settings.VIEWSITE_BATCH_MAX)}
                 )
             self._predict_file(csv_file, out, chunk_size, verbosity)
         elif likes is not None:
             self._predict_one(likes, shares)
         else:
             raise CommandError(
-                "Nothing to predict. Give LIKES SHARES (e.g. `predict 500 300`) or "
-                "--csv IN.csv --out OUT.csv."
+                gettext(
+                    "Nothing to predict. Give LIKES SHARES (e.g. `predict 500 300`) or "
+                    "--csv IN.csv --out OUT.csv."
+                )
             )
 
     # One article ---------------------------------------------------------------------------
@@ -112,7 +115,9 @@ class Command(BaseCommand):
                 item = services.read_input(raw)
             except services.InputRefused as refused:
                 services.record_refusal(raw_inputs=[raw], errors=[refused.errors], info=info)
-                raise CommandError(f"Refused: {batches.describe(refused.errors)}") from refused
+                raise CommandError(
+                    gettext("Refused: %(errors)s") % {"errors": batches.describe(refused.errors)}
+                ) from refused
             [record] = services.predict(inputs=[item], raw_inputs=[raw], info=info)
         except services.ModelUnavailable as error:  # audited by the service
             raise CommandError(str(error)) from error
@@ -125,12 +130,17 @@ class Command(BaseCommand):
 
     def _predict_file(self, path: Path, out: Path, chunk_size: int, verbosity: int) -> None:
         if out.resolve() == path.resolve():
-            raise CommandError(f"--out is the input file {path}; write the output elsewhere.")
+            raise CommandError(
+                gettext("--out is the input file %(path)s; write the output elsewhere.")
+                % {"path": path}
+            )
         started = time.perf_counter()
         try:
             table = batches.open_input_file(path, info=_info(None))
         except CsvRefused as refused:  # audited by the service
-            raise CommandError(f"{refused} Nothing was predicted.") from refused
+            raise CommandError(
+                gettext("%(refusal)s Nothing was predicted.") % {"refusal": refused}
+            ) from refused
         with table:
             partial = out.with_name(f"{out.name}.partial")
             try:
@@ -138,19 +148,18 @@ class Command(BaseCommand):
                 sink = partial.open("w", newline="", encoding="utf-8-sig" if table.bom else "utf-8")
             except OSError as error:
                 raise CommandError(
-                    f"{partial}: cannot be written ({error.strerror or error})."
+                    gettext("%(path)s: cannot be written (%(reason)s).")
+                    % {"path": partial, "reason": error.strerror or error}
                 ) from error
-            show_progress = verbosity >= 1 and self.stderr.isatty()
             with (
                 sink,
-                tqdm(
+                self.progress_bar(
+                    verbosity=verbosity,
                     total=table.size,
                     unit="B",
                     unit_scale=True,
                     unit_divisor=1024,
                     desc=path.name,
-                    file=sys.stderr,
-                    disable=not show_progress,
                 ) as bar,
             ):
                 writer = csv.writer(sink)
@@ -166,27 +175,50 @@ class Command(BaseCommand):
                     for chunk in chunks:
                         self._write_chunk(chunk, writer, tally, verbosity)
                         bar.update(table.position() - bar.n)
-                        bar.set_postfix_str(f"{tally.read:,} rows", refresh=False)
+                        bar.set_postfix_str(
+                            gettext("%(rows)s rows") % {"rows": count(tally.read)}, refresh=False
+                        )
                         if chunk.unavailable is not None:
                             raise CommandError(
-                                f"{chunk.unavailable} Lines {chunk.first_line:,} to "
-                                f"{chunk.last_line:,} were audited as refused and the rest "
-                                f"of the file was not read; the {tally.read:,} rows up to line "
-                                f"{tally.last_line:,} are in {partial}."
+                                gettext(
+                                    "%(reason)s Lines %(first)s to %(last)s were audited as "
+                                    "refused and the rest of the file was not read; the "
+                                    "%(rows)s rows up to line %(line)s are in %(path)s."
+                                )
+                                % {
+                                    "reason": chunk.unavailable,
+                                    "first": count(chunk.first_line),
+                                    "last": count(chunk.last_line),
+                                    "rows": count(tally.read),
+                                    "line": count(tally.last_line),
+                                    "path": partial,
+                                }
                             )
                 except batches.ChunkNotAudited as error:
                     raise CommandError(
-                        f"The database could not be written ({error}), so lines "
-                        f"{error.first_line:,} to {error.last_line:,} were neither predicted nor "
-                        f"audited. The {tally.read:,} rows up to line {tally.last_line:,} were, "
-                        f"and are in {partial}."
+                        gettext(
+                            "The database could not be written (%(reason)s), so lines %(first)s "
+                            "to %(last)s were neither predicted nor audited. The %(rows)s rows "
+                            "up to line %(line)s were, and are in %(path)s."
+                        )
+                        % {
+                            "reason": error,
+                            "first": count(error.first_line),
+                            "last": count(error.last_line),
+                            "rows": count(tally.read),
+                            "line": count(tally.last_line),
+                            "path": partial,
+                        }
                     ) from error
             blank = table.blank
         os.replace(partial, out)
         if verbosity == 1 and tally.refused > SHOWN_REFUSALS:
             self.stderr.write(
-                f"… and {tally.refused - SHOWN_REFUSALS:,} more bad rows: see the error column "
-                f"of {out} (or run with -v 2)."
+                gettext(
+                    "… and %(count)s more bad rows: see the error column of %(path)s (or run "
+                    "with -v 2)."
+                )
+                % {"count": count(tally.refused - SHOWN_REFUSALS), "path": out}
             )
         if verbosity >= 1:
             self._summary(path, out, tally, blank, time.perf_counter() - started)
@@ -197,44 +229,86 @@ class Command(BaseCommand):
             tally.refused += 1
             if verbosity >= 2 or (verbosity >= 1 and tally.refused <= SHOWN_REFUSALS):
                 with tqdm.external_write_mode(file=sys.stderr):
-                    self.stderr.write(f"line {line}: {batches.describe(errors)}")
+                    self.stderr.write(
+                        gettext("line %(line)s: %(errors)s")
+                        % {"line": line, "errors": batches.describe(errors)}
+                    )
         tally.predicted += chunk.predicted
         if chunk.predicted:
             tally.versions[chunk.version] += chunk.predicted
         tally.read += len(chunk.rows)
         tally.last_line = chunk.last_line
 
-    def _summary(self, path: Path, out: Path, tally: Tally, blank: int, seconds: float) -> None:
+    def _summary(self, path: Path, out: Path, tally: Tally, blank: int, took: float) -> None:
         write = self.stdout.write
-        rate = tally.read / seconds if seconds > 0 else 0.0
-        write(f"Read {tally.read:,} rows from {path} in {seconds:,.1f} s ({rate:,.0f} rows/s).")
-        versions = ", ".join(f"{label}: {count:,}" for label, count in tally.versions.items())
-        write(f"  predicted: {tally.predicted:,}" + (f" (model {versions})" if versions else ""))
-        refused = f"  refused:   {tally.refused:,}"
-        if tally.refused:
-            write(self.style.WARNING(f"{refused} (each in the output with its line and error)"))
+        rate = tally.read / took if took > 0 else 0.0
+        write(
+            gettext("Read %(rows)s rows from %(path)s in %(took)s (%(rate)s rows/s).")
+            % {"rows": count(tally.read), "path": path, "took": seconds(took), "rate": count(rate)}
+        )
+        versions = ", ".join(f"{label}: {count(n)}" for label, n in tally.versions.items())
+        if versions:
+            write(
+                gettext("  predicted: %(count)s (model %(versions)s)")
+                % {"count": count(tally.predicted), "versions": versions}
+            )
         else:
-            write(refused)
+            write(gettext("  predicted: %(count)s") % {"count": count(tally.predicted)})
+        if tally.refused:
+            write(
+                self.style.WARNING(
+                    gettext("  refused:   %(count)s (each in the output with its line and error)")
+                    % {"count": count(tally.refused)}
+                )
+            )
+        else:
+            write(gettext("  refused:   %(count)s") % {"count": count(tally.refused)})
         if blank:
-            write(f"  blank lines skipped: {blank:,}")
-        write(self.style.SUCCESS(f"Wrote {tally.read:,} rows to {out}."))
+            write(gettext("  blank lines skipped: %(count)s") % {"count": count(blank)})
+        write(
+            self.style.SUCCESS(
+                gettext("Wrote %(rows)s rows to %(path)s.")
+                % {"rows": count(tally.read), "path": out}
+            )
+        )
 
 
 def _sentence(record: services.Answer) -> str:
-    """ "About 46,300 views (46,292.74); 9 times in 10 between 13,100 and 79,500. Model v1,
-    record #12.": the form's words for the same answer."""
+    """ "About 46,300 views (46,293); 9 times in 10 between 13,100 and 79,500. Model v1,
+    record #12.": the form's words for the same answer, in the reader's language."""
     version = record.model_version
-    answer = f"About {about(record.views)} views ({record.views:,.2f})"
+    figures = {
+        "views": about(record.views),
+        "exact": count(record.views),
+        "version": version.label,
+        "pk": record.pk,
+    }
     if record.views_lower is None:
-        interval = f"; model {version.label} was trained before intervals, so it gives none"
-    else:
-        interval = (
-            f"; {times_in(version.interval_coverage)} between {about(record.views_lower)} and "
-            f"{about(record.views_upper)}"
+        sentence = (
+            gettext(
+                "About %(views)s views (%(exact)s); model %(version)s was trained before "
+                "intervals, so it gives none. Record #%(pk)s."
+            )
+            % figures
         )
-    sentence = f"{answer}{interval}. Model {version.label}, record #{record.pk}."
-    # Outside the training range, the service's sentence that says so.
-    return f"{sentence} {record.extrapolation}" if record.extrapolated else sentence
+    else:
+        sentence = gettext(
+            "About %(views)s views (%(exact)s); %(often)s between %(lower)s and %(upper)s. "
+            "Model %(version)s, record #%(pk)s."
+        ) % {
+            **figures,
+            "often": times_in(version.interval_coverage),
+            "lower": about(record.views_lower),
+            "upper": about(record.views_upper),
+        }
+    if not record.extrapolated:
+        return sentence
+    # Outside the training range, the service's sentence that says so (a space between two
+    # sentences in English, none in Chinese).
+    return gettext("%(answer)s %(extrapolation)s") % {
+        "answer": sentence,
+        "extrapolation": record.extrapolation,
+    }
 
 
 def _info(started: float | None) -> services.RequestInfo:

@@ -9,14 +9,18 @@ same folds and stores nothing; `--include-outcomes` adds the real outcomes recor
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DatabaseError
+from django.utils.translation import gettext
 
 from predictor import features, services
+from predictor.display import count, decimal, milliseconds, percent
+from predictor.management.base import ViewsiteCommand, table
 from predictor.services.algorithms import ALGORITHMS, DEFAULT_ALGORITHM
+from predictor.services.training import BEST_RULE, R2_PLACES
 
 
-class Command(BaseCommand):
+class Command(ViewsiteCommand):
     help = "Train a model on a CSV file (default: the sample in data/), record it and activate it."
 
     def add_arguments(self, parser):
@@ -68,8 +72,11 @@ class Command(BaseCommand):
             # A full disk or a database that went away: say so, without a traceback. Nothing
             # was committed, so the active model is unchanged.
             raise CommandError(
-                f"The database could not be read or written ({error}). Nothing was stored and "
-                "the active model is unchanged."
+                gettext(
+                    "The database could not be read or written (%(reason)s). Nothing was stored "
+                    "and the active model is unchanged."
+                )
+                % {"reason": error}
             ) from error
 
     def _retrain(
@@ -89,13 +96,22 @@ class Command(BaseCommand):
         if if_no_model and services.active_version() is not None:
             if verbosity >= 1:
                 active = services.active_version()
-                self.stdout.write(f"Model {active.label} is active; nothing to train.")
+                self.stdout.write(
+                    gettext("Model %(version)s is active; nothing to train.")
+                    % {"version": active.label}
+                )
             return
         data_path = data or settings.VIEWSITE_DEFAULT_DATA
         try:
             if compare:
                 comparison = services.compare(
-                    data_path=data_path, include_outcomes=include_outcomes
+                    data_path=data_path,
+                    include_outcomes=include_outcomes,
+                    on_start=lambda algorithm, position, total: self.progress_line(
+                        gettext("Scoring %(algorithm)s (%(position)s of %(total)s)…")
+                        % {"algorithm": algorithm.name, "position": position, "total": total},
+                        verbosity=verbosity,
+                    ),
                 )
                 self._write_comparison(comparison, verbosity)
                 return
@@ -108,7 +124,9 @@ class Command(BaseCommand):
                 dry_run=dry_run,
             )
         except services.DatasetError as error:
-            raise CommandError(f"The data file was refused: {error}") from error
+            raise CommandError(
+                gettext("The data file was refused: %(reason)s") % {"reason": error}
+            ) from error
         except services.QualityGateRefused as error:
             self._write_report(error.report, verbosity)
             raise CommandError(str(error)) from error
@@ -118,17 +136,23 @@ class Command(BaseCommand):
 
     def _write_data(self, data: services.TrainingData) -> None:
         write = self.stdout.write
-        write(f"Data: {data.file_name} (sha256 {data.sha256[:12]}…)")
         write(
-            f"  rows from the file: {data.file_rows}; blank 转发数 filled with 点赞数: "
-            f"{data.rows_filled}"
+            gettext("Data: %(file)s (sha256 %(sha)s…)")
+            % {"file": data.file_name, "sha": data.sha256[:12]}
+        )
+        write(
+            gettext("  rows from the file: %(rows)s; blank 转发数 filled with 点赞数: %(filled)s")
+            % {"rows": count(data.file_rows), "filled": count(data.rows_filled)}
         )
         if data.outcome_rows:
             write(
-                f"  rows from recorded outcomes: {data.outcome_rows} (answered predictions with "
-                f"their real views, outcomes up to #{data.last_outcome_id})"
+                gettext(
+                    "  rows from recorded outcomes: %(rows)s (answered predictions with their "
+                    "real views, outcomes up to #%(last)s)"
+                )
+                % {"rows": count(data.outcome_rows), "last": data.last_outcome_id}
             )
-        write(f"  rows used: {data.rows}")
+        write(gettext("  rows used: %(rows)s") % {"rows": count(data.rows)})
 
     def _write_comparison(self, comparison: services.Comparison, verbosity: int) -> None:
         if verbosity < 1:
@@ -136,34 +160,51 @@ class Command(BaseCommand):
         self._write_data(comparison.data)
         evaluations = comparison.evaluations
         first = evaluations[0]
-        coverage = f"{first.interval.coverage:.0%} coverage"
         write = self.stdout.write
         write("")
         write(
-            f"Every algorithm on the same {first.folds} cross-validation folds "
-            f"(interval: {coverage} stated, measured on held-out folds):"
+            gettext(
+                "Every algorithm on the same %(folds)s cross-validation folds (interval: "
+                "%(coverage)s coverage stated, measured on held-out folds):"
+            )
+            % {"folds": first.folds, "coverage": percent(first.interval.coverage, 0)}
         )
-        write(
-            f"  {'algorithm':<12}{'R²':>9}{'MAE':>12}{'RMSE':>12}{'coverage':>10}"
-            f"{'width':>12}{'fit (ms)':>10}"
+        headings = (
+            "",
+            gettext("algorithm"),
+            "R²",
+            "MAE",
+            "RMSE",
+            gettext("coverage"),
+            gettext("width"),
+            gettext("fit time"),
         )
         best = comparison.best
-        for evaluation in evaluations:
-            line = (
-                f"{'*' if evaluation is best else ' '} {evaluation.algorithm.name:<12}"
-                f"{evaluation.cv.r2:>9.4f}{evaluation.cv.mae:>12,.1f}{evaluation.cv.rmse:>12,.1f}"
-                f"{evaluation.interval.held_out_coverage:>10.1%}"
-                f"{evaluation.interval.mean_width:>12,.0f}{evaluation.fit_seconds * 1000:>10.1f}"
+        rows = [
+            (
+                "*" if evaluation is best else "",
+                evaluation.algorithm.name,
+                decimal(evaluation.cv.r2, R2_PLACES),
+                count(evaluation.cv.mae),
+                count(evaluation.cv.rmse),
+                percent(evaluation.interval.held_out_coverage),
+                count(evaluation.interval.mean_width),
+                milliseconds(evaluation.fit_seconds * 1000),
             )
+            for evaluation in evaluations
+        ]
+        heading, *lines = table([headings, *rows], left=2)
+        write(heading)
+        for evaluation, line in zip(evaluations, lines, strict=True):
             write(self.style.SUCCESS(line) if evaluation is best else line)
         write("")
+        write(str(BEST_RULE))
+        write(self.style.SUCCESS(_best_sentence(comparison)))
         write(
-            self.style.SUCCESS(
-                f"Best: {best.algorithm.name} ({best.algorithm.summary}), cross-validated R² "
-                f"{best.cv.r2:.4f}. Train it with `retrain --algorithm {best.algorithm.name}`."
-            )
+            gettext("Train it with `retrain --algorithm %(name)s`.")
+            % {"name": comparison.best.algorithm.name}
         )
-        write("Compared only: nothing was stored and the active model is unchanged.")
+        write(gettext("Compared only: nothing was stored and the active model is unchanged."))
 
     def _write_report(self, report: services.RetrainReport, verbosity: int) -> None:
         if verbosity < 1:
@@ -172,54 +213,134 @@ class Command(BaseCommand):
         self._write_data(report.data)
         parameters = report.parameters
         if "coefficients" in parameters:
-            coefficients = ", ".join(
-                f"{features.BY_NAME[name].label} {value:.4f}"
+            coefficients = gettext(", ").join(
+                f"{features.BY_NAME[name].label} {decimal(value, 4)}"
                 for name, value in parameters["coefficients"].items()
             )
-            scale = " (on log(1+x))" if parameters.get("scale") == "log1p" else ""
+            figures = {
+                "name": report.algorithm_name,
+                "algorithm": report.algorithm,
+                "coefficients": coefficients,
+                "intercept": decimal(parameters["intercept"], 4),
+            }
+            if parameters.get("scale") == "log1p":
+                line = gettext(
+                    "Model: %(name)s, %(algorithm)s: %(coefficients)s, intercept %(intercept)s "
+                    "(on log(1+x))"
+                )
+            else:
+                line = gettext(
+                    "Model: %(name)s, %(algorithm)s: %(coefficients)s, intercept %(intercept)s"
+                )
+            write(line % figures)
+        else:
             write(
-                f"Model: {report.algorithm_name}, {report.algorithm}: {coefficients}, "
-                f"intercept {parameters['intercept']:.4f}{scale}"
+                gettext("Model: %(name)s, %(algorithm)s")
+                % {"name": report.algorithm_name, "algorithm": report.algorithm}
             )
-        else:
-            write(f"Model: {report.algorithm_name}, {report.algorithm}")
         write("")
-        write(f"  {'':<34}{'R²':>10}{'MAE':>14}{'RMSE':>14}")
-        self._metrics_row(f"candidate ({report.cv_folds}-fold CV)", report.cv)
+        rows = [("", "R²", "MAE", "RMSE")]
+        rows.append(
+            _metrics(
+                gettext("candidate (%(folds)s-fold CV)") % {"folds": report.cv_folds}, report.cv
+            )
+        )
         if report.active is not None and report.active_metrics is not None:
-            self._metrics_row(f"active {report.active.label} (same data)", report.active_metrics)
-        elif report.active is not None:
-            write(self.style.WARNING(f"  active {report.active.label}: {report.active_problem}"))
-        else:
-            write("  no active model yet")
+            label = gettext("active %(version)s (same data)") % {"version": report.active.label}
+            rows.append(_metrics(label, report.active_metrics))
+        for line in table(rows):
+            write("  " + line)
+        if report.active is not None and report.active_metrics is None:
+            write(
+                self.style.WARNING(
+                    gettext("  active %(version)s: %(problem)s")
+                    % {"version": report.active.label, "problem": report.active_problem}
+                )
+            )
+        elif report.active is None:
+            write(gettext("  no active model yet"))
         if report.interval is not None:
             interval = report.interval
             write(
-                f"  interval: ± {interval.relative_half_width:.1%} of the prediction for "
-                f"{interval.coverage:.0%} coverage (mean width {interval.mean_width:,.0f}); "
-                f"held-out folds: {interval.held_out_coverage:.1%}"
+                gettext(
+                    "  interval: ± %(half)s of the prediction for %(coverage)s coverage (mean "
+                    "width %(width)s); held-out folds: %(held_out)s"
+                )
+                % {
+                    "half": percent(interval.relative_half_width),
+                    "coverage": percent(interval.coverage, 0),
+                    "width": count(interval.mean_width),
+                    "held_out": percent(interval.held_out_coverage),
+                }
             )
         write("")
         if report.gate_passed:
-            write(self.style.SUCCESS("Quality gate: passed."))
+            write(self.style.SUCCESS(gettext("Quality gate: passed.")))
         else:
-            message = "Quality gate: failed: " + "; ".join(report.gate_reasons) + "."
-            write(
-                self.style.WARNING(message + (" Overridden by --force." if report.forced else ""))
-            )
+            reasons = gettext("; ").join(report.gate_reasons)
+            if report.forced:
+                message = gettext("Quality gate: failed: %(reasons)s. Overridden by --force.")
+            else:
+                message = gettext("Quality gate: failed: %(reasons)s.")
+            write(self.style.WARNING(message % {"reasons": reasons}))
         if report.dry_run:
-            write("Dry run: nothing was stored and the active model is unchanged.")
+            write(gettext("Dry run: nothing was stored and the active model is unchanged."))
         elif report.version is not None:
-            outcome = "stored and activated" if report.activated else "stored, not activated"
+            if report.activated:
+                message = gettext(
+                    "Model %(version)s stored and activated (artifact %(artifact)s, sha256 "
+                    "%(sha)s…)."
+                )
+            else:
+                message = gettext(
+                    "Model %(version)s stored, not activated (artifact %(artifact)s, sha256 "
+                    "%(sha)s…)."
+                )
             write(
                 self.style.SUCCESS(
-                    f"Model {report.version.label} {outcome} "
-                    f"(artifact {report.version.artifact_name}, "
-                    f"sha256 {report.version.artifact_sha256[:12]}…)."
+                    message
+                    % {
+                        "version": report.version.label,
+                        "artifact": report.version.artifact_name,
+                        "sha": report.version.artifact_sha256[:12],
+                    }
                 )
             )
 
-    def _metrics_row(self, label: str, metrics: services.Metrics) -> None:
-        self.stdout.write(
-            f"  {label:<34}{metrics.r2:>10.4f}{metrics.mae:>14,.1f}{metrics.rmse:>14,.1f}"
+
+def _metrics(label: str, metrics: services.Metrics) -> tuple[str, ...]:
+    return (label, decimal(metrics.r2, 4), count(metrics.mae), count(metrics.rmse))
+
+
+def _best_sentence(comparison: services.Comparison) -> str:
+    """Which algorithm won and, when the R²s read the same, which tie-break decided it."""
+    best, other = comparison.best, comparison.runner_up
+    figures = {
+        "name": best.algorithm.name,
+        "summary": best.algorithm.summary,
+        "r2": decimal(best.cv.r2, R2_PLACES),
+    }
+    decided_by = comparison.decided_by
+    if decided_by == "mae":
+        sentence = gettext(
+            "Best: %(name)s (%(summary)s), cross-validated R² %(r2)s, as high as %(other)s's; "
+            "its MAE %(mae)s is lower than %(other_mae)s."
         )
+        figures |= {
+            "other": other.algorithm.name,
+            "mae": count(best.cv.mae),
+            "other_mae": count(other.cv.mae),
+        }
+    elif decided_by == "rmse":
+        sentence = gettext(
+            "Best: %(name)s (%(summary)s), cross-validated R² %(r2)s and MAE as %(other)s's; "
+            "its RMSE %(rmse)s is lower than %(other_rmse)s."
+        )
+        figures |= {
+            "other": other.algorithm.name,
+            "rmse": count(best.cv.rmse),
+            "other_rmse": count(other.cv.rmse),
+        }
+    else:
+        sentence = gettext("Best: %(name)s (%(summary)s), cross-validated R² %(r2)s.")
+    return sentence % figures

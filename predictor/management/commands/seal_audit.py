@@ -9,12 +9,15 @@ through (predictor/services/served.py), which keeps the model card and the versi
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext
 
+from predictor.display import count, seconds
+from predictor.management.base import ViewsiteCommand, pad
 from predictor.services import sealing
 
 
-class Command(BaseCommand):
+class Command(ViewsiteCommand):
     help = (
         "Hash the prediction requests and outcomes written since the last seal into a new seal "
         "chained to it. Rows younger than --lag are left to the next run."
@@ -42,41 +45,57 @@ class Command(BaseCommand):
 
     def handle(self, *args, lag, row_encoding, dry_run, verbosity, **options):
         if lag < 0:
-            raise CommandError("--lag must be zero or more seconds.")
+            raise CommandError(gettext("--lag must be zero or more seconds."))
         encoding = row_encoding or sealing.default_encoding()
         if not sealing.can_hash(encoding):
-            raise CommandError(f"--row-encoding {encoding} needs a {encoding} database.")
+            raise CommandError(
+                gettext("--row-encoding %(encoding)s needs a %(encoding)s database.")
+                % {"encoding": encoding}
+            )
         try:
             seal = sealing.seal(lag=timedelta(seconds=lag), dry_run=dry_run, encoding=encoding)
         except sealing.SealChainBroken as error:
             raise CommandError(str(error)) from error
         except sealing.SealConflict as error:
-            raise CommandError(f"{error} This run stored nothing; run it again.") from error
+            raise CommandError(
+                gettext("%(reason)s This run stored nothing; run it again.") % {"reason": error}
+            ) from error
         if verbosity < 1:
             return
         if not settings.VIEWSITE_AUDIT_SEAL_KEY:
-            self.stdout.write(
+            # A warning for the operator, not part of the answer a script reads.
+            self.stderr.write(
                 self.style.WARNING(
-                    "VIEWSITE_AUDIT_SEAL_KEY is not set: the seals are plain SHA-256, which "
-                    "whoever can write the database can recompute."
+                    gettext(
+                        "VIEWSITE_AUDIT_SEAL_KEY is not set: the seals are plain SHA-256, which "
+                        "whoever can write the database can recompute."
+                    )
                 )
             )
         if seal is None:
             self.stdout.write(
-                f"Nothing to seal: no row written since the last seal is {lag:g} s old."
+                gettext("Nothing to seal: no row written since the last seal is %(lag)s old.")
+                % {"lag": seconds(lag)}
             )
             return
-        lines = [
-            f"{table.count_of(seal):>12,} {table.name} (ids {after + 1}–{through})"
-            if table.count_of(seal)
-            else f"{0:>12,} {table.name}"
-            for table in sealing.SEALED_TABLES
-            for after, through in [table.range_of(seal)]
-        ]
-        verb = "would be" if dry_run else "stored"
-        self.stdout.write("\n".join(lines))
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Seal #{seal.number} {verb} ({seal.row_encoding} rows), digest {seal.digest}."
+        for table in sealing.SEALED_TABLES:
+            rows = table.count_of(seal)
+            after, through = table.range_of(seal)
+            figures = {"rows": pad(count(rows), 12), "table": table.name}
+            if rows:
+                line = gettext("%(rows)s %(table)s (ids %(first)s–%(last)s)") % {
+                    **figures,
+                    "first": after + 1,
+                    "last": through,
+                }
+            else:
+                line = gettext("%(rows)s %(table)s") % figures
+            self.stdout.write(line)
+        if dry_run:
+            message = gettext(
+                "Seal #%(number)s would be stored (%(encoding)s rows), digest %(digest)s."
             )
-        )
+        else:
+            message = gettext("Seal #%(number)s stored (%(encoding)s rows), digest %(digest)s.")
+        figures = {"number": seal.number, "encoding": seal.row_encoding, "digest": seal.digest}
+        self.stdout.write(self.style.SUCCESS(message % figures))

@@ -8,13 +8,15 @@ signing key, it re-signs every version an older, still-trusted key signed, so th
 can be dropped. A version whose signature fails is never re-signed: retrain instead.
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext
 
 from predictor import services
+from predictor.management.base import ViewsiteCommand
 from predictor.services import registry
 
 
-class Command(BaseCommand):
+class Command(ViewsiteCommand):
     help = (
         "Sign model versions stored unsigned (before signatures existed) or signed by an older "
         "trusted key, with VIEWSITE_ARTIFACT_SIGNING_KEY."
@@ -31,11 +33,14 @@ class Command(BaseCommand):
         except services.ViewsiteError as error:
             raise CommandError(str(error)) from error
         if verbosity >= 1:
-            verb = "Would sign" if dry_run else "Signed"
-            self.stdout.write(
-                self.style.SUCCESS(f"{verb}: {', '.join(signed)}.")
-                if signed
-                else "Every servable version is already signed by this key."
-            )
+            if not signed:
+                self.stdout.write(gettext("Every servable version is already signed by this key."))
+            else:
+                message = (
+                    gettext("Would sign: %(versions)s.")
+                    if dry_run
+                    else gettext("Signed: %(versions)s.")
+                )
+                self.stdout.write(self.style.SUCCESS(message % {"versions": ", ".join(signed)}))
         if refused:
-            raise CommandError("Not signed:\n" + "\n".join(refused))
+            raise CommandError(gettext("Not signed:") + "\n" + "\n".join(refused))

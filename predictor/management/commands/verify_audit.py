@@ -1,12 +1,15 @@
 """Check the audit trail against its seals: exit 0 when it is as sealed, non-zero naming what
 was changed, removed or inserted (and which seal says so) when it is not."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext
 
+from predictor.display import count
+from predictor.management.base import ViewsiteCommand, pad
 from predictor.services import sealing
 
 
-class Command(BaseCommand):
+class Command(ViewsiteCommand):
     help = (
         "Recompute the chain of audit seals and compare every sealed prediction request and "
         "outcome with its seal. Exits non-zero on the first sign of tampering."
@@ -27,22 +30,38 @@ class Command(BaseCommand):
             for problem in result.problems[:show]:
                 self.stderr.write(str(problem))
             if result.problem_count > show:
-                self.stderr.write(f"... and {result.problem_count - show:,} more.")
+                self.stderr.write(
+                    gettext("… and %(count)s more.") % {"count": count(result.problem_count - show)}
+                )
             raise CommandError(
-                f"The audit trail does not match its seals: {result.problem_count:,} "
-                f"problem(s); the first: {result.problems[0]}."
+                gettext(
+                    "The audit trail does not match its seals: %(count)s problem(s); the first: "
+                    "%(first)s."
+                )
+                % {"count": count(result.problem_count), "first": result.problems[0]}
             )
         if verbosity < 1:
             return
         for name, checked in result.rows_checked.items():
             self.stdout.write(
-                f"{checked:>12,} {name} rows as sealed; "
-                f"{result.rows_unsealed[name]:,} written since the last seal"
+                gettext(
+                    "%(checked)s %(table)s rows as sealed; %(unsealed)s written since the last seal"
+                )
+                % {
+                    "checked": pad(count(checked), 12),
+                    "table": name,
+                    "unsealed": count(result.rows_unsealed[name]),
+                }
             )
         if result.seals:
-            ending = f"; the chain ends at seal #{result.seals}, digest {result.last_digest}"
+            message = gettext(
+                "Audit trail intact: %(seals)s seal(s); the chain ends at seal #%(last)s, digest "
+                "%(digest)s."
+            )
         else:
-            ending = "; nothing has been sealed yet (manage.py seal_audit)"
-        self.stdout.write(
-            self.style.SUCCESS(f"Audit trail intact: {result.seals:,} seal(s){ending}.")
-        )
+            message = gettext(
+                "Audit trail intact: %(seals)s seal(s); nothing has been sealed yet (manage.py "
+                "seal_audit)."
+            )
+        figures = {"seals": count(result.seals), "last": result.seals, "digest": result.last_digest}
+        self.stdout.write(self.style.SUCCESS(message % figures))
