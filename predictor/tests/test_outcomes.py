@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from django.template.defaultfilters import floatformat
 from django.urls import reverse
 
 from predictor import display, features, services
@@ -591,13 +590,14 @@ def test_the_model_card_shows_the_live_error_computed_by_hand(client, live):
 
         assert page.status_code == 200
         html = page.content.decode()
+        # Written as display writes them: views whole, shares as percentages to one decimal.
         assert card_cells(html) == {
-            "predictions": str(expected.predictions),
-            "outcomes": str(expected.outcomes),
-            "mae": floatformat(expected.mae, 2),
-            "rmse": floatformat(expected.rmse, 2),
-            "mape": f"{expected.mape * 100:.2f}%",
-            "coverage": f"{expected.coverage * 100:.2f}%",
+            "predictions": display.count(expected.predictions),
+            "outcomes": display.count(expected.outcomes),
+            "mae": display.count(expected.mae),
+            "rmse": display.count(expected.rmse),
+            "mape": display.percent(expected.mape),
+            "coverage": display.percent(expected.coverage),
         }
         assert 'id="live-error-flag"' not in html
 
@@ -629,8 +629,8 @@ def test_a_version_clearly_worse_live_is_flagged_in_the_api_the_admin_and_the_ca
         assert ('id="live-error-flag"' in card.content.decode()) is flagged
         if flagged:
             problem = api[label]["problem"]
-            assert f"on {live[number].outcomes:,} outcomes" in problem
-            assert f"{ratio:g}×" in problem
+            assert f"on {live[number].outcomes:,} reported real view counts" in problem
+            assert f"more than {ratio:g} times" in problem
             assert problem in card.content.decode()
             assert problem in rows[label]["live_error"]
             assert "⚠" in rows[label]["live_error"]
