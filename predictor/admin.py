@@ -2,11 +2,15 @@
 
 import calendar
 import ipaddress
+import json
 import re
 import uuid
 from datetime import date, datetime, time, timedelta
 
+from axes import admin as axes_admin
+from axes.models import AccessAttempt
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
@@ -16,13 +20,14 @@ from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
+from django.utils.functional import cached_property, lazy
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import refusals, services
+from . import display, features, refusals, services
 from .forms import CountField
 from .models import (
     Activation,
@@ -31,8 +36,9 @@ from .models import (
     Outcome,
     PredictionRequest,
     ThrottledRequestCount,
+    algorithm_title,
 )
-from .services import exports
+from .services import exports, plots
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -118,14 +124,21 @@ class CreatedDrillDown(admin.SimpleListFilter):
         if period is None:
             return [(str(year), str(year)) for year in years]
         first, after = period
-        chosen = [first.strftime("%Y")]
+        # Each choice: its parameter (ISO), and its name as the language writes dates.
+        chosen = [(first.strftime("%Y"), first.strftime("%Y"))]
         if after - first < timedelta(days=32):  # a month or a day: its days
-            chosen.append(first.strftime("%Y-%m"))
+            chosen.append((first.strftime("%Y-%m"), display.month(first)))
             days = calendar.monthrange(first.year, first.month)[1]
-            chosen += [first.replace(day=day).isoformat() for day in range(1, days + 1)]
+            chosen += [
+                (one.isoformat(), display.day(one))
+                for one in (first.replace(day=day) for day in range(1, days + 1))
+            ]
         else:  # a year: its months
-            chosen += [f"{first.year}-{month:02}" for month in range(1, 13)]
-        return [(value, value) for value in chosen]
+            chosen += [
+                (f"{first.year}-{month:02}", display.month(first.replace(month=month)))
+                for month in range(1, 13)
+            ]
+        return chosen
 
     def queryset(self, request, queryset):
         period = self.period()
@@ -135,23 +148,35 @@ class CreatedDrillDown(admin.SimpleListFilter):
         return queryset.filter(created_at__gte=start, created_at__lt=end)
 
 
+def in_local_time(heading):
+    """A column heading that names the time zone of the times below it, so that no cell repeats
+    it: "time (Asia/Shanghai)". Lazy: the zone and the language are the request's."""
+    return lazy(
+        lambda: gettext("%(heading)s (%(zone)s)") % {"heading": heading, "zone": display.zone()},
+        str,
+    )()
+
+
 @admin.register(PredictionRequest)
 class PredictionRequestAdmin(ReadOnlyAdmin):
     """The auditor's view of the trail, kept fast at ten million rows (bench/README.md): the
-    count is bounded, every filter and search is a range in an index, and the export streams."""
+    count is bounded, every filter and search is a range in an index, and the export streams.
+
+    The list reads at 1280 px without scrolling sideways: one column for what was typed, one for
+    the answer (or the refusal and its reason), one for the interval, one for who asked. Every
+    cell is written from the row and its list_select_related rows: no query per row.
+    """
 
     list_display = [
         "id",
-        "created_at",
+        "created",
         "channel",
-        "accepted",
-        "likes",
-        "shares",
-        "views",
-        "model_version",
-        "latency_ms",
-        "client_ip",
-        "user",
+        "given",
+        "answer",
+        "interval",
+        "version",
+        "latency",
+        "client",
     ]
     list_filter = ["channel", "accepted", "model_version", CreatedDrillDown, "created_at"]
     search_fields = ["client_ip", "user__username", "batch_id"]
@@ -164,14 +189,120 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     # A count per filter choice, each over the whole trail: never.
     show_facets = admin.ShowFacets.NEVER
-    readonly_fields = ["refused_because"]
+    # The record's page: figures written for people; the stored JSON (raw input, errors) stays
+    # for the auditor, the refusals said again in the reader's words right after it.
+    fields = [
+        "created_when",
+        "channel",
+        "accepted",
+        "raw_input",
+        "likes_given",
+        "shares_given",
+        "views_answered",
+        "interval",
+        "extrapolated",
+        "model_version",
+        "errors",
+        "refused_because",
+        "latency",
+        "client_ip",
+        "user_agent",
+        "user",
+        "batch_id",
+        "batch_index",
+    ]
+    readonly_fields = [
+        "created_when",
+        "likes_given",
+        "shares_given",
+        "views_answered",
+        "interval",
+        "refused_because",
+        "latency",
+    ]
 
-    def get_fields(self, request, obj=None):
-        # The refusals in the reader's words right after the stored JSON, which stays for the
-        # auditor (codes for new rows, sentences for older ones).
-        fields = [name for name in super().get_fields(request, obj) if name != "refused_because"]
-        fields.insert(fields.index("errors") + 1, "refused_because")
-        return fields
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
+    @admin.display(description=in_local_time(_("time")), ordering="created_at")
+    def created(self, obj):
+        return display.when(obj.created_at, named=False)
+
+    @admin.display(description=_("created at"))
+    def created_when(self, obj):
+        return display.when(obj.created_at)
+
+    @admin.display(description=_("likes / shares"))
+    def given(self, obj):
+        """The input as the model read it, or, for a refusal, as it was typed."""
+        if obj.accepted:
+            return f"{display.count(obj.likes)} / {display.count(obj.shares)}"
+        return typed(obj.raw_input)
+
+    @admin.display(description=features.VIEWS.title)
+    def answer(self, obj):
+        """The answer served; under it, the figure the model computed when the answer differs
+        (one below zero, served as zero), and whether the input lay outside the training range."""
+        if not obj.accepted:
+            return format_html(
+                '<strong class="refused">{}</strong> <span class="refusal">{}</span>',
+                gettext("Refused:"),
+                refusal_summary(obj.errors),
+            )
+        served = services.served_views(obj.views)
+        notes = []
+        if served != obj.views:
+            notes.append(gettext("model computed %(views)s") % {"views": display.count(obj.views)})
+        if obj.extrapolated:
+            notes.append(gettext("outside the training range"))
+        return format_html(
+            "{}{}",
+            display.count(served),
+            format_html_join("", ' <span class="answer-note">{}</span>', ((n,) for n in notes)),
+        )
+
+    @admin.display(description=_("interval"))
+    def interval(self, obj):
+        if obj.views_lower is None or obj.views_upper is None:
+            return "-"
+        # A narrow column breaks a wide interval after its dash, never inside a number.
+        return format_html(
+            "{}–<wbr>{}", display.count(obj.views_lower), display.count(obj.views_upper)
+        )
+
+    @admin.display(description=_("version"))
+    def version(self, obj):
+        return obj.model_version.label if obj.model_version_id is not None else "-"
+
+    @admin.display(description=_("latency"))
+    def latency(self, obj):
+        return display.milliseconds(obj.latency_ms)
+
+    @admin.display(description=_("client"))
+    def client(self, obj):
+        user = obj.user.get_username() if obj.user_id is not None else None
+        who = [(part,) for part in (obj.client_ip, user) if part]
+        return format_html_join(mark_safe("<br>"), "{}", who) or "-"
+
+    @admin.display(description=features.LIKES.title)
+    def likes_given(self, obj):
+        return display.count(obj.likes) or "-"
+
+    @admin.display(description=features.SHARES.title)
+    def shares_given(self, obj):
+        return display.count(obj.shares) or "-"
+
+    @admin.display(description=_("predicted views"))
+    def views_answered(self, obj):
+        if obj.views is None:
+            return "-"
+        served = services.served_views(obj.views)
+        if served == obj.views:
+            return display.count(served)
+        return gettext("%(served)s (the model computed %(computed)s)") % {
+            "served": display.count(served),
+            "computed": display.count(obj.views),
+        }
 
     @admin.display(description=_("why refused"))
     def refused_because(self, obj):
@@ -228,6 +359,66 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
         return response
 
 
+# What a refused row shows of its input in the list: enough to recognise it, bounded.
+TYPED_MAX = 16
+
+
+def typed(raw) -> str:
+    """What a refused request carried, as typed: "“abc” / 300" for likes and shares (— for one
+    not sent, and any other field named), or the start of anything else it sent."""
+    if isinstance(raw, dict) and raw.keys() & set(features.INPUT_NAMES):
+        given = " / ".join(
+            _typed_value(raw[name]) if name in raw else "—" for name in features.INPUT_NAMES
+        )
+        others = [
+            f"{_bounded(str(name))}={_typed_value(value)}"
+            for name, value in raw.items()
+            if name not in features.INPUT_NAMES
+        ]
+        return ", ".join([given, *others])
+    if raw is None:
+        return "-"
+    return _bounded(json.dumps(raw, ensure_ascii=False))
+
+
+def _typed_value(value) -> str:
+    if isinstance(value, str):
+        return f"“{_bounded(value)}”"
+    return _bounded(json.dumps(value, ensure_ascii=False))
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= TYPED_MAX else f"{text[:TYPED_MAX]}…"
+
+
+def refusal_summary(errors):
+    """A row's refusals in one cell, in the reader's language: "likes: “abc” is not a whole
+    number." per line, an input named by its title, anything else said without a name."""
+    described = refusals.describe_errors(errors)
+    if isinstance(described, dict):
+        lines = [
+            (features.BY_NAME[name].title if name in features.BY_NAME else None, sentence)
+            for name, sentences in described.items()
+            for sentence in (sentences if isinstance(sentences, list) else [sentences])
+        ]
+    elif isinstance(described, list):
+        lines = [(None, str(sentence)) for sentence in described]
+    else:
+        lines = [(None, described)] if described else []
+    return format_html_join(
+        mark_safe("<br>"),
+        "{}",
+        (
+            (
+                gettext("%(field)s: %(reason)s") % {"field": name, "reason": reason}
+                if name
+                else reason,
+            )
+            for name, reason in lines
+        ),
+    )
+
+
 IP_PREFIX = re.compile(r"[0-9]{1,3}(\.[0-9]{0,3}){1,3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){1,7}")
 
 
@@ -246,59 +437,142 @@ def _is_ip(term: str) -> bool:
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ReadOnlyAdmin):
     """Versions come from `manage.py retrain`, which records how they were made; here they are
-    reviewed with their live error, and activated by whoever holds the dedicated permission."""
+    reviewed with their live error, and activated by whoever holds the dedicated permission.
+
+    The model card is the column beside the label, and a button on the version's page; the
+    version's figures read as tables, the stored JSON behind them being for programs."""
 
     list_display = [
         "label",
+        "card",
         "is_active",
-        "algorithm_name",
-        "cv_r2",
-        "cv_mae",
-        "cv_interval_coverage",
-        "live_predictions",
-        "live_outcomes",
+        "algorithm_used",
+        "r2",
+        "mae",
+        "coverage",
+        "live_answers",
         "live_mae",
-        "live_rmse",
         "live_mape",
         "live_coverage",
         "live_error",
-        "card",
-        "created_at",
-        "activated_at",
     ]
     list_filter = ["is_active", "algorithm_name"]
     actions = ["activate_version"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "card_link",
+                    "algorithm_name",
+                    "algorithm",
+                    "is_active",
+                    "activated_when",
+                    "created_when",
+                ]
+            },
+        ),
+        (_("Fitted parameters"), {"fields": ["parameters_table"]}),
+        (_("Quality"), {"fields": ["metrics_table"]}),
+        (
+            _("Training data"),
+            {"fields": ["data_file_name", "data_sha256", "training_summary_table"]},
+        ),
+        (
+            _("Files and signature"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "features",
+                    "artifact_name",
+                    "artifact_sha256",
+                    "serving_name",
+                    "serving_sha256",
+                    "plots_table",
+                    "signature",
+                    "signing_key",
+                    "sklearn_version",
+                ],
+            },
+        ),
+    ]
+    readonly_fields = [
+        "card_link",
+        "activated_when",
+        "created_when",
+        "parameters_table",
+        "metrics_table",
+        "training_summary_table",
+        "plots_table",
+    ]
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_live_error()
 
-    @admin.display(description=_("version"), ordering="number")
+    # Not sortable: the list is newest first already, and the sort marks would widen the column.
+    @admin.display(description=_("version"))
     def label(self, obj):
         return obj.label
 
-    @admin.display(description=_("predictions"), ordering="live_predictions")
-    def live_predictions(self, obj):
-        return obj.live_predictions
+    @admin.display(description=_("model card"))
+    def card(self, obj):
+        return format_html(
+            '<a class="model-card-link" href="{}">{}</a>',
+            model_card_url(obj),
+            gettext("Model card"),
+        )
 
-    @admin.display(description=_("outcomes"), ordering="live_outcomes")
-    def live_outcomes(self, obj):
-        return obj.live_outcomes
+    @admin.display(description=_("model card"))
+    def card_link(self, obj):
+        return format_html(
+            '<a class="model-card-link" href="{}">{}</a>',
+            model_card_url(obj),
+            gettext("Model card of %(version)s") % {"version": obj.label},
+        )
+
+    @admin.display(description=_("CV R²"), ordering="cv_r2")
+    def r2(self, obj):
+        return display.decimal(obj.cv_r2, 3)
+
+    @admin.display(description=_("CV MAE"), ordering="cv_mae")
+    def mae(self, obj):
+        return display.count(obj.cv_mae)
+
+    @admin.display(description=_("CV interval coverage"), ordering="cv_interval_coverage")
+    def coverage(self, obj):
+        return display.percent(obj.cv_interval_coverage) or "—"
+
+    @admin.display(description=_("algorithm"), ordering="algorithm_name")
+    def algorithm_used(self, obj):
+        return algorithm_title(obj.algorithm_name)
+
+    @admin.display(description=_("predictions / outcomes"), ordering="live_predictions")
+    def live_answers(self, obj):
+        """What it served, and how many of those answers have a real outcome to compare with."""
+        return format_html(
+            '<span class="live-predictions">{}</span> / <span class="live-outcomes">{}</span>',
+            display.count(obj.live_predictions),
+            display.count(obj.live_outcomes),
+        )
 
     @admin.display(description=_("live MAE"), ordering="live_mae")
     def live_mae(self, obj):
-        return _number(obj.live_mae)
+        return display.count(obj.live_mae) or "—"
 
     @admin.display(description=_("live RMSE"), ordering="live_rmse")
     def live_rmse(self, obj):
-        return _number(obj.live_rmse)
+        return display.count(obj.live_rmse) or "—"
 
     @admin.display(description=_("live MAPE"), ordering="live_mape")
     def live_mape(self, obj):
-        return _percent(obj.live_mape)
+        return display.percent(obj.live_mape) or "—"
 
     @admin.display(description=_("inside interval"), ordering="live_coverage")
     def live_coverage(self, obj):
-        return _percent(obj.live_coverage)
+        return display.percent(obj.live_coverage) or "—"
 
     @admin.display(description=_("live error"))
     def live_error(self, obj):
@@ -308,10 +582,29 @@ class ModelVersionAdmin(ReadOnlyAdmin):
             )
         return gettext("ok")
 
-    @admin.display(description=_("model card"))
-    def card(self, obj):
-        url = reverse("predictor:model-card", kwargs={"number": obj.number})
-        return format_html('<a href="{}">{}</a>', url, obj.label)
+    @admin.display(description=_("activated at"))
+    def activated_when(self, obj):
+        return display.when(obj.activated_at) or "-"
+
+    @admin.display(description=_("created at"))
+    def created_when(self, obj):
+        return display.when(obj.created_at)
+
+    @admin.display(description=_("parameters"))
+    def parameters_table(self, obj):
+        return figures_table(parameter_rows(obj.parameters))
+
+    @admin.display(description=_("metrics"))
+    def metrics_table(self, obj):
+        return figures_table(metric_rows(obj))
+
+    @admin.display(description=_("training summary"))
+    def training_summary_table(self, obj):
+        return training_summary_tables(obj.training_summary)
+
+    @admin.display(description=_("plots"))
+    def plots_table(self, obj):
+        return figures_table(plot_rows(obj.plots))
 
     def has_activate_permission(self, request):
         return request.user.has_perm("predictor.activate_modelversion")
@@ -336,6 +629,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
                     **self.admin_site.each_context(request),
                     "title": gettext("Activate %(version)s") % {"version": version.label},
                     "version": version,
+                    "algorithm": algorithm_title(version.algorithm_name),
                     "active": ModelVersion.objects.filter(is_active=True).first(),
                     "form": form,
                     "opts": self.opts,
@@ -369,22 +663,170 @@ class ActivationReasonForm(forms.Form):
     )
 
 
-def _number(value):
-    return "—" if value is None else f"{value:,.2f}"
+def model_card_url(version) -> str:
+    return reverse("predictor:model-card", kwargs={"number": version.number})
 
 
-def _percent(value):
-    return "—" if value is None else f"{value * 100:.2f}%"
+def plot_rows(stored: dict):
+    """A version's stored plots, each (its title in the reader's language, its file): a plot is
+    stored once per language ("residuals-likes-zh-hans"), or once for versions trained before."""
+    languages = dict(settings.LANGUAGES)
+    for key, plot in (stored or {}).items():
+        if not isinstance(plot, dict):
+            continue
+        name = next((n for n in plots.ORDER if key == n or key.startswith(f"{n}-")), None)
+        if name is None:
+            yield key, plot.get("name", "")
+            continue
+        title = plots.words(name).title
+        language = key.removeprefix(name).removeprefix("-")
+        if language:
+            title = f"{title} ({languages.get(language, language)})"
+        yield title, plot.get("name", "")
+
+
+def figures_table(rows):
+    """(heading, figure) pairs as a two-column table; "-" when there are none."""
+    rows = list(rows)
+    if not rows:
+        return "-"
+    return format_html(
+        '<table class="figures"><tbody>{}</tbody></table>',
+        format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', rows),
+    )
+
+
+def parameter_rows(parameters: dict):
+    """A version's fitted parameters (services/algorithms.fitted_parameters), as people read
+    them: the coefficients per input, the intercept, the equation's scale, then the
+    hyperparameters it was built with, each as set."""
+    parameters = dict(parameters or {})
+    for name, value in (parameters.pop("coefficients", None) or {}).items():
+        feature = features.BY_NAME.get(name)
+        yield (
+            gettext("coefficient of %(input)s") % {"input": feature.title if feature else name},
+            display.decimal(value, 3),
+        )
+    if "intercept" in parameters:
+        yield gettext("intercept"), display.decimal(parameters.pop("intercept"), 3)
+    scale = parameters.pop("scale", None)
+    if scale is not None:
+        yield gettext("the equation predicts"), SCALES.get(scale, scale)
+    if "alpha" in parameters:
+        yield gettext("regularisation (alpha)"), display.decimal(parameters.pop("alpha"), 3)
+    if "iterations" in parameters:
+        yield gettext("boosting iterations"), display.count(parameters.pop("iterations"))
+    hyperparameters = parameters.pop("hyperparameters", None) or {}
+    for name, value in [*hyperparameters.items(), *parameters.items()]:
+        yield format_html("<code>{}</code>", name), format_html("<code>{}</code>", as_set(value))
+
+
+# How a version's coefficients read (services/algorithms.Algorithm.equation_scale).
+SCALES = {
+    "views": _("views, from likes and shares"),
+    "log1p": _("log(1 + views), from log(1 + likes) and log(1 + shares)"),
+}
+
+
+def as_set(value) -> str:
+    """A hyperparameter as it was set, in Python's spelling: True, None, 0.05, 'squared_error'."""
+    return repr(value)
+
+
+def metric_rows(version: ModelVersion):
+    """How good the version is, measured on held-out folds at retrain time, and its interval."""
+    field = ModelVersion._meta.get_field
+    figures = [
+        ("cv_r2", display.decimal(version.cv_r2, 3)),
+        ("cv_mae", display.count(version.cv_mae)),
+        ("cv_rmse", display.count(version.cv_rmse)),
+        ("cv_folds", display.count(version.cv_folds)),
+        ("interval_coverage", display.percent(version.interval_coverage)),
+        ("cv_interval_coverage", display.percent(version.cv_interval_coverage)),
+        ("interval_relative_half_width", display.percent(version.interval_relative_half_width)),
+        ("interval_scale_floor", display.count(version.interval_scale_floor)),
+    ]
+    for name, figure in figures:
+        yield capfirst(field(name).verbose_name), figure or "—"
+    yield capfirst(gettext("fit time")), display.seconds(version.fit_seconds) or "—"
+
+
+def training_summary_tables(summary: dict):
+    """Where the training rows came from, then each column's range, median and mean."""
+    summary = summary or {}
+    sources = [
+        (gettext("rows from the data file"), summary.get("file_rows")),
+        (gettext("rows from recorded outcomes"), summary.get("outcome_rows")),
+        (gettext("rows whose blank shares were filled with likes"), summary.get("rows_filled")),
+    ]
+    rows = figures_table(
+        (heading, display.count(value)) for heading, value in sources if value is not None
+    )
+    columns = summary.get("columns") or {}
+    if not columns:
+        return rows
+    statistics = ("min", "median", "mean", "max")
+    headings = {
+        "min": gettext("lowest"),
+        "median": gettext("median"),
+        "mean": gettext("mean"),
+        "max": gettext("highest"),
+    }
+    return format_html(
+        '{}<table class="figures"><thead><tr><td></td>{}</tr></thead><tbody>{}</tbody></table>',
+        rows,
+        format_html_join("", '<th scope="col">{}</th>', ((headings[s],) for s in statistics)),
+        format_html_join(
+            "",
+            '<tr><th scope="row">{}</th>{}</tr>',
+            (
+                (
+                    features.BY_NAME[name].title if name in features.BY_NAME else name,
+                    format_html_join(
+                        "",
+                        "<td>{}</td>",
+                        ((display.count(values.get(s)),) for s in statistics),
+                    ),
+                )
+                for name, values in columns.items()
+            ),
+        ),
+    )
 
 
 @admin.register(Activation)
 class ActivationAdmin(ReadOnlyAdmin):
     """Who activated which version, when, through which door and why: append-only."""
 
-    list_display = ["activated_at", "version", "previous", "door", "user", "reason"]
+    list_display = ["activated", "version", "previous", "door", "user", "why"]
     list_filter = ["door", "version"]
     list_select_related = ["version", "previous", "user"]
     date_hierarchy = "activated_at"
+    # The reason as the reader reads it (a system's reason said from its code); its code and
+    # parameters stay on the page for the auditor.
+    fields = [
+        "version",
+        "previous",
+        "activated_when",
+        "door",
+        "user",
+        "why",
+        "reason_code",
+        "reason_parameters",
+    ]
+    readonly_fields = ["activated_when", "why"]
+
+    @admin.display(description=_("reason"))
+    def why(self, obj):
+        return obj.reason_html() or "-"
+
+    @admin.display(description=_("activated at"))
+    def activated_when(self, obj):
+        return display.when(obj.activated_at)
+
+    @admin.display(description=in_local_time(_("activated at")), ordering="activated_at")
+    def activated(self, obj):
+        return display.when(obj.activated_at, named=False)
 
 
 class OutcomeForm(forms.ModelForm):
@@ -415,7 +857,7 @@ class OutcomeAdmin(ReadOnlyAdmin):
     outcome, which supersedes the earlier one without erasing it)."""
 
     form = OutcomeForm
-    list_display = ["id", "prediction", "views", "recorded_at", "source", "user", "note"]
+    list_display = ["id", "prediction", "real_views", "recorded", "source", "user", "note"]
     list_filter = ["source", "recorded_at"]
     search_fields = ["prediction__id", "note"]
     raw_id_fields = ["prediction"]
@@ -424,6 +866,27 @@ class OutcomeAdmin(ReadOnlyAdmin):
 
     def has_add_permission(self, request):
         return request.user.has_perm("predictor.record_outcome")
+
+    # A recorded outcome's page: its figures written for people. Adding one is the form's.
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return super().get_fields(request, obj)
+        return ["prediction", "real_views", "recorded_when", "source", "user", "note"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["real_views", "recorded_when"]
+
+    @admin.display(description=_("recorded at"))
+    def recorded_when(self, obj):
+        return display.when(obj.recorded_at)
+
+    @admin.display(description=_("real views"), ordering="views")
+    def real_views(self, obj):
+        return display.count(obj.views)
+
+    @admin.display(description=in_local_time(_("recorded at")), ordering="recorded_at")
+    def recorded(self, obj):
+        return display.when(obj.recorded_at, named=False)
 
     def save_model(self, request, obj, form, change):
         [recorded] = services.record_outcomes(
@@ -445,14 +908,24 @@ class OutcomeAdmin(ReadOnlyAdmin):
 class ThrottledRequestCountAdmin(ReadOnlyAdmin):
     """Rate-limited requests, per client and minute: who was hammering the API, and when."""
 
-    list_display = ["minute", "scope", "client", "refused"]
+    list_display = ["starting", "scope", "client", "refused"]
     list_filter = ["scope", "minute"]
     search_fields = ["client"]
     date_hierarchy = "minute"
+    fields = ["starting_when", "scope", "client", "refused"]
+    readonly_fields = ["starting_when", "refused"]
+
+    @admin.display(description=_("minute"))
+    def starting_when(self, obj):
+        return display.when(obj.minute)
+
+    @admin.display(description=in_local_time(_("minute")), ordering="minute")
+    def starting(self, obj):
+        return display.when(obj.minute, named=False)
 
     @admin.display(description=_("requests refused"))
     def refused(self, obj):
-        return services.live_count(obj)
+        return display.count(services.live_count(obj))
 
 
 @admin.register(AuditSeal)
@@ -461,11 +934,11 @@ class AuditSealAdmin(ReadOnlyAdmin):
 
     list_display = [
         "number",
-        "sealed_at",
-        "cutoff",
-        "prediction_count",
+        "sealed",
+        "rows_before",
+        "predictions",
         "predictions_through_id",
-        "outcome_count",
+        "outcomes",
         "outcomes_through_id",
         "digest",
     ]
@@ -473,5 +946,61 @@ class AuditSealAdmin(ReadOnlyAdmin):
     # The id runs and row hashes (megabytes for a large seal) are for verify_audit, not reading.
     exclude = ["prediction_ids", "prediction_hashes", "outcome_ids", "outcome_hashes"]
 
+    fields = [
+        "number",
+        "sealed_when",
+        "cutoff_when",
+        "previous_digest",
+        "digest",
+        "row_encoding",
+        "columns",
+        "predictions_after_id",
+        "predictions_through_id",
+        "predictions",
+        "outcomes_after_id",
+        "outcomes_through_id",
+        "outcomes",
+    ]
+    readonly_fields = ["sealed_when", "cutoff_when", "predictions", "outcomes"]
+
     def get_queryset(self, request):
         return super().get_queryset(request).defer(*self.exclude)
+
+    @admin.display(description=_("sealed at"))
+    def sealed_when(self, obj):
+        return display.when(obj.sealed_at)
+
+    @admin.display(description=_("rows written before"))
+    def cutoff_when(self, obj):
+        return display.when(obj.cutoff)
+
+    @admin.display(description=in_local_time(_("sealed at")), ordering="sealed_at")
+    def sealed(self, obj):
+        return display.when(obj.sealed_at, named=False)
+
+    @admin.display(description=in_local_time(_("rows written before")), ordering="cutoff")
+    def rows_before(self, obj):
+        return display.when(obj.cutoff, named=False)
+
+    @admin.display(description=_("prediction requests"))
+    def predictions(self, obj):
+        return display.count(obj.prediction_count)
+
+    @admin.display(description=_("outcomes"))
+    def outcomes(self, obj):
+        return display.count(obj.outcome_count)
+
+
+# django-axes' attempts, as axes lists them, with the one heading it leaves untranslatable (a
+# method's name, "Status") given in words of ours; its other words are our catalogue's
+# (predictor/borrowed_words.py). Registered again through the admin site's public API, after
+# axes' own registration (axes comes first in INSTALLED_APPS).
+if admin.site.is_registered(AccessAttempt):
+
+    class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
+        @admin.display(description=_("status"))
+        def status(self, obj):
+            return super().status(obj)
+
+    admin.site.unregister(AccessAttempt)
+    admin.site.register(AccessAttempt, AccessAttemptAdmin)

@@ -444,7 +444,7 @@ class Activation(AppendOnlyModel):
         verbose_name_plural = _("activations")
 
     def __str__(self) -> str:
-        return f"{self.version.label} activated {self.activated_at:%Y-%m-%d %H:%M:%S} ({self.door})"
+        return display.activation_title(self)
 
     @staticmethod
     def retrained(*, algorithm: str, data_file: str, outcome_rows: int = 0) -> tuple[str, dict]:
@@ -640,8 +640,7 @@ class PredictionRequest(AppendOnlyModel):
     )
 
     def __str__(self) -> str:
-        outcome = f"{self.views:.2f}" if self.accepted else "refused"
-        return f"#{self.pk} {self.channel} {self.created_at:%Y-%m-%d %H:%M:%S} → {outcome}"
+        return display.prediction_title(self)
 
 
 class OutcomeQuerySet(AppendOnlyQuerySet):
@@ -699,7 +698,7 @@ class Outcome(AppendOnlyModel):
         indexes = [models.Index(fields=["prediction", "id"])]
 
     def __str__(self) -> str:
-        return f"#{self.prediction_id}: {self.views:,} views ({self.source})"
+        return display.outcome_title(self)
 
 
 class ServedCheckpoint(models.Model):
@@ -786,7 +785,7 @@ class ThrottledRequestCount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.client} {self.scope} {self.minute:%Y-%m-%d %H:%M}: {self.count}"
+        return display.throttled_title(self)
 
 
 class AuditSeal(AppendOnlyModel):
@@ -838,4 +837,4 @@ class AuditSeal(AppendOnlyModel):
         verbose_name_plural = _("audit seals")
 
     def __str__(self) -> str:
-        return f"#{self.number} {self.sealed_at:%Y-%m-%d %H:%M:%S} {self.digest[:12]}"
+        return display.seal_title(self)

@@ -90,7 +90,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
-    "axes",
+    # django-axes, its admin section named in our words (predictor/axes_app.py).
+    "predictor.axes_app.AxesConfig",
     "predictor",
 ]
 

@@ -643,7 +643,8 @@ def get_card_at(client, url: str) -> Page:
 def test_the_admin_changelist_links_each_version_to_its_card(admin_client, active_model):
     html = admin_client.get(reverse("admin:predictor_modelversion_changelist")).content.decode()
     url = card_url(active_model)
-    assert f'<a href="{url}">{active_model.label}</a>' in html
+    # Labelled as the model card, in the column beside the version's label (test_admin.py).
+    assert f'<a class="model-card-link" href="{url}">Model card</a>' in html
     assert "Model card" in Page(html).text()  # the column's heading
 
 

@@ -7,10 +7,9 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from django.template.defaultfilters import floatformat
 from django.urls import reverse
 
-from predictor import features, services
+from predictor import display, features, services
 from predictor.models import Channel, ModelVersion, Outcome, PredictionRequest
 from predictor.services.outcomes import OUTCOME_VIEWS_MAX, OutcomeItem, training_rows
 
@@ -570,12 +569,14 @@ def test_the_admin_changelist_shows_the_live_error_computed_by_hand(admin_client
     rows = admin_columns(page.content.decode())
     for number, expected in live.items():
         row = rows[f"v{number}"]
-        assert row["live_predictions"] == str(expected.predictions)
-        assert row["live_outcomes"] == str(expected.outcomes)
-        assert row["live_mae"] == f"{expected.mae:,.2f}"
-        assert row["live_rmse"] == f"{expected.rmse:,.2f}"
-        assert row["live_mape"] == f"{expected.mape * 100:.2f}%"
-        assert row["live_coverage"] == f"{expected.coverage * 100:.2f}%"
+        # Written as display writes them: views whole, shares as percentages to one decimal.
+        assert row["live_answers"] == (
+            f'<span class="live-predictions">{expected.predictions:,}</span> / '
+            f'<span class="live-outcomes">{expected.outcomes:,}</span>'
+        )
+        assert row["live_mae"] == display.count(expected.mae)
+        assert row["live_mape"] == display.percent(expected.mape)
+        assert row["live_coverage"] == display.percent(expected.coverage)
         assert row["live_error"] == "ok"
 
 
@@ -589,13 +590,14 @@ def test_the_model_card_shows_the_live_error_computed_by_hand(client, live):
 
         assert page.status_code == 200
         html = page.content.decode()
+        # Written as display writes them: views whole, shares as percentages to one decimal.
         assert card_cells(html) == {
-            "predictions": str(expected.predictions),
-            "outcomes": str(expected.outcomes),
-            "mae": floatformat(expected.mae, 2),
-            "rmse": floatformat(expected.rmse, 2),
-            "mape": f"{expected.mape * 100:.2f}%",
-            "coverage": f"{expected.coverage * 100:.2f}%",
+            "predictions": display.count(expected.predictions),
+            "outcomes": display.count(expected.outcomes),
+            "mae": display.count(expected.mae),
+            "rmse": display.count(expected.rmse),
+            "mape": display.percent(expected.mape),
+            "coverage": display.percent(expected.coverage),
         }
         assert 'id="live-error-flag"' not in html
 
@@ -627,8 +629,8 @@ def test_a_version_clearly_worse_live_is_flagged_in_the_api_the_admin_and_the_ca
         assert ('id="live-error-flag"' in card.content.decode()) is flagged
         if flagged:
             problem = api[label]["problem"]
-            assert f"on {live[number].outcomes:,} outcomes" in problem
-            assert f"{ratio:g}×" in problem
+            assert f"on {live[number].outcomes:,} reported real view counts" in problem
+            assert f"more than {ratio:g} times" in problem
             assert problem in card.content.decode()
             assert problem in rows[label]["live_error"]
             assert "⚠" in rows[label]["live_error"]
