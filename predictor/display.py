@@ -1,7 +1,12 @@
-"""Numbers as people read them: "about 46,300", "9 times in 10".
+"""Numbers and dates as people read them: "47,766", "about 46,300", "9 times in 10", "1.0 ms",
+"97.7%", "2026年12月7日 20:41 (Asia/Shanghai)".
 
-The core's one wording of a figure, for every door that shows one: the pages (through the
-`viewsite` template tags) and `manage.py predict` say an answer in the same words.
+The one place that writes a figure or a date for a person, in the active language: the pages
+(through the `viewsite` template filters of the same names), the plots, the admin and the
+commands all write them through here, so one answer never reads two ways. The separators and
+date layouts are each language's formats (viewsite/formats over Django's own); this module
+decides the rounding: a view count is a whole number, a duration has at most one decimal, a
+share is a percentage.
 """
 
 import math
@@ -9,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from functools import cache
 
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.translation import gettext
 
 
@@ -47,5 +52,57 @@ def _frequency(coverage: float) -> tuple[int, int]:
     return share.numerator, share.denominator
 
 
+def count(value) -> str:
+    """A whole number, halves rounded up, grouped: 47765.75 → "47,766". Views, likes, rows."""
+    if value is None or not math.isfinite(value):
+        return ""
+    return decimal(value, 0)
+
+
+def decimal(value, places: int = 3) -> str:
+    """A measure such as R² or a coefficient to `places` decimals, grouped: "0.977"."""
+    if value is None or not math.isfinite(value):
+        return ""
+    # Rounded here, halves up: number_format cuts the digits after decimal_pos off.
+    rounded = Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return formats.number_format(rounded, decimal_pos=places, force_grouping=True)
+
+
 def percent(value, places: int = 1) -> str:
-    return "" if value is None else f"{value * 100:.{places}f}%"
+    """A share as a percentage: 0.97679 → "97.7%"."""
+    if value is None or not math.isfinite(value):
+        return ""
+    return f"{decimal(value * 100, places)}%"
+
+
+def milliseconds(value) -> str:
+    """A duration given in milliseconds, to at most one decimal: 0.97679 → "1.0 ms"."""
+    if value is None or not math.isfinite(value):
+        return ""
+    return gettext("%(value)s ms") % {"value": decimal(value, 1)}
+
+
+def seconds(value) -> str:
+    """A duration given in seconds, as the reader would say it: 0.00046 → "0.5 ms",
+    2.345 → "2.3 s"."""
+    if value is None or not math.isfinite(value):
+        return ""
+    if abs(value) < 1:
+        return milliseconds(value * 1000)
+    return gettext("%(value)s s") % {"value": decimal(value, 1)}
+
+
+def when(value, named: bool = True) -> str:
+    """A moment in the site's time zone, in the language's date and time layout, the zone named
+    unless the page names it once: "2026年12月7日 20:41 (Asia/Shanghai)"."""
+    if value is None:
+        return ""
+    if timezone.is_aware(value):
+        value = timezone.localtime(value)
+    written = formats.date_format(value, "DATETIME_FORMAT")
+    return f"{written} ({zone()})" if named else written
+
+
+def zone() -> str:
+    """The name of the time zone that `when` writes in: "Asia/Shanghai"."""
+    return timezone.get_current_timezone_name()

@@ -1,4 +1,4 @@
-"""The pages' filters for numbers: predictor.display's wordings, so a page and `manage.py
+"""The pages' filters for numbers and dates: predictor.display's wordings, so a page and `manage.py
 predict` say a figure in the same words."""
 
 from django import template
@@ -8,5 +8,10 @@ from .. import display
 register = template.Library()
 
 about = register.filter("about", display.about)
-times_in = register.filter("times_in", display.times_in)
+count = register.filter("count", display.count)
+decimal = register.filter("decimal", display.decimal)
+milliseconds = register.filter("milliseconds", display.milliseconds)
 percent = register.filter("percent", display.percent)
+seconds = register.filter("seconds", display.seconds)
+times_in = register.filter("times_in", display.times_in)
+when = register.filter("when", display.when)

@@ -1,3 +1,4 @@
+import datetime
 import math
 import re
 
@@ -9,7 +10,16 @@ from pytest_django.asserts import assertContains
 
 from predictor.models import PredictionRequest
 from predictor.services import registry
-from predictor.templatetags.viewsite import about, percent, times_in
+from predictor.templatetags.viewsite import (
+    about,
+    count,
+    decimal,
+    milliseconds,
+    percent,
+    seconds,
+    times_in,
+    when,
+)
 
 from .conftest import exact_views, linear_rows, write_csv
 from .test_cards import noisy_views
@@ -188,6 +198,53 @@ def test_times_in_says_a_coverage_as_a_frequency(coverage, english, chinese):
 )
 def test_percent_shows_a_share_as_a_percentage(value, places, shown):
     assert percent(value, places) == shown
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(47765.75, "47,766"), (47765.5, "47,766"), (805274, "805,274"), (12, "12"), (None, "")],
+)
+def test_count_writes_a_whole_number_grouped_the_same_in_both_languages(value, shown, language):
+    # Django's zh_Hans writes 47766 ungrouped; viewsite/formats groups it as the preview does.
+    with translation.override(language):
+        assert count(value) == shown
+        assert about(47765.75) == "47,800"
+
+
+@pytest.mark.parametrize(
+    ("value", "english", "chinese"),
+    [
+        (0.9767930000634806, "1.0 ms", "1.0 毫秒"),
+        (1234.56, "1,234.6 ms", "1,234.6 毫秒"),
+        (math.nan, "", ""),
+    ],
+)
+def test_milliseconds_keep_one_decimal(value, english, chinese):
+    assert milliseconds(value) == english
+    with translation.override("zh-hans"):
+        assert milliseconds(value) == chinese
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(0.00045979399999396264, "0.5 ms"), (2.345, "2.3 s"), (None, "")]
+)
+def test_seconds_are_written_in_the_unit_a_person_would_use(value, shown):
+    assert seconds(value) == shown
+
+
+def test_decimal_rounds_a_measure_to_its_places():
+    assert decimal(0.9767930000634806) == "0.977"
+    assert decimal(12345.6789, 1) == "12,345.7"
+
+
+def test_when_writes_local_time_in_the_language_with_the_zone_named(settings):
+    settings.TIME_ZONE = "Asia/Shanghai"
+    moment = datetime.datetime(2026, 12, 7, 12, 41, tzinfo=datetime.UTC)
+    assert when(moment) == "7 Dec 2026, 20:41 (Asia/Shanghai)"
+    with translation.override("zh-hans"):
+        assert when(moment) == "2026年12月7日 20:41 (Asia/Shanghai)"
+        assert when(moment, named=False) == "2026年12月7日 20:41"
 
 
 @pytest.mark.parametrize(
