@@ -16,6 +16,7 @@ views before failing, so that one run shows all that is left. The pages share on
 module (browser.py); each test has its own gunicorn (one worker) and database.
 """
 
+import base64
 import json
 import re
 from collections.abc import Callable
@@ -147,14 +148,25 @@ def opened(path: str | Callable) -> Callable:
     return reach
 
 
+def submit(driver, likes: str, shares: str) -> None:
+    driver.find_element(By.ID, "id_likes").send_keys(likes)
+    driver.find_element(By.ID, "id_shares").send_keys(shares)
+    driver.find_element(By.CSS_SELECTOR, ".predict-form button[type=submit]").click()
+
+
 def form_answered(likes: str, shares: str) -> Callable:
     def reach(driver, site):
         driver.get(f"{site.url}/")
-        driver.find_element(By.ID, "id_likes").send_keys(likes)
-        driver.find_element(By.ID, "id_shares").send_keys(shares)
-        driver.find_element(By.CSS_SELECTOR, ".predict-form button[type=submit]").click()
+        submit(driver, likes, shares)
 
     return reach
+
+
+def form_expired(driver, site):
+    """The form sent without its CSRF cookie, as after a long pause or cleared cookies."""
+    driver.get(f"{site.url}/")
+    driver.delete_cookie(settings.CSRF_COOKIE_NAME)
+    submit(driver, "1200", "300")
 
 
 def api_posted(driver, site):
@@ -180,6 +192,7 @@ PAGES = [
     Page("form-inside", form_answered("1200", "300"), ".result-value"),
     Page("form-outside", form_answered("15000", "12000"), ".result-value"),
     Page("form-refused", form_answered("25000", "十二"), "#id_likes_error", status=400),
+    Page("form-expired", form_expired, "main h1", status=403),
     Page("model-card", opened(lambda site: f"/models/{site.version.label}/"), "#equation"),
     Page("admin-login", opened("/admin/login/"), "#id_username"),
     Page("admin-index", opened("/admin/"), "#content-main", staff=True),
@@ -290,6 +303,16 @@ def sideways_scroll(driver) -> list[str]:
     return [f"sideways: {where}" for where in driver.execute_script(SIDEWAYS)]
 
 
+def screenshot(driver, path: Path) -> None:
+    """The whole page, not only what the window shows: what is below the fold is read too."""
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+    )
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
 def log_in(driver, site) -> None:
     """As an auditor would, once with a mistyped password (django-axes records it)."""
     for password in ("not-the-password", "pw-for-the-browser"):
@@ -307,7 +330,7 @@ def problems_of(driver, site: Site, page: Page, language: str, width: int) -> li
     driver.get_log("browser")  # what came before is another page's
     page.reach(driver, site)
     wait_for(driver, page.ready)
-    driver.save_screenshot(str(SCREENSHOTS / f"{page.name}-{language}-{width}.png"))
+    screenshot(driver, SCREENSHOTS / f"{page.name}-{language}-{width}.png")
     found = []
     inner = driver.execute_script("return window.innerWidth")
     assert inner == width, f"the window is {inner}px wide, not {width}"
