@@ -28,6 +28,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from predictor.models import PredictionRequest
@@ -177,7 +178,9 @@ def api_posted(driver, site):
     content.send_keys('{"likes": 1200, "shares": 300}')
     driver.find_element(By.CSS_SELECTOR, "form.form-horizontal button.btn-primary").click()
     WebDriverWait(driver, 10).until(
-        lambda d: "201" in d.find_element(By.CSS_SELECTOR, ".response-info").text
+        expected_conditions.text_to_be_present_in_element(
+            (By.CSS_SELECTOR, ".response-info"), "HTTP 201"
+        )
     )
 
 
