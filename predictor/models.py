@@ -7,7 +7,7 @@ from functools import cached_property
 import numpy as np
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Abs, Cast, Coalesce, Power, Sqrt
+from django.db.models.functions import Abs, Cast, Coalesce, Greatest, Power, Sqrt
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -90,7 +90,12 @@ class ModelVersionQuerySet(models.QuerySet):
             return models.Subquery(outcomes.annotate(value=aggregate).values("value")[:1])
 
         actual = Cast("views", models.FloatField())
-        error = actual - models.F("prediction__views")
+        # Against the answer served, not the model's figure a row keeps: served_views's rule
+        # (services/predictions.py), the model's figure floored at the views' minimum.
+        served = Greatest(
+            models.F("prediction__views"), models.Value(float(features.VIEWS.min_value))
+        )
+        error = actual - served
         inside = models.Q(views__gte=models.F("prediction__views_lower")) & models.Q(
             views__lte=models.F("prediction__views_upper")
         )

@@ -6,6 +6,12 @@ against the course file: likes are log-normal around 1,500; a third of articles 
 shares as likes and the rest a loosely related, log-normal number; views follow the course's own
 fitted plane (about 84 per like and 62 per share) with noise of the same spread; a few shares are
 blank and a few rows are outliers.
+
+It also has the course file's small articles, which a log-normal of that spread all but never
+draws: likes in the course start at 334 and shares at 105, and a model trained on a sample that
+started at 560 and 375 called the README's own example (500 likes, 300 shares) an
+extrapolation. About one article in a hundred has few likes (and as many shares), and two in a
+hundred have few shares, so the sample's ranges reach below the course's.
 """
 
 import csv
@@ -27,6 +33,10 @@ _VIEWS_PER_LIKE, _VIEWS_PER_SHARE, _VIEWS_BASE = 84.0, 62.5, -14_400.0
 _VIEWS_NOISE_SD = 42_000.0
 _BLANK_SHARES = 0.025
 _OUTLIERS = 0.006
+# Where the course file's likes and shares start; the sample's small articles reach below both.
+COURSE_LIKES_MIN, COURSE_SHARES_MIN = 334, 105
+_FEW_LIKES, _FEW_LIKES_RANGE = 0.01, (300, 600)
+_FEW_SHARES, _FEW_SHARES_RANGE = 0.02, (90, 400)
 
 
 def generate_sample(*, rows: int = SAMPLE_ROWS, seed: int = SAMPLE_SEED) -> str:
@@ -40,17 +50,20 @@ def generate_sample(*, rows: int = SAMPLE_ROWS, seed: int = SAMPLE_SEED) -> str:
     )
     shares = np.clip(np.rint(np.exp(log_shares)), 100, 6500)
     shares = np.where(rng.random(rows) < _SHARE_EQUALS_LIKES, likes, shares)
-    views = (
-        _VIEWS_PER_LIKE * likes
-        + _VIEWS_PER_SHARE * shares
-        + _VIEWS_BASE
-        + rng.normal(0.0, _VIEWS_NOISE_SD, rows)
-    )
+    noise = rng.normal(0.0, _VIEWS_NOISE_SD, rows)
     # Outliers like the course's: an article that took off, or one that was barely read.
     outliers = rng.random(rows) < _OUTLIERS
-    views[outliers] *= rng.choice([0.3, 2.5, 3.0], size=int(outliers.sum()))
-    views = np.rint(np.maximum(views, 30_000.0 + 5.0 * likes)).astype(int)
+    outlier_factors = rng.choice([0.3, 2.5, 3.0], size=int(outliers.sum()))
     blank_shares = rng.random(rows) < _BLANK_SHARES
+    # The small articles, drawn after everything else so that the other rows stay as they were.
+    few_likes = rng.random(rows) < _FEW_LIKES
+    likes[few_likes] = rng.integers(*_FEW_LIKES_RANGE, size=int(few_likes.sum()), endpoint=True)
+    shares[few_likes] = likes[few_likes]
+    few_shares = (rng.random(rows) < _FEW_SHARES) & ~few_likes
+    shares[few_shares] = rng.integers(*_FEW_SHARES_RANGE, size=int(few_shares.sum()), endpoint=True)
+    views = _VIEWS_PER_LIKE * likes + _VIEWS_PER_SHARE * shares + _VIEWS_BASE + noise
+    views[outliers] *= outlier_factors
+    views = np.rint(np.maximum(views, 30_000.0 + 5.0 * likes)).astype(int)
 
     output = io.StringIO()
     writer = csv.writer(output, lineterminator="\n")

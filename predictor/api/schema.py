@@ -97,7 +97,15 @@ BATCH_WITH_INVALID_ITEM = [{"likes": 500, "shares": 300}, {"likes": 25000}]
 MALFORMED_JSON = '{"likes": 500,'
 
 
-def _prediction(id: int, likes: int, shares: int, views: float, lower: float, upper: float):
+def _prediction(
+    id: int,
+    likes: int,
+    shares: int,
+    views: float,
+    lower: float,
+    upper: float,
+    extrapolation: str | None = None,
+):
     return {
         "id": id,
         "likes": likes,
@@ -106,7 +114,18 @@ def _prediction(id: int, likes: int, shares: int, views: float, lower: float, up
         "interval": {"coverage": 0.9, "lower": lower, "upper": upper},
         "model_version": "v3",
         "created_at": "2026-12-01T09:30:00.123456+08:00",
+        "extrapolated": extrapolation is not None,
+        "extrapolation": extrapolation,
     }
+
+
+# An answer outside the training range (the sample's: likes 311 to 5,034, shares 98 to 5,034),
+# as the API says it in English. The model computes -163.69 there; the answer is never below 0.
+EXTRAPOLATION_EXAMPLE = (
+    "120 likes is below the range the model was trained on (311 to 5,034) and 40 shares is "
+    "below the range the model was trained on (98 to 5,034), so this prediction is an "
+    "extrapolation and may be off."
+)
 
 
 # For PredictionCreateSchema below; its refusals are in error_examples().
@@ -140,7 +159,7 @@ PREDICTION_EXAMPLES = [
         "A batch",
         value=[
             _prediction(1042, 500, 300, 59012.37, 51873.9, 66150.84),
-            _prediction(1043, 120, 40, 13008.52, 10201.4, 15815.64),
+            _prediction(1043, 120, 40, 0.0, 0.0, 30989.15, EXTRAPOLATION_EXAMPLE),
         ],
         response_only=True,
         status_codes=["201"],

@@ -61,17 +61,53 @@ class IntervalSerializer(serializers.Serializer):
     upper = serializers.FloatField(source="views_upper", read_only=True)
 
 
+class ServedViewsField(serializers.FloatField):
+    """The answer served for a row's views (the model's figure): services.served_views."""
+
+    def to_representation(self, value):
+        return super().to_representation(services.served_views(value))
+
+
+EXTRAPOLATED_HELP = (
+    "Whether an input lies outside the range of the data the model was trained on: the answer "
+    "is then an extrapolation and may be off."
+)
+EXTRAPOLATION_HELP = (
+    "When `extrapolated`, the sentence that says which input is outside which range, in the "
+    "request's language (Accept-Language); null otherwise."
+)
+
+
 class PredictionSerializer(serializers.ModelSerializer):
     """A prediction as the API returns it. `interval` is null only for versions trained before
-    intervals existed."""
+    intervals existed. `views` is never below 0, and the interval holds it."""
 
+    views = ServedViewsField(
+        read_only=True,
+        help_text="Predicted views (浏览量): the model's figure, or 0 where it computes less.",
+    )
     interval = IntervalSerializer(source="*", read_only=True, allow_null=True)
     model_version = serializers.CharField(source="model_version.label", read_only=True)
+    extrapolated = serializers.BooleanField(read_only=True, help_text=EXTRAPOLATED_HELP)
+    extrapolation = serializers.SerializerMethodField(help_text=EXTRAPOLATION_HELP)
 
     class Meta:
         model = PredictionRequest
-        fields = ["id", *features.INPUT_NAMES, "views", "interval", "model_version", "created_at"]
+        fields = [
+            "id",
+            *features.INPUT_NAMES,
+            "views",
+            "interval",
+            "model_version",
+            "created_at",
+            "extrapolated",
+            "extrapolation",
+        ]
         read_only_fields = fields
+
+    def get_extrapolation(self, instance) -> str | None:
+        row = [getattr(instance, name) for name in features.INPUT_NAMES]
+        return services.extrapolation_sentence(instance.model_version, row) or None
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -235,6 +271,8 @@ def prediction_output(records) -> list[dict]:
             else {"coverage": coverage, "lower": record.views_lower, "upper": record.views_upper},
             "model_version": version,
             "created_at": created_at,
+            "extrapolated": record.extrapolated,
+            "extrapolation": record.extrapolation or None,
         }
         for record in records
     ]

@@ -21,7 +21,15 @@ from .outcomes import (
     read_outcomes_file,
     record_outcomes,
 )
-from .predictions import Answer, RequestInfo, no_active_model, predict, record_refusal
+from .predictions import (
+    Answer,
+    RequestInfo,
+    extrapolation_sentence,
+    no_active_model,
+    predict,
+    record_refusal,
+    served_views,
+)
 from .registry import activate, active_version, load_model, load_predictor, read_plot
 from .throttling import live_count, record_throttled
 
@@ -67,6 +75,7 @@ __all__ = [
     "active_version",
     "check_outcomes",
     "compare",
+    "extrapolation_sentence",
     "live_count",
     "load_model",
     "load_predictor",
@@ -83,4 +92,5 @@ __all__ = [
     "record_throttled",
     "refused_rows",
     "retrain",
+    "served_views",
 ]

@@ -39,6 +39,10 @@ RESULT_COLUMNS = (
     "model_version",
     "record_id",
     "error",
+    # Appended, so that the columns before it keep their places for scripts that count them:
+    # "true" when an input lies outside the version's training range (the answer is an
+    # extrapolation), "false" inside, blank for a refused row.
+    "extrapolated",
 )
 EXPECTED_HEADER = csv_files.header_text(csv_files.INPUT_COLUMNS)
 VIEWS_HINT = (
@@ -185,7 +189,9 @@ def _cells(line: Line, width: int) -> list[str]:
 
 def _refused_row(line: Line, width: int, record_id, errors: dict) -> list:
     """A refused row of the output: its line, its input cells, its record and its error."""
-    return [line.number, *_cells(line, width), "", "", "", "", "", record_id, describe(errors)]
+    return [
+        line.number, *_cells(line, width), "", "", "", "", "", record_id, describe(errors), ""
+    ]  # fmt: skip
 
 
 def _answered_row(line: Line, answer: Answer) -> list:
@@ -195,7 +201,16 @@ def _answered_row(line: Line, answer: Answer) -> list:
         interval = ("", "", "")
     else:
         interval = (answer.views_lower, answer.views_upper, version.interval_coverage)
-    return [line.number, *line.raw, answer.views, *interval, version.label, answer.pk, ""]
+    return [
+        line.number,
+        *line.raw,
+        answer.views,
+        *interval,
+        version.label,
+        answer.pk,
+        "",
+        "true" if answer.extrapolated else "false",
+    ]
 
 
 def describe(errors: dict) -> str:

@@ -22,8 +22,9 @@ from typing import NamedTuple
 import numpy as np
 from django.db import DatabaseError
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from .. import features, metrics
+from .. import display, features, metrics
 from ..clients import client_ip
 from ..models import USER_AGENT_MAX, Channel, ModelVersion, PredictionRequest
 from ..refusals import Refusal
@@ -64,9 +65,12 @@ class RequestInfo:
 
 
 class Answer(NamedTuple):
-    """One answered input as its audit row records it: what a door shows (the form's record,
-    the API's item, the command's sentence or output line). A tuple, not the model instance:
-    a batch of 10,000 builds 10,000 of them."""
+    """One answered input: what a door shows (the form's record, the API's item, the command's
+    sentence or output line). A tuple, not the model instance: a batch of 10,000 builds 10,000
+    of them.
+
+    `views` is the answer served (served_views of what the model computed); the audit row keeps
+    `computed_views`, the model's own figure. The interval holds `views`."""
 
     pk: int
     likes: int
@@ -76,11 +80,110 @@ class Answer(NamedTuple):
     views_upper: float | None
     model_version: ModelVersion
     created_at: datetime
+    computed_views: float
+    extrapolated: bool
 
     @property
     def id(self) -> int:
         """The audit row's id, by the name the model also gives it."""
         return self.pk
+
+    @property
+    def extrapolation(self) -> str:
+        """The sentence that says this answer lies outside the training data ("" inside it),
+        in the active language."""
+        if not self.extrapolated:
+            return ""
+        row = [getattr(self, name) for name in features.INPUT_NAMES]
+        return extrapolation_sentence(self.model_version, row)
+
+
+# --- The answer served, and its interval ----------------------------------------------------------
+# A linear model is a plane, and below the articles it was trained on the plane keeps falling:
+# with the sample's negative intercept, 80 likes and 12 shares compute -6,966.59 views. No article
+# has fewer than no views, so the answer served is the model's figure floored at the views'
+# minimum (features.VIEWS.min_value, 0), and its interval is the one for that answer. The audit
+# row keeps what the model computed (its `views` column), so the trail says what the model did
+# and the rule says what was served: served_views(row.views). README: "Answers below zero".
+VIEWS_FLOOR = float(features.VIEWS.min_value)
+
+
+def served_views(computed: float) -> float:
+    """The answer served for the model's `computed` figure: never below VIEWS_FLOOR."""
+    # Written this way round so that -0.0 is served as 0.0.
+    return computed if computed > VIEWS_FLOOR else VIEWS_FLOOR
+
+
+def served_intervals(
+    served: Sequence[float], version: ModelVersion
+) -> tuple[list[float | None], list[float | None]]:
+    """The interval's ends for each served answer, rounded as the answers are: the version's
+    interval around the answer, its low end at the views' floor at the lowest. Taken around the
+    served answer (not the computed one), so that it always holds it (rounding keeps order)."""
+    if version.interval_relative_half_width is None:
+        return [None] * len(served), [None] * len(served)
+    answers = np.asarray(served, dtype=np.float64)
+    half_widths = interval_half_widths(
+        answers, version.interval_relative_half_width, version.interval_scale_floor
+    )
+    lowers = np.maximum(VIEWS_FLOOR, answers - half_widths).tolist()
+    uppers = (answers + half_widths).tolist()
+    return list(map(round, lowers, repeat(2))), list(map(round, uppers, repeat(2)))
+
+
+class OutsideRange(NamedTuple):
+    """One input outside the training data's range, and that range."""
+
+    feature: features.Feature
+    value: int
+    lowest: float
+    highest: float
+
+
+def outside_range(version: ModelVersion, row: Sequence[int]) -> list[OutsideRange]:
+    """Which of an input row's values (INPUT_NAMES' order) lie outside the version's training
+    range, in that order; none for a version trained before ranges were recorded."""
+    ranges = version.training_ranges
+    if ranges is None:
+        return []
+    outside = []
+    for feature, value in zip(features.INPUT_FEATURES, row, strict=True):
+        lowest, highest = ranges[feature.name]["min"], ranges[feature.name]["max"]
+        if value < lowest or value > highest:
+            outside.append(OutsideRange(feature, value, lowest, highest))
+    return outside
+
+
+def extrapolation_sentence(version: ModelVersion, row: Sequence[int]) -> str:
+    """Every door's words for an answer outside the training range, in the active language:
+    "80 likes is below the range the model was trained on (334 to 5,642), so this prediction
+    is an extrapolation and may be off." "" when the row is inside."""
+    clauses = []
+    for item in outside_range(version, row):
+        values = {
+            "feature": item.feature.title,
+            "value": display.count(item.value),
+            "lowest": display.count(item.lowest),
+            "highest": display.count(item.highest),
+        }
+        if item.value < item.lowest:
+            clause = gettext(
+                "%(value)s %(feature)s is below the range the model was trained on "
+                "(%(lowest)s to %(highest)s)"
+            )
+        else:
+            clause = gettext(
+                "%(value)s %(feature)s is above the range the model was trained on "
+                "(%(lowest)s to %(highest)s)"
+            )
+        clauses.append(clause % values)
+    if not clauses:
+        return ""
+    # Translators: joins "80 likes is below the range…" and "12 shares is below the range…".
+    outside = gettext(" and ").join(clauses)
+    return gettext("%(outside)s, so this prediction is an extrapolation and may be off.") % {
+        "outside": outside
+    }
 
 
 # An answered row's own columns, in the order predict gives them to the writer; the rest are
@@ -125,19 +228,13 @@ def predict(
             raise ModelUnavailable(f"Model {version.label} produced a non-finite prediction.")
         # Stamped after the lookup, so no row is older than its version's activation.
         shared["created_at"] = timezone.now()
-        # Rounded by round(), as one answer always was; the interval's ends computed for all the
-        # rows at once, then rounded alike.
-        views = list(map(round, predicted, repeat(2)))
-        if version.interval_relative_half_width is None:
-            lowers = uppers = [None] * len(views)
-        else:
-            answers = np.asarray(predicted, dtype=np.float64)
-            half_widths = interval_half_widths(
-                answers, version.interval_relative_half_width, version.interval_scale_floor
-            )
-            # Views are never negative, so an interval starts at 0 at the lowest.
-            lowers = list(map(round, np.maximum(0.0, answers - half_widths).tolist(), repeat(2)))
-            uppers = list(map(round, (answers + half_widths).tolist(), repeat(2)))
+        # Rounded by round(), as one answer always was, after the interval is taken around the
+        # unrounded answer (as it always was). The row keeps the model's figure, the door gets
+        # the answer served: served_views(row's views) is that answer to the last digit.
+        computed = list(map(round, predicted, repeat(2)))
+        served = list(map(served_views, predicted))
+        views = list(map(round, served, repeat(2)))
+        lowers, uppers = served_intervals(served, version)
         extrapolated = version.extrapolating(rows)
         indexes = range(len(rows)) if batch else [None] * len(rows)
         ids = audit_writes.write_rows(
@@ -146,7 +243,7 @@ def predict(
             (
                 (raw, *row, answer, lower, upper, outside, index)
                 for raw, row, answer, lower, upper, outside, index in zip(
-                    raw_inputs, rows, views, lowers, uppers, extrapolated, indexes, strict=True
+                    raw_inputs, rows, computed, lowers, uppers, extrapolated, indexes, strict=True
                 )
             ),
             shared={**shared, "accepted": True, "model_version_id": version.pk},
@@ -173,8 +270,10 @@ def predict(
     )
     created_at = shared["created_at"]
     return [
-        Answer(pk, *row, answer, lower, upper, version, created_at)
-        for pk, row, answer, lower, upper in zip(ids, rows, views, lowers, uppers, strict=True)
+        Answer(pk, *row, answer, lower, upper, version, created_at, model_figure, outside)
+        for pk, row, answer, lower, upper, model_figure, outside in zip(
+            ids, rows, views, lowers, uppers, computed, extrapolated, strict=True
+        )
     ]
 
 

@@ -69,6 +69,43 @@ def noisy_csv(tmp_path) -> Path:
     return write_csv(tmp_path / "noisy.csv", noisy_rows())
 
 
+def below_zero_views(likes: int, shares: int) -> int:
+    """A relation with a negative intercept, as the course's own fit has (-14,432): positive on
+    the articles below_zero_rows draws, below zero for the smallest inputs."""
+    return 80 * likes + 60 * shares - 20_000
+
+
+# Inputs answered by `below_zero_model`: inside its training range (likes 300 to 3,000, shares
+# 100 to 2,000), below it (the plane below zero there), and above it.
+INSIDE_RANGE = {"likes": 1500, "shares": 800}
+BELOW_RANGE = {"likes": 10, "shares": 5}
+ABOVE_RANGE = {"likes": 20_000, "shares": 20_000}
+
+
+def below_zero_rows(count: int = 300, *, seed: int = 11):
+    """Noisy rows of below_zero_views, every input inside likes 300..3,000, shares 100..2,000,
+    with those ends drawn, so the training range is exactly that."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    likes = [300, 3000, *rng.integers(300, 3001, size=count - 2).tolist()]
+    shares = [100, 2000, *rng.integers(100, 2001, size=count - 2).tolist()]
+    factors = rng.normal(1.0, 0.25, size=count)
+    return [
+        (like, share, max(1000, round(below_zero_views(like, share) * factor)))
+        for like, share, factor in zip(likes, shares, factors, strict=True)
+    ]
+
+
+@pytest.fixture
+def below_zero_model(db, tmp_path, trained_models):
+    """A real linear model with an interval of real width whose plane falls below zero under
+    its training range (likes 300 to 3,000, shares 100 to 2,000)."""
+    version = trained_models.store(write_csv(tmp_path / "below_zero.csv", below_zero_rows()))
+    registry.clear_loaded_models()
+    return version
+
+
 @pytest.fixture(scope="session", autouse=True)
 def collected_static(tmp_path_factory):
     """Production static storage (hashed names) needs a manifest, as after `collectstatic`."""

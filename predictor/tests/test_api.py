@@ -17,6 +17,9 @@ from predictor.models import Channel, ModelVersion, Outcome, PredictionRequest
 from predictor.services.outcomes import OUTCOME_VIEWS_MAX
 
 from .conftest import (
+    ABOVE_RANGE,
+    BELOW_RANGE,
+    INSIDE_RANGE,
     STORED_REFUSALS,
     exact_views,
     linear_rows,
@@ -53,6 +56,8 @@ def test_a_prediction_returns_201_with_the_answer_and_the_version(api, active_mo
         "interval",
         "model_version",
         "created_at",
+        "extrapolated",
+        "extrapolation",
     }
     assert body["views"] == exact_views(500, 300)
     assert body["model_version"] == active_model.label
@@ -758,3 +763,80 @@ def test_staff_read_a_stored_refusal_of_any_age_in_their_language(
     assert in_chinese["errors"] == {field: [chinese]}
     # The stored form is served as it is, whatever the reader's language, for programs.
     assert in_english["errors_stored"] == in_chinese["errors_stored"] == errors
+
+
+# --- An answer honest about itself (issue 22): never below zero, inside its interval, and saying
+# when it lies outside the training range ---------------------------------------------------------
+
+BELOW_SENTENCE = (
+    "10 likes is below the range the model was trained on (300 to 3,000) and 5 shares is below "
+    "the range the model was trained on (100 to 2,000), so this prediction is an extrapolation "
+    "and may be off."
+)
+
+
+def assert_honest(answer: dict) -> None:
+    """At least zero, inside its interval."""
+    interval = answer["interval"]
+    assert 0.0 <= interval["lower"] <= answer["views"] <= interval["upper"], answer
+
+
+@pytest.mark.parametrize("door", [PREDICTIONS, PREVIEW])
+def test_an_answer_outside_the_range_is_zero_at_least_and_says_so(api, below_zero_model, door):
+    response = api.post(door, BELOW_RANGE, format="json")
+
+    assert response.status_code in (200, 201)
+    body = response.json()
+    assert body["views"] == 0.0
+    assert_honest(body)
+    assert body["extrapolated"] is True
+    assert body["extrapolation"] == BELOW_SENTENCE
+    record = PredictionRequest.objects.get(pk=body["id"])
+    assert record.views < 0  # the model's own figure, kept in the trail
+    assert record.extrapolated
+
+
+@pytest.mark.parametrize("door", [PREDICTIONS, PREVIEW])
+def test_an_answer_inside_the_range_has_no_sentence(api, below_zero_model, door):
+    body = api.post(door, INSIDE_RANGE, format="json").json()
+
+    assert body["views"] == PredictionRequest.objects.get().views > 0
+    assert_honest(body)
+    assert body["extrapolated"] is False
+    assert body["extrapolation"] is None
+
+
+@pytest.mark.parametrize("door", [PREDICTIONS, PREVIEW])
+def test_the_sentence_is_in_the_request_s_language(api, below_zero_model, door):
+    body = api.post(door, ABOVE_RANGE, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert body["extrapolation"] == (
+        "点赞数 20,000 高于训练数据的范围（300 至 3,000），"
+        "转发数 20,000 高于训练数据的范围（100 至 2,000），这个预测是外推的，可能不准。"
+    )
+
+
+def test_each_item_of_a_batch_says_whether_it_is_outside_the_range(api, below_zero_model):
+    batch = [INSIDE_RANGE, BELOW_RANGE, ABOVE_RANGE, {"likes": 0, "shares": 0}]
+
+    answers = post_json(api, batch).json()
+
+    for answer in answers:
+        assert_honest(answer)
+    assert [answer["extrapolated"] for answer in answers] == [False, True, True, True]
+    assert answers[0]["extrapolation"] is None
+    assert answers[1]["extrapolation"] == BELOW_SENTENCE
+    assert answers[2]["extrapolation"].startswith("20,000 likes is above the range")
+    assert [answer["views"] for answer in answers[1:4:2]] == [0.0, 0.0]
+    # The documented serializer reads the same answers from the rows (the model's figures).
+    records = PredictionRequest.objects.filter(pk__in=[a["id"] for a in answers])
+    assert answers == PredictionSerializer(records.order_by("batch_index"), many=True).data
+
+
+def test_the_schema_documents_the_answer_s_extrapolation_fields(api, db):
+    response = api.get(reverse("schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    properties = json.loads(response.content)["components"]["schemas"]["Prediction"]["properties"]
+    assert properties["extrapolated"]["type"] == "boolean"
+    assert "outside the range" in properties["extrapolated"]["description"]
+    assert properties["extrapolation"]["type"] == "string"
+    assert properties["extrapolation"]["nullable"] is True
+    assert "or 0 where it computes less" in properties["views"]["description"]

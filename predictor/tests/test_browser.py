@@ -195,6 +195,37 @@ def test_the_answer_is_previewed_as_you_type_and_recorded_only_when_submitted(se
     assert PredictionRequest.objects.get(channel="form").likes == 1200
 
 
+def test_the_preview_says_when_an_answer_lies_outside_the_training_range(server, browser):
+    # The server's model was trained on likes 100 to 1,543 and shares 50 to 445 (linear_rows).
+    browser.get(f"{server}/")
+    preview = browser.find_element(By.ID, "preview")
+    browser.find_element(By.ID, "id_likes").send_keys("1200")
+    browser.find_element(By.ID, "id_shares").send_keys("300")
+    WebDriverWait(browser, 10).until(lambda driver: preview.is_displayed())
+    inside = preview.text
+    assert inside.startswith(f"Preview: about {exact_views(1200, 300):,} views")
+    assert "extrapolation" not in inside
+
+    browser.find_element(By.ID, "id_shares").send_keys("0")  # 3000 shares: above the range
+    WebDriverWait(browser, 10).until(lambda driver: "extrapolation" in preview.text)
+    assert preview.text.startswith(f"Preview: about {exact_views(1200, 3000):,} views")
+    assert preview.text.endswith(
+        "Press Predict to record it as your answer. 3,000 shares is above the range the model "
+        "was trained on (50 to 445), so this prediction is an extrapolation and may be off."
+    )
+
+    # In Chinese, the API's sentence in Chinese: the page's language, not the browser's.
+    browser.find_element(By.CSS_SELECTOR, ".language-switch button[value=zh-hans]").click()
+    WebDriverWait(browser, 10).until(lambda driver: page_language(driver) == "zh-hans")
+    browser.find_element(By.ID, "id_likes").send_keys("1200")
+    browser.find_element(By.ID, "id_shares").send_keys("3000")
+    preview = browser.find_element(By.ID, "preview")
+    WebDriverWait(browser, 10).until(lambda driver: "外推" in preview.text)
+    assert preview.text.endswith(
+        "转发数 3,000 高于训练数据的范围（50 至 445），这个预测是外推的，可能不准。"
+    )
+
+
 def served_by_the_active_version() -> int:
     return ModelVersion.objects.with_live_error().get(is_active=True).live_predictions
 

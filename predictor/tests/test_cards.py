@@ -548,7 +548,18 @@ def test_the_admin_changelist_links_each_version_to_its_card(admin_client, activ
 def test_the_card_reads_in_chinese_by_default_and_in_english_when_asked(client, active_model):
     chinese = get_card(client, active_model, language="zh-hans")
     assert "模型卡片 v1" in chinese.text()
-    assert chinese.text("equation") == "浏览量 ≈ 80 × 点赞数 + 60 × 转发数 + 1000"
+    assert chinese.text("equation") == "浏览量 ≈ 80 × 点赞数 + 60 × 转发数 + 1,000"
     assert ["行数", "40"] in table_rows(chinese, "training-data")
     english = get_card(client, active_model)
     assert english.text("equation") == "views ≈ 80 × likes + 60 × shares + 1,000"
+
+
+def test_the_card_says_why_an_answer_is_never_below_zero_in_either_language(client, active_model):
+    english = client.get(card_url(active_model)).content.decode()
+    chinese = client.get(card_url(active_model), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    paragraph = re.search(r'<p id="answer-bounds">(.*?)</p>', english, re.S).group(1)
+    text = " ".join(re.sub(r"<[^>]+>", " ", paragraph).split())
+    assert "the answer given is the model's figure or 0, whichever is larger" in text
+    assert "it is an extrapolation and may be off" in text
+    assert "取模型算出的值和 0 中较大的那个" in chinese

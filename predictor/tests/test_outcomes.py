@@ -14,7 +14,7 @@ from predictor import features, services
 from predictor.models import Channel, ModelVersion, Outcome, PredictionRequest
 from predictor.services.outcomes import OUTCOME_VIEWS_MAX, OutcomeItem, training_rows
 
-from .conftest import exact_views, write_csv
+from .conftest import BELOW_RANGE, INSIDE_RANGE, exact_views, write_csv
 
 API = services.RequestInfo(channel=Channel.API)
 PREVIEW = services.RequestInfo(channel=Channel.PREVIEW)
@@ -436,8 +436,11 @@ def by_hand(version: ModelVersion, actual: dict[int, int]) -> Live:
     """`actual` maps each prediction id to the real views in force (the last one recorded)."""
     served = {p.pk: p for p in PredictionRequest.objects.filter(model_version=version)}
     pairs = [(served[pk], views) for pk, views in actual.items() if pk in served]
-    errors = [views - prediction.views for prediction, views in pairs]
-    relative = [abs(views - prediction.views) / views for prediction, views in pairs if views > 0]
+    # Against the answer served: the row's views (the model's figure) floored at 0.
+    errors = [views - services.served_views(prediction.views) for prediction, views in pairs]
+    relative = [
+        abs(error) / views for error, (_, views) in zip(errors, pairs, strict=True) if views > 0
+    ]
     inside = [
         prediction.views_lower <= views <= prediction.views_upper
         for prediction, views in pairs
@@ -648,3 +651,22 @@ def test_a_correction_changes_the_live_error_at_once(served):
     assert after[1].outcomes == before[1].outcomes
     assert after[1].mae != pytest.approx(before[1].mae)
     assert_database_matches(after)
+
+
+def test_live_error_is_measured_against_the_answer_served_not_a_figure_below_zero(
+    below_zero_model,
+):
+    below, inside = predict(
+        (BELOW_RANGE["likes"], BELOW_RANGE["shares"]),
+        (INSIDE_RANGE["likes"], INSIDE_RANGE["shares"]),
+    )
+    assert below.views < -10_000 < 0 < inside.views
+    record(below.pk, 2_000)
+    record(inside.pk, 90_000)
+
+    live = ModelVersion.objects.with_live_error().get(pk=below_zero_model.pk)
+
+    # The reader was told 0 views for the first, not the model's figure.
+    errors = [2_000 - 0.0, 90_000 - inside.views]
+    assert live.live_mae == pytest.approx(sum(map(abs, errors)) / 2)
+    assert live.live_coverage == 1.0  # the served interval, from 0, held 2,000

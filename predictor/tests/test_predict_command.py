@@ -12,7 +12,7 @@ from predictor.display import about
 from predictor.models import Channel, PredictionRequest
 from predictor.services import audit_writes
 
-from .conftest import exact_views, write_csv
+from .conftest import ABOVE_RANGE, BELOW_RANGE, INSIDE_RANGE, exact_views, write_csv
 
 RESULT_COLUMNS = [
     "views",
@@ -22,6 +22,7 @@ RESULT_COLUMNS = [
     "model_version",
     "record_id",
     "error",
+    "extrapolated",
 ]
 
 
@@ -172,6 +173,7 @@ def test_a_file_is_written_row_by_row_with_views_interval_version_and_record_id(
         assert row["interval_coverage"] == "0.9"
         assert row["model_version"] == "v1"
         assert row["error"] == ""
+        assert row["extrapolated"] == ("true" if record.extrapolated else "false")
         assert record.raw_input == {
             "file": "in.csv",
             "line": line,
@@ -434,3 +436,48 @@ def test_the_command_speaks_english_whatever_the_active_language(active_model, t
     assert row["error"] == "点赞数 (likes): “x” is not a whole number."
     for record in PredictionRequest.objects.filter(accepted=False):
         assert record.errors == {"likes": [{"code": "not_a_number", "params": {"value": "x"}}]}
+
+
+# An answer honest about itself (issue 22) ------------------------------------------------------
+
+
+def test_one_prediction_outside_the_range_is_zero_at_least_and_says_so(below_zero_model):
+    out, _ = run(BELOW_RANGE["likes"], BELOW_RANGE["shares"])
+
+    record = PredictionRequest.objects.get()
+    assert record.views < 0  # the model's figure, in the trail
+    assert out.startswith("About 0 views (0.00); 9 times in 10 between 0 and ")
+    assert out.endswith(
+        f"Model v{below_zero_model.number}, record #{record.pk}. 10 likes is below the range the "
+        "model was trained on (300 to 3,000) and 5 shares is below the range the model was "
+        "trained on (100 to 2,000), so this prediction is an extrapolation and may be off.\n"
+    )
+
+
+def test_one_prediction_inside_the_range_says_nothing_about_it(below_zero_model):
+    out, _ = run(INSIDE_RANGE["likes"], INSIDE_RANGE["shares"])
+    record = PredictionRequest.objects.get()
+    assert out.endswith(f"record #{record.pk}.\n")
+    assert "extrapolation" not in out
+
+
+def test_a_file_s_rows_say_whether_they_are_outside_the_range_each_inside_its_interval(
+    below_zero_model, tmp_path
+):
+    inputs = [INSIDE_RANGE, BELOW_RANGE, ABOVE_RANGE, {"likes": 300, "shares": 2000}]
+    rows = [(item["likes"], item["shares"]) for item in inputs]
+    source = write_csv(tmp_path / "in.csv", [*rows, ("x", 1)], header=("likes", "shares"))
+    out = tmp_path / "out.csv"
+
+    run("--csv", source, "--out", out)
+
+    *answered, refused = read_output(out)
+    assert [row["extrapolated"] for row in answered] == ["false", "true", "true", "false"]
+    assert refused["extrapolated"] == ""
+    for row in answered:
+        views, lower, upper = (float(row[name]) for name in ("views", "views_lower", "views_upper"))
+        assert 0.0 <= lower <= views <= upper, row
+    assert float(answered[1]["views"]) == 0.0
+    record = PredictionRequest.objects.get(pk=answered[1]["record_id"])
+    assert record.views < 0
+    assert record.extrapolated

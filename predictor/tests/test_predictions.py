@@ -4,6 +4,7 @@ import time
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from predictor import services
 from predictor.models import (
@@ -15,7 +16,7 @@ from predictor.models import (
 )
 from predictor.services import registry
 
-from .conftest import exact_views, replace_stored_file
+from .conftest import ABOVE_RANGE, BELOW_RANGE, INSIDE_RANGE, exact_views, replace_stored_file
 
 
 def info(**overrides):
@@ -275,3 +276,117 @@ def test_previews_are_audited_but_count_in_neither_the_served_count_nor_the_extr
     services.predict(inputs=outside, raw_inputs=outside, info=info())
 
     assert figures() == (1, 1, 1.0)
+
+
+# --- An answer honest about itself: never below zero, inside its interval, and saying when it
+# lies outside the training range ------------------------------------------------------------
+
+
+def answer_for(item: dict) -> services.Answer:
+    [answer] = services.predict(inputs=[item], raw_inputs=[item], info=info())
+    return answer
+
+
+def computed_by_the_model(version: ModelVersion, item: dict) -> float:
+    """What the version's own numbers compute for `item`, below zero or not."""
+    parameters = version.parameters
+    coefficients = parameters["coefficients"]
+    return (
+        item["likes"] * coefficients["likes"]
+        + item["shares"] * coefficients["shares"]
+        + parameters["intercept"]
+    )
+
+
+def test_the_model_s_figure_below_zero_is_served_as_zero_and_the_row_keeps_the_figure(
+    below_zero_model,
+):
+    computed = computed_by_the_model(below_zero_model, BELOW_RANGE)
+    assert computed < -10_000  # the plane, far under its data
+
+    answer = answer_for(BELOW_RANGE)
+
+    assert answer.views == 0.0
+    assert answer.views_lower == 0.0
+    assert answer.views_upper > 0.0
+    record = PredictionRequest.objects.get()
+    # The trail says what the model computed; the rule says what was served.
+    assert record.views == answer.computed_views == pytest.approx(computed, abs=0.01)
+    assert services.served_views(record.views) == answer.views
+    assert (record.views_lower, record.views_upper) == (answer.views_lower, answer.views_upper)
+
+
+def test_an_answer_inside_the_range_is_the_model_s_own_figure(below_zero_model):
+    answer = answer_for(INSIDE_RANGE)
+
+    computed = computed_by_the_model(below_zero_model, INSIDE_RANGE)
+    assert answer.views == answer.computed_views == pytest.approx(computed, abs=0.01)
+    assert PredictionRequest.objects.get().views == answer.views
+    assert not answer.extrapolated
+    assert answer.extrapolation == ""
+
+
+def test_every_answer_is_at_least_zero_and_inside_its_interval_across_the_form_s_bounds(
+    below_zero_model,
+):
+    counts = [0, 1, 10, 80, 100, 299, 300, 301, 1500, 2000, 3000, 3001, 19_999, 20_000]
+    inputs = [{"likes": likes, "shares": shares} for likes in counts for shares in counts]
+
+    answers = services.predict(inputs=inputs, raw_inputs=inputs, info=info(), batch=True)
+
+    assert any(answer.computed_views < 0 for answer in answers)
+    for answer in answers:
+        assert 0.0 <= answer.views_lower <= answer.views <= answer.views_upper, answer
+        assert answer.views == services.served_views(answer.computed_views)
+
+
+def test_an_interval_s_ends_are_those_of_the_served_answer(below_zero_model):
+    version = below_zero_model
+    answer = answer_for(BELOW_RANGE)
+    # At 0 the interval is the one of the version's scale floor, from 0.
+    half_width = version.interval_relative_half_width * version.interval_scale_floor
+    assert answer.views_upper == pytest.approx(half_width, abs=0.01)
+
+
+def test_an_answer_outside_the_range_says_which_input_and_the_range_in_either_language(
+    below_zero_model,
+):
+    answer = answer_for({"likes": 80, "shares": 800})
+
+    assert answer.extrapolated
+    assert PredictionRequest.objects.get().extrapolated
+    assert answer.extrapolation == (
+        "80 likes is below the range the model was trained on (300 to 3,000), so this "
+        "prediction is an extrapolation and may be off."
+    )
+    with translation.override("zh-hans"):
+        assert answer.extrapolation == (
+            "点赞数 80 低于训练数据的范围（300 至 3,000），这个预测是外推的，可能不准。"
+        )
+
+
+def test_each_input_outside_the_range_is_named_above_or_below(below_zero_model):
+    below = answer_for(BELOW_RANGE).extrapolation
+    assert below.startswith("10 likes is below the range the model was trained on (300 to 3,000)")
+    assert " and 5 shares is below the range the model was trained on (100 to 2,000), so " in below
+
+    above = answer_for(ABOVE_RANGE).extrapolation
+    assert above.startswith("20,000 likes is above the range the model was trained on")
+    assert "20,000 shares is above the range the model was trained on (100 to 2,000)" in above
+    with translation.override("zh-hans"):
+        assert answer_for(ABOVE_RANGE).extrapolation == (
+            "点赞数 20,000 高于训练数据的范围（300 至 3,000），"
+            "转发数 20,000 高于训练数据的范围（100 至 2,000），这个预测是外推的，可能不准。"
+        )
+
+
+def test_the_ends_of_the_range_are_inside_it(below_zero_model):
+    assert answer_for({"likes": 300, "shares": 2000}).extrapolation == ""
+    assert answer_for({"likes": 3000, "shares": 100}).extrapolation == ""
+
+
+def test_a_version_without_recorded_ranges_says_nothing_about_them(below_zero_model):
+    ModelVersion.objects.filter(pk=below_zero_model.pk).update(training_summary={})
+    registry.clear_loaded_models()
+    version = ModelVersion.objects.get(pk=below_zero_model.pk)
+    assert services.extrapolation_sentence(version, (10, 5)) == ""

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from predictor.sample_data import generate_sample
+from predictor.sample_data import COURSE_LIKES_MIN, COURSE_SHARES_MIN, generate_sample
 from predictor.services import load_training_data
 
 
@@ -35,3 +35,19 @@ def test_the_sample_resembles_the_course_file(tmp_path):
     model = LinearRegression().fit(data.inputs, data.target)
     assert model.coef_ == pytest.approx([84, 62.5], rel=0.1)
     assert data.target.max() > 3 * np.median(data.target)  # it has outliers
+
+
+def test_the_sample_reaches_below_where_the_course_file_starts(tmp_path):
+    # The course file's likes start at 334 and its shares at 105; a sample that started at 560
+    # and 375 made the README's own example (500 likes, 300 shares) an extrapolation.
+    path = tmp_path / "sample.csv"
+    path.write_text(generate_sample(), encoding="utf-8")
+    data = load_training_data(path)
+    likes, shares = data.inputs[:, 0], data.inputs[:, 1]
+
+    assert likes.min() <= COURSE_LIKES_MIN
+    assert shares.min() <= COURSE_SHARES_MIN
+    assert likes.min() <= 500 <= likes.max()
+    assert shares.min() <= 300 <= shares.max()
+    # Small articles are a tail, as in the course, not a new bulk: nine in ten have 700+ likes.
+    assert np.mean(likes >= 700) > 0.9

@@ -21,7 +21,7 @@ from predictor.templatetags.viewsite import (
     when,
 )
 
-from .conftest import exact_views, linear_rows, write_csv
+from .conftest import BELOW_RANGE, INSIDE_RANGE, exact_views, linear_rows, write_csv
 from .test_cards import noisy_views
 
 PAGE = reverse("predictor:predict")
@@ -449,3 +449,55 @@ def test_the_icon_browsers_ask_for_on_their_own_is_the_site_s_icon(client, db):
     assert response.status_code == 302
     assert response["Location"].startswith("/static/img/favicon.")
     assert response["Location"].endswith(".svg")
+
+
+# --- An answer honest about itself (issue 22) ---------------------------------------------------
+
+
+def page_text(response) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", response.content.decode()).split())
+
+
+def test_an_answer_below_zero_is_shown_as_zero_inside_its_interval_and_says_why(
+    client, below_zero_model
+):
+    response = client.post(PAGE, BELOW_RANGE)
+    html = response.content.decode()
+
+    assert response.status_code == 200
+    record = PredictionRequest.objects.get()
+    assert record.views < 0  # what the model computed, kept in the trail
+    assert 'data-views="0.0"' in html
+    lower = float(re.search(r'data-lower="([^"]+)"', html).group(1))
+    upper = float(re.search(r'data-upper="([^"]+)"', html).group(1))
+    assert lower == 0.0 < upper
+    assert (lower, upper) == (record.views_lower, record.views_upper)
+    sentence = re.search(r'<p class="result-extrapolation[^"]*">([^<]+)</p>', html).group(1)
+    assert sentence == (
+        "10 likes is below the range the model was trained on (300 to 3,000) and 5 shares is "
+        "below the range the model was trained on (100 to 2,000), so this prediction is an "
+        "extrapolation and may be off."
+    )
+
+
+def test_the_form_says_in_chinese_which_input_is_outside_the_range(client, below_zero_model):
+    response = client.post(
+        PAGE, {"likes": "1500", "shares": "2500"}, HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert (
+        "转发数 2,500 高于训练数据的范围（100 至 2,000），这个预测是外推的，可能不准。"
+        in page_text(response)
+    )
+
+
+def test_an_answer_inside_the_range_says_nothing_about_it(client, below_zero_model):
+    response = client.post(PAGE, INSIDE_RANGE)
+    html = response.content.decode()
+    record = PredictionRequest.objects.get()
+
+    assert record.views > 0
+    assert not record.extrapolated
+    assert f'data-views="{record.views}"' in html
+    assert record.views_lower <= record.views <= record.views_upper
+    assert "result-extrapolation" not in html
+    assert "extrapolation" not in page_text(response)

@@ -49,6 +49,9 @@
       headers: {
         "Content-Type": "application/json",
         "Accept": "application/json",
+        // The API's words (its extrapolation sentence) in the page's language. A language
+        // chosen on the site is in the cookie, which the API reads first.
+        "Accept-Language": document.documentElement.lang,
         "X-CSRFToken": csrfToken,
       },
       body: JSON.stringify({ likes: typed[0], shares: typed[1] }),
@@ -60,14 +63,17 @@
       .then(function (answer) {
         const status = answer[0];
         const body = answer[1];
+        // The API's own sentence for an answer outside the training range, in the page's
+        // language: one wording for every door.
+        const extrapolation = body.extrapolation ? " " + body.extrapolation : "";
         if (status === 200 && body.interval) {
           show(fill(preview.dataset.interval, {
             views: about(body.views),
             lower: about(body.interval.lower),
             upper: about(body.interval.upper),
-          }));
+          }) + extrapolation);
         } else if (status === 200) {
-          show(fill(preview.dataset.plain, { views: about(body.views) }));
+          show(fill(preview.dataset.plain, { views: about(body.views) }) + extrapolation);
         } else if (status === 400) {
           show(preview.dataset.invalid);
         } else {

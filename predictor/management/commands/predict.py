@@ -232,7 +232,9 @@ def _sentence(record: services.Answer) -> str:
             f"; {times_in(version.interval_coverage)} between {about(record.views_lower)} and "
             f"{about(record.views_upper)}"
         )
-    return f"{answer}{interval}. Model {version.label}, record #{record.pk}."
+    sentence = f"{answer}{interval}. Model {version.label}, record #{record.pk}."
+    # Outside the training range, the service's sentence that says so.
+    return f"{sentence} {record.extrapolation}" if record.extrapolated else sentence
 
 
 def _info(started: float | None) -> services.RequestInfo:
