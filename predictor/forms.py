@@ -1,11 +1,13 @@
 """The browser form: the audit model's likes and shares, read as every door reads a count."""
 
 from django import forms
+from django.utils.functional import lazy
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
+from django.utils.translation import gettext
 
-from . import features
+from . import display, features
 from .counts import CountRefused, read_count
 from .models import PredictionRequest
 from .refusals import Refusal
@@ -38,6 +40,19 @@ class CountInput(forms.TextInput):
         return mark_safe("".join(tag))
 
 
+def _hint(minimum: int, maximum: int | None) -> str:
+    if maximum is None:
+        return gettext(
+            "A whole number, %(minimum)s or more, with or without commas (1200 or 1,200)."
+        ) % {"minimum": display.count(minimum)}
+    return gettext(
+        "A whole number from %(minimum)s to %(maximum)s, with or without commas (1200 or 1,200)."
+    ) % {"minimum": display.count(minimum), "maximum": display.count(maximum)}
+
+
+_count_hint = lazy(_hint, str)
+
+
 class CountField(forms.Field):
     """A count as people type it (predictor.counts). A text input with a numeric keyboard,
     because a number input refuses thousands separators before the server sees them."""
@@ -46,6 +61,9 @@ class CountField(forms.Field):
 
     def __init__(self, *, minimum: int = 0, maximum: int | None = None, **kwargs):
         self.minimum, self.maximum = minimum, maximum
+        # What the field takes, said beside it (issue 22 §7): its own bounds, in the page's
+        # language and numbers, written when the page is.
+        kwargs.setdefault("help_text", _count_hint(minimum, maximum))
         super().__init__(**kwargs)
 
     def to_python(self, value):

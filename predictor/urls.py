@@ -13,6 +13,7 @@ api = csp_update({"style-src": ["'unsafe-inline'"]})
 urlpatterns = [
     path("", views.predict_page, name="predict"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("metrics", views.metrics_page, name="metrics"),
     path("models/v<int:number>/", views.model_card, name="model-card"),
     path(

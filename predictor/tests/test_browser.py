@@ -50,9 +50,13 @@ def test_bad_input_is_shown_next_to_its_field(server, browser):
 
     error = wait_for(browser, "#id_likes_error")
     assert error.text == "Ensure this value is less than or equal to 20000."
-    # A screen reader reads the message with the field it belongs to.
+    # A screen reader reads the field's hint and the message with the field they belong to.
     field = browser.find_element(By.ID, "id_likes")
-    assert field.get_attribute("aria-describedby") == error.get_attribute("id")
+    hint = browser.find_element(By.ID, "id_likes_helptext")
+    assert field.get_attribute("aria-describedby").split() == [
+        hint.get_attribute("id"),
+        error.get_attribute("id"),
+    ]
     assert browser.find_elements(By.CSS_SELECTOR, ".result-value") == []
     assert PredictionRequest.objects.get(channel="form").accepted is False
 

@@ -2,8 +2,10 @@
 
 import pytest
 from django import forms
+from django.utils import translation
 
-from predictor.forms import CountInput, PredictionForm
+from predictor import features
+from predictor.forms import CountField, CountInput, PredictionForm
 
 
 @pytest.mark.parametrize(
@@ -24,3 +26,33 @@ def test_the_count_input_writes_the_tag_of_djangos_text_input(data):
         assert isinstance(field.field.widget, CountInput)
         field.field.widget = forms.TextInput(attrs=field.field.widget.attrs)
         assert ours == str(field)
+
+
+@pytest.mark.parametrize(
+    ("maximum", "english", "chinese"),
+    [
+        (500, "A whole number from 0 to 500, with", "填 0 到 500 之间的整数"),
+        (1_000_000, "from 0 to 1,000,000, with", "填 0 到 1,000,000 之间的整数"),
+        (None, "A whole number, 0 or more, with", "填 0 及以上的整数"),
+    ],
+)
+def test_a_count_field_s_hint_states_the_bounds_it_enforces(maximum, english, chinese):
+    field = CountField(minimum=0, maximum=maximum)
+    with pytest.raises(forms.ValidationError):
+        field.clean(str(maximum + 1) if maximum else "-1")
+    with translation.override("en"):
+        assert english in str(field.help_text)
+    with translation.override("zh-hans"):
+        assert chinese in str(field.help_text)
+
+
+def test_the_form_s_hints_follow_the_features_bounds():
+    form = PredictionForm()
+    for name in ("likes", "shares"):
+        field = form.fields[name]
+        assert (field.minimum, field.maximum) == (
+            features.BY_NAME[name].min_value,
+            features.BY_NAME[name].max_value,
+        )
+        with translation.override("en"):
+            assert f"to {features.BY_NAME[name].max_value:,}," in str(field.help_text)

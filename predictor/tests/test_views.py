@@ -51,6 +51,20 @@ def directives(header: str) -> dict[str, str]:
     return dict(part.strip().split(" ", 1) for part in header.split(";"))
 
 
+@pytest.mark.parametrize(
+    ("language", "hint"),
+    [
+        ("en", "A whole number from 0 to 20,000, with or without commas (1200 or 1,200)."),
+        ("zh-hans", "填 0 到 20,000 之间的整数，带不带逗号都行（如 1200 或 1,200）。"),
+    ],
+)
+def test_each_field_says_what_it_takes_and_the_input_names_the_hint(client, db, language, hint):
+    html = client.get(PAGE, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    for field in ("likes", "shares"):
+        assert f'<p class="field-hint" id="id_{field}_helptext">{hint}</p>' in html
+        assert f'aria-describedby="id_{field}_helptext"' in html
+
+
 def test_the_parts_kept_per_language_follow_each_request_s_language(client, db):
     # The header, the switch and the footer are rendered once per language and kept: each
     # request still gets its own language's, whatever the one before asked for.
@@ -294,8 +308,8 @@ def test_bad_input_is_shown_in_place_with_a_400_and_audited_as_a_code(
 
     assert response.status_code == 400
     assert f'<p class="field-error" id="id_{field}_error">{message}</p>' in html
-    # The field names its message for screen readers.
-    assert f'aria-describedby="id_{field}_error"' in html
+    # The field names its hint and its message for screen readers.
+    assert f'aria-describedby="id_{field}_helptext id_{field}_error"' in html
     assert 'class="result-value"' not in html
     record = PredictionRequest.objects.get()
     assert not record.accepted
@@ -432,6 +446,13 @@ def test_the_inputs_are_text_with_a_numeric_keyboard(client, db):
         [tag] = re.findall(rf'<input [^>]*name="{name}"[^>]*>', html)
         assert 'type="text"' in tag  # a number input would refuse "1,200" in the browser
         assert 'inputmode="numeric"' in tag
+
+
+def test_the_icon_browsers_ask_for_on_their_own_is_the_site_s_icon(client, db):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/static/img/favicon.")
+    assert response["Location"].endswith(".svg")
 
 
 # --- An answer honest about itself (issue 22) ---------------------------------------------------
