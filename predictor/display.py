@@ -17,6 +17,8 @@ from functools import cache
 from django.utils import formats, timezone
 from django.utils.translation import gettext
 
+from .features import served_views
+
 
 def about(value, digits: int = 3) -> str:
     """`value` to `digits` significant figures, grouped for the language: 46292.74 → "46,300".
@@ -125,10 +127,7 @@ def prediction_title(record) -> str:
     }
     if not record.accepted:
         return gettext("#%(number)s %(channel)s, %(when)s → refused") % params
-    # The answer served, which the row keeps as the model computed it. Imported here: the
-    # services import the models, whose titles are written here.
-    from .services import served_views
-
+    # The answer served, which the row keeps as the model computed it.
     return gettext("#%(number)s %(channel)s, %(when)s → %(views)s views") % {
         **params,
         "views": count(served_views(record.views)),

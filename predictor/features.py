@@ -58,6 +58,22 @@ SHARES = Feature(
 )
 VIEWS = Feature("views", "浏览量", _("views"), "Predicted views (浏览量).", max_value=None)
 
+# A linear model is a plane, and below the articles it was trained on the plane keeps falling:
+# with the sample's negative intercept, 80 likes and 12 shares compute -6,966.59 views. No article
+# has fewer than no views, so the answer served is the model's figure floored at the views'
+# minimum. The audit row keeps what the model computed (its `views` column), so the trail says
+# what the model did and this rule says what was served: served_views(row.views). Here, beside
+# the views' bounds, because every layer writes an answer: the service, the admin's titles, the
+# database's live error (models.py, as Greatest). README: "Answers below zero".
+VIEWS_FLOOR = float(VIEWS.min_value)
+
+
+def served_views(computed: float) -> float:
+    """The answer served for the model's `computed` figure: never below VIEWS_FLOOR."""
+    # Written this way round so that -0.0 is served as 0.0.
+    return computed if computed > VIEWS_FLOOR else VIEWS_FLOOR
+
+
 # The order is the order of the model's input matrix columns; artifacts record it.
 INPUT_FEATURES: tuple[Feature, ...] = (LIKES, SHARES)
 TARGET = VIEWS

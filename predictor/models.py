@@ -106,11 +106,9 @@ class ModelVersionQuerySet(models.QuerySet):
             return models.Subquery(outcomes.annotate(value=aggregate).values("value")[:1])
 
         actual = Cast("views", models.FloatField())
-        # Against the answer served, not the model's figure a row keeps: served_views's rule
-        # (services/predictions.py), the model's figure floored at the views' minimum.
-        served = Greatest(
-            models.F("prediction__views"), models.Value(float(features.VIEWS.min_value))
-        )
+        # Against the answer served, not the model's figure a row keeps: features.served_views,
+        # the model's figure floored at the views' minimum, in SQL.
+        served = Greatest(models.F("prediction__views"), models.Value(features.VIEWS_FLOOR))
         error = actual - served
         inside = models.Q(views__gte=models.F("prediction__views_lower")) & models.Q(
             views__lte=models.F("prediction__views_upper")

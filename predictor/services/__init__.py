@@ -4,6 +4,7 @@ Views, serializers, forms, the admin and the management commands are doors into 
 and stay a few lines each.
 """
 
+from ..features import served_views
 from .cards import model_card
 from .errors import (
     ArtifactIntegrityError,
@@ -28,7 +29,6 @@ from .predictions import (
     no_active_model,
     predict,
     record_refusal,
-    served_views,
 )
 from .registry import activate, active_version, load_model, load_predictor, read_plot
 from .throttling import live_count, record_throttled

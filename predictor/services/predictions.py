@@ -99,19 +99,8 @@ class Answer(NamedTuple):
 
 
 # --- The answer served, and its interval ----------------------------------------------------------
-# A linear model is a plane, and below the articles it was trained on the plane keeps falling:
-# with the sample's negative intercept, 80 likes and 12 shares compute -6,966.59 views. No article
-# has fewer than no views, so the answer served is the model's figure floored at the views'
-# minimum (features.VIEWS.min_value, 0), and its interval is the one for that answer. The audit
-# row keeps what the model computed (its `views` column), so the trail says what the model did
-# and the rule says what was served: served_views(row.views). README: "Answers below zero".
-VIEWS_FLOOR = float(features.VIEWS.min_value)
-
-
-def served_views(computed: float) -> float:
-    """The answer served for the model's `computed` figure: never below VIEWS_FLOOR."""
-    # Written this way round so that -0.0 is served as 0.0.
-    return computed if computed > VIEWS_FLOOR else VIEWS_FLOOR
+# The answer served is the model's figure floored at the views' minimum (features.served_views,
+# where the rule and its reason are); the interval is the one for that answer.
 
 
 def served_intervals(
@@ -126,7 +115,7 @@ def served_intervals(
     half_widths = interval_half_widths(
         answers, version.interval_relative_half_width, version.interval_scale_floor
     )
-    lowers = np.maximum(VIEWS_FLOOR, answers - half_widths).tolist()
+    lowers = np.maximum(features.VIEWS_FLOOR, answers - half_widths).tolist()
     uppers = (answers + half_widths).tolist()
     return list(map(round, lowers, repeat(2))), list(map(round, uppers, repeat(2)))
 
@@ -232,7 +221,7 @@ def predict(
         # unrounded answer (as it always was). The row keeps the model's figure, the door gets
         # the answer served: served_views(row's views) is that answer to the last digit.
         computed = list(map(round, predicted, repeat(2)))
-        served = list(map(served_views, predicted))
+        served = list(map(features.served_views, predicted))
         views = list(map(round, served, repeat(2)))
         lowers, uppers = served_intervals(served, version)
         extrapolated = version.extrapolating(rows)
