@@ -318,8 +318,12 @@ SPECTACULAR_SETTINGS = {
     # label, it is closed until a token or a session is given. Public operations have none (their
     # schema requires nothing, predictor.api.schema). drf-spectacular's own plugins are kept
     # (read when Swagger UI starts, after its script has made them).
+    # Deep links are off: with them each operation's path is a link inside the button that opens
+    # it, a control within a control that a screen reader cannot reach apart (axe's
+    # nested-interactive); an operation is still found by Swagger UI's filter.
     "SWAGGER_UI_SETTINGS": """{
-  deepLinking: true,
+  deepLinking: false,
+  filter: true,
   get plugins() {
     const locked = (Button, system) => (props) =>
       system.React.createElement(Button, { ...props, isAuthorized: !props.isAuthorized });

@@ -4,8 +4,9 @@ from csp.constants import NONCE
 from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 from django.utils.module_loading import import_string
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 
@@ -52,6 +53,9 @@ if settings.VIEWSITE_API_SCHEMA:
             ]
         }
     )
+    # Swagger UI and Redoc speak English only: they are given the English schema, so that what they
+    # show is in the one language their container declares (templates/api_docs/).
+    english_schema = format_lazy("{}?lang=en", reverse_lazy("schema"))
     urlpatterns += [
         path(
             "api/schema/",
@@ -63,6 +67,7 @@ if settings.VIEWSITE_API_SCHEMA:
             loaded_when_asked(
                 "drf_spectacular.views.SpectacularSwaggerSplitView",
                 template_name="api_docs/swagger_ui.html",
+                url=english_schema,
             ),
             name="api-docs",
         ),
@@ -72,6 +77,7 @@ if settings.VIEWSITE_API_SCHEMA:
                 loaded_when_asked(
                     "drf_spectacular.views.SpectacularRedocView",
                     template_name="api_docs/redoc.html",
+                    url=english_schema,
                 )
             ),
             name="api-redoc",

@@ -63,6 +63,9 @@ ALLOWED_ON_CHINESE_PAGES = [
     (r"\bAPI\b", "API, as Chinese technical writing says it"),
     (r"\bCSV\b", "a file format's name"),
     (r"\bJSON\b", "a file format's name"),
+    # HTTP's methods, as Chinese API documentation names them (用 POST 发送): the words a program
+    # sends, and the browsable API's buttons that send them.
+    (r"\b(?:GET|POST|PUT|PATCH|DELETE|OPTIONS|HEAD)\b", "an HTTP method's name"),
     # The coefficient of determination's symbol, as Chinese statistics textbooks write it.
     (r"\bR²", "R², a statistic's symbol"),
     # A model version's label (v1, v12): the name it has at every door.

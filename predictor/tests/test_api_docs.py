@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import DatabaseError
 from django.urls import resolve, reverse
+from django.utils.html import escapejs
 from rest_framework import permissions
 from rest_framework.test import APIClient
 
@@ -40,6 +41,8 @@ from .test_settings import run_probe
 ROOT = Path(settings.BASE_DIR)
 PREDICTIONS = reverse("predictor:prediction-create")
 DOCS_PAGES = ["api-docs", "api-redoc"]
+# What Swagger UI and Redoc are given: they speak English only (viewsite/urls.py).
+ENGLISH_SCHEMA = f"{reverse('schema')}?lang=en"
 
 
 # --- The pages ------------------------------------------------------------------------------------
@@ -95,7 +98,42 @@ def test_swagger_ui_loads_its_start_script_from_its_own_url(client, db):
 
     assert script.status_code == 200
     assert script["Content-Type"] == "application/javascript"
-    assert f'url: "{reverse("schema")}"' in script.content.decode()
+    # Swagger UI is given the English schema, whatever the reader's language (escaped for a
+    # JavaScript string, as drf-spectacular writes it).
+    assert f'url: "{escapejs(ENGLISH_SCHEMA)}"' in script.content.decode()
+
+
+# The container each tool draws into.
+TOOL = {"api-docs": "swagger-ui", "api-redoc": "redoc-container"}
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+@pytest.mark.parametrize("page", DOCS_PAGES)
+def test_the_docs_pages_frame_the_english_tool_in_the_readers_language(client, db, page, language):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    html = client.get(reverse(page)).content.decode()
+    tags = Page(html).tags
+
+    [(_, root)] = [(tag, attrs) for tag, attrs in tags if tag == "html"]
+    assert root["lang"] == language
+    [(_, tool)] = [(tag, attrs) for tag, attrs in tags if attrs.get("id") == TOOL[page]]
+    assert tool["lang"] == "en"
+    # A Chinese reader is told why the reference is in English; an English reader need not be.
+    said = "展示它们的工具没有中文版" in html
+    assert said == (language == "zh-hans")
+    if page == "api-redoc":
+        assert tool["data-spec-url"] == ENGLISH_SCHEMA
+
+
+def test_the_english_schema_is_english_for_a_chinese_reader(client, db):
+    english = fetch_schema(client, "en")
+    chinese = fetch_schema(client, "zh-hans")
+    # As the docs pages ask for it, from a browser set to Chinese.
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    given = client.get(ENGLISH_SCHEMA, HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert chinese != english
+    assert json.loads(given.content) == english
 
 
 SWITCH_PROBE = """
@@ -531,7 +569,8 @@ def test_each_refusal_example_is_what_the_api_answers(schema, active_model, stat
 def test_the_refusal_examples_speak_the_language_the_api_answers_in(
     client, active_model, status, name
 ):
-    # The docs pages fetch the schema in the browser's language; the API answers in the client's.
+    # The schema is served in its client's language (the docs pages ask for English), as the API
+    # answers in its client's.
     chinese = fetch_schema(client, "zh-hans")
 
     response = REFUSALS[status, name](APIClient(HTTP_ACCEPT_LANGUAGE="zh-hans"))
