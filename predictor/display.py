@@ -6,7 +6,8 @@ The one place that writes a figure or a date for a person, in the active languag
 commands all write them through here, so one answer never reads two ways. The separators and
 date layouts are each language's formats (viewsite/formats over Django's own); this module
 decides the rounding: a view count is a whole number, a duration has at most one decimal, a
-share is a percentage.
+share is a percentage. It imports nothing of the project, so that every layer can write through it
+(the refusals' sentences too, which the features' own module imports).
 """
 
 import math
@@ -17,11 +18,10 @@ from functools import cache
 from django.utils import formats, timezone
 from django.utils.translation import gettext
 
-from .features import served_views
-
 
 def about(value, digits: int = 3) -> str:
-    """`value` to `digits` significant figures, grouped for the language: 46292.74 → "46,300".
+    """`value` to `digits` significant figures, grouped for the language: 46292.74 → "46,300";
+    a count, so never finer than a whole number: 46.5 → "47", as `count` writes it.
 
     An interval tens of thousands wide makes the last digits of a prediction noise; showing
     them would claim a precision the model does not have.
@@ -31,8 +31,9 @@ def about(value, digits: int = 3) -> str:
     if value == 0:
         return "0"
     magnitude = math.floor(math.log10(abs(value)))
-    # Halves round up, as people round (46,250 → 46,300), not to even as round() does.
-    step = Decimal(1).scaleb(magnitude - digits + 1)
+    # Halves round up, as people round (46,250 → 46,300), not to even as round() does; below
+    # 100 to the unit (the preview's JavaScript rounds the same way).
+    step = Decimal(1).scaleb(max(0, magnitude - digits + 1))
     rounded = Decimal(repr(float(value))).quantize(step, rounding=ROUND_HALF_UP)
     # Grouped as the active language groups digits: 46,300 in English, 46300 in Chinese.
     return formats.number_format(rounded, decimal_pos=0, force_grouping=True)
@@ -127,10 +128,10 @@ def prediction_title(record) -> str:
     }
     if not record.accepted:
         return gettext("#%(number)s %(channel)s, %(when)s → refused") % params
-    # The answer served, which the row keeps as the model computed it.
+    # The answer served, not the model's figure the row keeps.
     return gettext("#%(number)s %(channel)s, %(when)s → %(views)s views") % {
         **params,
-        "views": count(served_views(record.views)),
+        "views": count(record.served_views),
     }
 
 

@@ -173,7 +173,7 @@ ACCEPTED = "点赞数 (likes), 转发数 (shares)"
         (
             {"likes": 20_001, "shares": 1},
             "likes",
-            "Ensure this value is less than or equal to 20000.",
+            "Ensure this value is less than or equal to 20,000.",
             {"code": "max_value", "params": {"limit_value": 20000}},
         ),
         (

@@ -230,7 +230,7 @@ def test_bad_rows_are_written_with_their_line_and_error_and_audited_none_dropped
     assert errors["6"] == "The line has 3 cell(s); expected 2 (点赞数, 转发数)."
     assert errors["7"] == (
         "likes: Ensure this value is greater than or equal to 0. "
-        "shares: Ensure this value is less than or equal to 20000."
+        "shares: Ensure this value is less than or equal to 20,000."
     )
     assert errors["8"] == "The line has 1 cell(s); expected 2 (点赞数, 转发数)."
     assert errors["10"] == (

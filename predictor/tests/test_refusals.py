@@ -30,10 +30,10 @@ def test_a_refusal_is_stored_as_its_code_and_parameters_never_a_sentence():
     refusal = Refusal("max_value", {"limit_value": 20000})
     with translation.override("zh-hans"):
         stored = refusal.stored()
-        assert str(refusal) == "确保该值小于或等于20000。"
+        assert str(refusal) == "确保该值小于或等于20,000。"
     assert stored == {"code": "max_value", "params": {"limit_value": 20000}}
     with translation.override("en"):
-        assert refusals.describe(stored) == "Ensure this value is less than or equal to 20000."
+        assert refusals.describe(stored) == "Ensure this value is less than or equal to 20,000."
 
 
 def test_every_refusal_has_a_chinese_sentence_with_the_same_parameters():

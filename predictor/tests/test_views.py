@@ -289,7 +289,7 @@ def test_when_writes_local_time_in_the_language_with_the_zone_named(settings):
         (
             {"likes": "1", "shares": "99999"},
             "shares",
-            "Ensure this value is less than or equal to 20000.",
+            "Ensure this value is less than or equal to 20,000.",
             {"code": "max_value", "params": {"limit_value": 20000}},
         ),
         (
