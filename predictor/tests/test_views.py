@@ -178,6 +178,10 @@ def test_the_answer_states_the_audited_interval_in_words(client, noisy_model):
         (999.7, 3, "1,000"),
         (123.4, 3, "123"),
         (46292.74, 2, "46,000"),
+        # A count: never finer than a unit, halves up, as `count` and the preview round.
+        (46.5, 3, "47"),
+        (9.6, 3, "10"),
+        (0.4, 3, "0"),
         (-46292.74, 3, "-46,300"),
         (0, 3, "0"),
         (None, 3, ""),
@@ -505,3 +509,43 @@ def test_an_answer_inside_the_range_says_nothing_about_it(client, below_zero_mod
     assert record.views_lower <= record.views <= record.views_upper
     assert "result-extrapolation" not in html
     assert "extrapolation" not in page_text(response)
+
+
+@pytest.mark.parametrize(
+    ("language", "inputs", "bound", "hint"),
+    [
+        (
+            "en",
+            "15,000 likes · 12,000 shares",
+            "Ensure this value is less than or equal to 20,000.",
+            "A whole number from 0 to 20,000",
+        ),
+        (
+            "zh-hans",
+            "点赞数 15,000 · 转发数 12,000",
+            "确保该值小于或等于20,000。",
+            "填 0 到 20,000 之间的整数",
+        ),
+    ],
+)
+def test_the_form_page_writes_every_number_grouped_in_both_languages(
+    client, active_model, language, inputs, bound, hint
+):
+    answered = client.post(
+        PAGE, {"likes": "15000", "shares": "12000"}, HTTP_ACCEPT_LANGUAGE=language
+    )
+    record = PredictionRequest.objects.get()
+    html = answered.content.decode()
+    with translation.override(language):
+        views = count(record.served_views)
+    assert "," in views
+    assert f'<p class="result-value" data-views="{record.views}">{views}</p>' in html
+    assert inputs in page_text(answered)
+
+    # A refusal under its field writes the bound as the hint above it does.
+    refused = client.post(PAGE, {"likes": "25000", "shares": "1"}, HTTP_ACCEPT_LANGUAGE=language)
+    assert f'<p class="field-error" id="id_likes_error">{bound}</p>' in refused.content.decode()
+    assert hint in page_text(refused)
+    assert PredictionRequest.objects.get(accepted=False).errors == {
+        "likes": [{"code": "max_value", "params": {"limit_value": 20000}}]
+    }
