@@ -222,6 +222,8 @@ def test_the_preview_says_when_an_answer_lies_outside_the_training_range(server,
     browser.find_element(By.ID, "id_shares").send_keys("3000")
     preview = browser.find_element(By.ID, "preview")
     WebDriverWait(browser, 10).until(lambda driver: "外推" in preview.text)
+    # Grouped by 3 with "," as display writes it in Chinese too (Django's zh_Hans would not).
+    assert f"约 {exact_views(1200, 3000):,} " in preview.text
     assert preview.text.endswith(
         "转发数 3,000 高于训练数据的范围（50 至 445），这个预测是外推的，可能不准。"
     )
