@@ -6,8 +6,8 @@ The one place that writes a figure or a date for a person, in the active languag
 commands all write them through here, so one answer never reads two ways. The separators and
 date layouts are each language's formats (viewsite/formats over Django's own); this module
 decides the rounding: a view count is a whole number, a duration has at most one decimal, a
-share is a percentage. It imports nothing of the project, so that every layer can write through it
-(the refusals' sentences too, which the features' own module imports).
+share is a percentage. It imports nothing of the project, so any module can write through it
+without an import circle: the refusals' sentences do, and the features import the refusals.
 """
 
 import math
@@ -35,7 +35,7 @@ def about(value, digits: int = 3) -> str:
     # 100 to the unit (the preview's JavaScript rounds the same way).
     step = Decimal(1).scaleb(max(0, magnitude - digits + 1))
     rounded = Decimal(repr(float(value))).quantize(step, rounding=ROUND_HALF_UP)
-    # Grouped as the active language groups digits: 46,300 in English, 46300 in Chinese.
+    # Grouped as the active language's format groups digits: "46,300" in both (viewsite/formats).
     return formats.number_format(rounded, decimal_pos=0, force_grouping=True)
 
 
