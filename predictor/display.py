@@ -41,12 +41,12 @@ def about(value, digits: int = 3) -> str:
 
 def times_in(coverage) -> str:
     """A coverage as a frequency, in the active language: 0.9 → "9 times in 10" ("10 次中有 9 次"),
-    0.95 → "19 times in 20". To a thousandth, so 0.999 reads "999 times in 1000", never
+    0.95 → "19 times in 20". To a thousandth, so 0.999 reads "999 times in 1,000", never
     "1 times in 1" (always)."""
     if coverage is None:
         return ""
     hits, tries = _frequency(coverage)
-    return gettext("%(hits)s times in %(tries)s") % {"hits": hits, "tries": tries}
+    return gettext("%(hits)s times in %(tries)s") % {"hits": count(hits), "tries": count(tries)}
 
 
 @cache  # a version's coverage, asked on every answer it gives; the few there are, once each

@@ -201,7 +201,7 @@ def test_about_keeps_three_significant_figures_with_thousands_separators(value, 
         (0.8, "4 times in 5", "5 次中有 4 次"),
         (0.99, "99 times in 100", "100 次中有 99 次"),
         # Not rounded up to "1 times in 1": an interval is never stated to hold always.
-        (0.999, "999 times in 1000", "1000 次中有 999 次"),
+        (0.999, "999 times in 1,000", "1,000 次中有 999 次"),
         (None, "", ""),
     ],
 )
