@@ -184,3 +184,18 @@ def day(value) -> str:
 def month(value) -> str:
     """A calendar month in the language's layout: "2026年12月", "December 2026"."""
     return formats.date_format(value, "YEAR_MONTH_FORMAT")
+
+
+# --- A model's parameters (the card's equation, `retrain`'s report) ------------------------------
+
+
+def coefficient(value, log_scale: bool = False) -> str:
+    """A coefficient or an intercept, grouped: to 2 decimals ("83.94"), to 4 on logarithms, where
+    the third decimal matters ("0.5123"), and as a whole number when it is one to those
+    decimals: an exact fit reads "80", not "80.00"."""
+    if value is None or not math.isfinite(value):
+        return ""
+    places = 4 if log_scale else 2
+    if abs(value - round(value)) < 0.5 * 10**-places:
+        return count(value)
+    return decimal(value, places)

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import translation
 from pytest_django.asserts import assertContains
 
+from predictor.display import coefficient
 from predictor.models import PredictionRequest
 from predictor.services import registry
 from predictor.templatetags.viewsite import (
@@ -258,6 +259,25 @@ def test_decimal_rounds_a_measure_to_its_places():
     # What the plots and the card hand over: NumPy's floats, whose repr is np.float64(...).
     assert decimal(np.float64(0.9767930000634806)) == "0.977"
     assert count(np.float64(47765.75)) == about(np.int64(47766), 5) == "47,766"
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize(
+    ("value", "log_scale", "shown"),
+    [
+        (83.94123, False, "83.94"),
+        (80.0000001, False, "80"),
+        (-14432.456, False, "-14,432.46"),
+        (0.512345, True, "0.5123"),
+        (2.00001, True, "2"),
+        (math.nan, False, ""),
+    ],
+)
+def test_coefficient_writes_a_model_s_parameter_as_the_card_and_retrain_both_do(
+    value, log_scale, shown, language
+):
+    with translation.override(language):
+        assert coefficient(value, log_scale) == shown
 
 
 def test_when_writes_local_time_in_the_language_with_the_zone_named(settings):
