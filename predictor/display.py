@@ -6,7 +6,8 @@ The one place that writes a figure or a date for a person, in the active languag
 commands all write them through here, so one answer never reads two ways. The separators and
 date layouts are each language's formats (viewsite/formats over Django's own); this module
 decides the rounding: a view count is a whole number, a duration has at most one decimal, a
-share is a percentage.
+share is a percentage. It imports nothing of the project, so any module can write through it
+without an import circle: the refusals' sentences do, and the features import the refusals.
 """
 
 import math
@@ -17,11 +18,10 @@ from functools import cache
 from django.utils import formats, timezone
 from django.utils.translation import gettext
 
-from .features import served_views
-
 
 def about(value, digits: int = 3) -> str:
-    """`value` to `digits` significant figures, grouped for the language: 46292.74 → "46,300".
+    """`value` to `digits` significant figures, grouped for the language: 46292.74 → "46,300";
+    a count, so never finer than a whole number: 46.5 → "47", as `count` writes it.
 
     An interval tens of thousands wide makes the last digits of a prediction noise; showing
     them would claim a precision the model does not have.
@@ -31,21 +31,22 @@ def about(value, digits: int = 3) -> str:
     if value == 0:
         return "0"
     magnitude = math.floor(math.log10(abs(value)))
-    # Halves round up, as people round (46,250 → 46,300), not to even as round() does.
-    step = Decimal(1).scaleb(magnitude - digits + 1)
+    # Halves round up, as people round (46,250 → 46,300), not to even as round() does; below
+    # 100 to the unit (the preview's JavaScript rounds the same way).
+    step = Decimal(1).scaleb(max(0, magnitude - digits + 1))
     rounded = Decimal(repr(float(value))).quantize(step, rounding=ROUND_HALF_UP)
-    # Grouped as the active language groups digits: 46,300 in English, 46300 in Chinese.
+    # Grouped as the active language's format groups digits: "46,300" in both (viewsite/formats).
     return formats.number_format(rounded, decimal_pos=0, force_grouping=True)
 
 
 def times_in(coverage) -> str:
     """A coverage as a frequency, in the active language: 0.9 → "9 times in 10" ("10 次中有 9 次"),
-    0.95 → "19 times in 20". To a thousandth, so 0.999 reads "999 times in 1000", never
+    0.95 → "19 times in 20". To a thousandth, so 0.999 reads "999 times in 1,000", never
     "1 times in 1" (always)."""
     if coverage is None:
         return ""
     hits, tries = _frequency(coverage)
-    return gettext("%(hits)s times in %(tries)s") % {"hits": hits, "tries": tries}
+    return gettext("%(hits)s times in %(tries)s") % {"hits": count(hits), "tries": count(tries)}
 
 
 @cache  # a version's coverage, asked on every answer it gives; the few there are, once each
@@ -127,10 +128,10 @@ def prediction_title(record) -> str:
     }
     if not record.accepted:
         return gettext("#%(number)s %(channel)s, %(when)s → refused") % params
-    # The answer served, which the row keeps as the model computed it.
+    # The answer served, not the model's figure the row keeps.
     return gettext("#%(number)s %(channel)s, %(when)s → %(views)s views") % {
         **params,
-        "views": count(served_views(record.views)),
+        "views": count(record.served_views),
     }
 
 
@@ -183,3 +184,18 @@ def day(value) -> str:
 def month(value) -> str:
     """A calendar month in the language's layout: "2026年12月", "December 2026"."""
     return formats.date_format(value, "YEAR_MONTH_FORMAT")
+
+
+# --- A model's parameters (the card's equation, `retrain`'s report) ------------------------------
+
+
+def coefficient(value, log_scale: bool = False) -> str:
+    """A coefficient or an intercept, grouped: to 2 decimals ("83.94"), to 4 on logarithms, where
+    the third decimal matters ("0.5123"), and as a whole number when it is one to those
+    decimals: an exact fit reads "80", not "80.00"."""
+    if value is None or not math.isfinite(value):
+        return ""
+    places = 4 if log_scale else 2
+    if abs(value - round(value)) < 0.5 * 10**-places:
+        return count(value)
+    return decimal(value, places)

@@ -1,6 +1,7 @@
 """The browser form: the audit model's likes and shares, read as every door reads a count."""
 
 from django import forms
+from django.forms.utils import ErrorList
 from django.utils.functional import lazy
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -10,12 +11,24 @@ from django.utils.translation import gettext
 from . import display, features
 from .counts import CountRefused, read_count
 from .models import PredictionRequest
-from .refusals import Refusal
+from .refusals import MESSAGES, Refusal, render
 
 
 def _invalid(refusal: Refusal) -> forms.ValidationError:
     # Kept as a code with its parameters, so the audit stores no sentence.
     return forms.ValidationError(refusal.template, code=refusal.code, params=dict(refusal.params))
+
+
+class RefusalList(ErrorList):
+    """A field's errors as every door words a refusal (refusals.render): with its numbers written
+    for people ("20,000", as the hint beside it says), where Django would put the parameters in
+    as they are."""
+
+    def __getitem__(self, index):
+        error = self.data[index]
+        if isinstance(error, forms.ValidationError) and error.code in MESSAGES:
+            return render(error.code, error.params)
+        return super().__getitem__(index)
 
 
 class CountInput(forms.TextInput):
@@ -97,6 +110,7 @@ class PredictionForm(forms.ModelForm):
         return super().clean()
 
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("error_class", RefusalList)
         super().__init__(*args, **kwargs)
         for name in features.INPUT_NAMES:
             self.fields[name].widget.attrs.update(

@@ -640,6 +640,12 @@ class PredictionRequest(AppendOnlyModel):
     def __str__(self) -> str:
         return display.prediction_title(self)
 
+    @property
+    def served_views(self) -> float | None:
+        """The answer this row's request was served (features.served_views of the model's figure
+        the row keeps); None for a refusal."""
+        return None if self.views is None else features.served_views(self.views)
+
 
 class OutcomeQuerySet(AppendOnlyQuerySet):
     def latest_per_prediction(self):

@@ -19,6 +19,8 @@ from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+from . import display
+
 # code -> the sentence, with %(name)s for each parameter. Django's own wordings are reused where
 # they say the same thing, so Django's catalogues already translate them.
 MESSAGES = {
@@ -127,8 +129,21 @@ class Refusal:
 
 
 def render(code: str, params: Mapping | None = None) -> str:
-    """The refusal in the active language."""
-    return str(MESSAGES[code]) % dict(params or {})
+    """The refusal in the active language, its numbers written as the pages write them."""
+    return str(MESSAGES[code]) % shown(params or {})
+
+
+def shown(params: Mapping) -> dict:
+    """The parameters as a person reads them: a number (a bound, a length, a count of rows or
+    seconds) as display writes a count, "20,000" beside the form's hint of 20,000; text (what
+    was typed, a column, a reason) as it came. Stored and sent to programs as they are."""
+    return {name: _written(value) for name, value in params.items()}
+
+
+def _written(value):
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return display.count(value)
+    return value
 
 
 def quoted(value) -> str:
@@ -138,7 +153,7 @@ def quoted(value) -> str:
 
 
 def body_too_large() -> Refusal:
-    return Refusal("body_too_large", {"limit": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,}"})
+    return Refusal("body_too_large", {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE})
 
 
 def error_body(detail, code: str, errors=None) -> dict:
@@ -190,10 +205,21 @@ def _earlier_sentence(text: str) -> str:
         found = pattern.fullmatch(text)
         if found is not None:
             translated = gettext(template)
-            params = found.groupdict()
+            params = shown(_numbers(found.groupdict()))
             return translated.format(**params) if style == "{" else translated % params
     # An unparametrised sentence of ours or a library's is translated as it is.
     return gettext(text) if text else text
+
+
+# A whole number in an earlier sentence ("… less than or equal to 20000.") is a bound, a length or
+# a wait, never what was typed (typed digits are read as a count, not refused with their text).
+_WHOLE = re.compile(r"-?[0-9]+")
+
+
+def _numbers(params: dict) -> dict:
+    return {
+        name: int(value) if _WHOLE.fullmatch(value) else value for name, value in params.items()
+    }
 
 
 @cache

@@ -358,7 +358,7 @@ class DescribedErrorsFieldSchema(OpenApiSerializerFieldExtension):
             "description": "Why the request was refused, field by field, in the request's "
             "language (Accept-Language): the same sentences for rows written before refusals "
             "were stored as codes and after.",
-            "example": {"likes": ["Ensure this value is less than or equal to 20000."]},
+            "example": {"likes": ["Ensure this value is less than or equal to 20,000."]},
         }
 
 

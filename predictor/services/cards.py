@@ -28,15 +28,6 @@ class Equation:
     log_scale: bool
 
 
-def size(value: float, places: int) -> str:
-    """abs(value) to `places` decimals, grouped (display.decimal), or as a whole number when
-    that is what it is to those decimals: an exact fit reads 80, not 80.00."""
-    written = display.decimal(abs(value), places)
-    if abs(abs(value) - round(abs(value))) < 0.5 * 10**-places:
-        return display.count(abs(value))
-    return written
-
-
 @dataclass(frozen=True)
 class InputDrift:
     """How the inputs served so far compare with the training data's ranges."""
@@ -133,9 +124,6 @@ def equation(version: ModelVersion) -> Equation | None:
         return None
     log_scale = parameters.get("scale") == "log1p"
 
-    # A coefficient on logarithms is small, and its third decimal matters.
-    places = 4 if log_scale else 2
-
     def named(feature):
         return f"log(1 + {feature.title})" if log_scale else str(feature.title)
 
@@ -143,11 +131,15 @@ def equation(version: ModelVersion) -> Equation | None:
     return Equation(
         target=named(features.TARGET),
         terms=[
-            Term(coefficients[f.name], named(f), size(coefficients[f.name], places))
+            Term(
+                coefficients[f.name],
+                named(f),
+                display.coefficient(abs(coefficients[f.name]), log_scale),
+            )
             for f in features.INPUT_FEATURES
         ],
         intercept=parameters["intercept"],
-        intercept_size=size(parameters["intercept"], places),
+        intercept_size=display.coefficient(abs(parameters["intercept"]), log_scale),
         log_scale=log_scale,
     )
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext
 
-from .. import features
+from .. import display, features
 from ..refusals import Refusal, quoted
 from .errors import ViewsiteError
 
@@ -69,12 +69,15 @@ def located(problem, *, file=None, line: int | None = None, column: Column | Non
     text = str(problem)
     if line is not None and column is not None:
         text = gettext("line %(line)s, column %(column)s: %(problem)s") % {
-            "line": line,
+            "line": display.count(line),
             "column": column.display,
             "problem": text,
         }
     elif line is not None:
-        text = gettext("line %(line)s: %(problem)s") % {"line": line, "problem": text}
+        text = gettext("line %(line)s: %(problem)s") % {
+            "line": display.count(line),
+            "problem": text,
+        }
     return f"{file}: {text}" if file is not None else text
 
 

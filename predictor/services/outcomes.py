@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .. import features
+from .. import display, features
 from ..counts import CountRefused, read_count
 from ..models import Channel, Outcome, PredictionRequest
 from ..refusals import Refusal
@@ -68,11 +68,13 @@ class OutcomesRefused(ViewsiteError):
 
     def __init__(self, problems: Sequence[Problem]):
         self.problems = list(problems)
-        shown = "; ".join(map(str, self.problems[:20]))
-        more = f"; and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
-        super().__init__(
-            gettext("Nothing was recorded. %(problems)s.") % {"problems": shown + more}
-        )
+        shown = gettext("; ").join(map(str, self.problems[:20]))
+        if len(self.problems) > 20:
+            shown = gettext("%(problems)s; and %(count)s more") % {
+                "problems": shown,
+                "count": display.count(len(self.problems) - 20),
+            }
+        super().__init__(gettext("Nothing was recorded. %(problems)s.") % {"problems": shown})
 
 
 def record_outcomes(

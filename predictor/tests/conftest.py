@@ -331,15 +331,15 @@ def pytest_terminal_summary(terminalreporter):
 STORED_REFUSALS = [
     (
         "old English bound",
-        {"likes": ["Ensure this value is less than or equal to 20000."]},
-        "Ensure this value is less than or equal to 20000.",
-        "确保该值小于或等于20000。",
+        {"likes": ["Ensure this value is less than or equal to 20,000."]},
+        "Ensure this value is less than or equal to 20,000.",
+        "确保该值小于或等于20,000。",
     ),
     (
         "old Chinese bound",
-        {"likes": ["确保该值小于或等于20000。"]},
-        "Ensure this value is less than or equal to 20000.",
-        "确保该值小于或等于20000。",
+        {"likes": ["确保该值小于或等于20,000。"]},
+        "Ensure this value is less than or equal to 20,000.",
+        "确保该值小于或等于20,000。",
     ),
     (
         "old form pair",
@@ -374,8 +374,8 @@ STORED_REFUSALS = [
     (
         "code bound",
         {"likes": [{"code": "max_value", "params": {"limit_value": 20000}}]},
-        "Ensure this value is less than or equal to 20000.",
-        "确保该值小于或等于20000。",
+        "Ensure this value is less than or equal to 20,000.",
+        "确保该值小于或等于20,000。",
     ),
     (
         "code with input",

@@ -537,12 +537,12 @@ def record_typed_refusal():
         (
             "en",
             "Refused: likes: “abc” is not a whole number. "
-            "shares: Ensure this value is less than or equal to 20000.",
+            "shares: Ensure this value is less than or equal to 20,000.",
             "Time (Asia/Shanghai)",
         ),
         (
             "zh-hans",
-            "已拒绝： 点赞数：“abc”不是整数。 转发数：确保该值小于或等于20000。",
+            "已拒绝： 点赞数：“abc”不是整数。 转发数：确保该值小于或等于20,000。",
             "时间（Asia/Shanghai）",
         ),
     ],

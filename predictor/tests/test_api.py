@@ -140,6 +140,39 @@ def test_a_batch_over_the_limit_is_refused_and_audited_once(api, active_model, s
     }
 
 
+@pytest.mark.parametrize(
+    ("language", "bound", "batch"),
+    [
+        (
+            "en",
+            "Ensure this value is less than or equal to 20,000.",
+            "A batch takes at most 1,000 inputs; this one has 1,001.",
+        ),
+        (
+            "zh-hans",
+            "确保该值小于或等于20,000。",
+            "一个批次最多 1,000 个输入；这个批次有 1,001 个。",
+        ),
+    ],
+)
+def test_an_error_body_writes_its_numbers_grouped_and_the_trail_keeps_them_as_numbers(
+    api, active_model, settings, language, bound, batch
+):
+    settings.VIEWSITE_BATCH_MAX = 1000
+    one = post_json(api, {"likes": 20_001, "shares": 1}, HTTP_ACCEPT_LANGUAGE=language)
+    assert one.json()["errors"] == {"likes": [bound]}
+    many = post_json(api, [{"likes": 1, "shares": 1}] * 1001, HTTP_ACCEPT_LANGUAGE=language)
+    assert many.json()["errors"] == {"non_field_errors": [batch]}
+    assert [row.errors for row in PredictionRequest.objects.order_by("pk")] == [
+        {"likes": [{"code": "max_value", "params": {"limit_value": 20000}}]},
+        {
+            "non_field_errors": [
+                {"code": "batch_too_long", "params": {"limit": 1000, "length": 1001}}
+            ]
+        },
+    ]
+
+
 ACCEPTED = "点赞数 (likes), 转发数 (shares)"
 
 
@@ -173,7 +206,7 @@ ACCEPTED = "点赞数 (likes), 转发数 (shares)"
         (
             {"likes": 20_001, "shares": 1},
             "likes",
-            "Ensure this value is less than or equal to 20000.",
+            "Ensure this value is less than or equal to 20,000.",
             {"code": "max_value", "params": {"limit_value": 20000}},
         ),
         (

@@ -623,9 +623,10 @@ def test_the_throttled_example_is_what_a_client_over_its_rate_gets(schema, activ
     refused = api.post(PREDICTIONS, ONE_INPUT, format="json")
 
     assert refused.status_code == 429
-    wait = refused["Retry-After"]
+    wait = int(refused["Retry-After"])  # for programs: the seconds, as they are
     example = examples_of(schema, "429")["Throttled"]
-    assert refused.json() == {**example, "detail": example["detail"].replace("42", wait)}
+    # For people: grouped as every figure is ("Try again in 1,037 seconds.").
+    assert refused.json() == {**example, "detail": example["detail"].replace("42", f"{wait:,}")}
 
 
 def test_the_proxy_rate_limit_example_is_what_nginx_answers(schema):

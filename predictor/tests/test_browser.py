@@ -49,7 +49,7 @@ def test_bad_input_is_shown_next_to_its_field(server, browser):
     browser.find_element(By.CSS_SELECTOR, ".predict-form button[type=submit]").click()
 
     error = wait_for(browser, "#id_likes_error")
-    assert error.text == "Ensure this value is less than or equal to 20000."
+    assert error.text == "Ensure this value is less than or equal to 20,000."
     # A screen reader reads the field's hint and the message with the field they belong to.
     field = browser.find_element(By.ID, "id_likes")
     hint = browser.find_element(By.ID, "id_likes_helptext")
@@ -159,7 +159,7 @@ def test_the_language_switch_changes_the_page_and_its_messages_and_is_remembered
     browser.find_element(By.ID, "id_shares").send_keys("3")
     browser.find_element(By.CSS_SELECTOR, ".predict-form button[type=submit]").click()
     # The refusal in place, in the chosen language (Django's own catalogue says it in Chinese).
-    assert wait_for(browser, "#id_likes_error").text == "确保该值小于或等于20000。"
+    assert wait_for(browser, "#id_likes_error").text == "确保该值小于或等于20,000。"
 
     # Remembered: a new visit is still in Chinese; the switch goes back to English.
     browser.get(f"{server}/")
@@ -222,6 +222,8 @@ def test_the_preview_says_when_an_answer_lies_outside_the_training_range(server,
     browser.find_element(By.ID, "id_shares").send_keys("3000")
     preview = browser.find_element(By.ID, "preview")
     WebDriverWait(browser, 10).until(lambda driver: "外推" in preview.text)
+    # Grouped by 3 with "," as display writes it in Chinese too (Django's zh_Hans would not).
+    assert f"约 {exact_views(1200, 3000):,} " in preview.text
     assert preview.text.endswith(
         "转发数 3,000 高于训练数据的范围（50 至 445），这个预测是外推的，可能不准。"
     )

@@ -46,7 +46,7 @@ def test_retrain_reports_rows_metrics_and_the_decision(db, linear_csv):
 
     assert "rows from the file: 40; blank 转发数 filled with 点赞数: 0" in output
     assert "rows used: 40" in output
-    assert "点赞数 80.0000, 转发数 60.0000, intercept 1,000.0000" in output
+    assert "点赞数 80, 转发数 60, intercept 1,000" in output
     assert "candidate (5-fold CV)" in output
     assert "no active model yet" in output
     assert "Quality gate: passed." in output
@@ -637,8 +637,7 @@ def test_retrain_reports_in_chinese(db, linear_csv, settings):
         f"数据：linear.csv（sha256 {version.data_sha256[:12]}…）",
         "  来自文件的行：40；转发数为空、用点赞数补上的行：0",
         "  使用的行数：40",
-        "模型：linear，sklearn.linear_model.LinearRegression：点赞数 80.0000，转发数 60.0000，"
-        "截距 1,000.0000",
+        "模型：linear，sklearn.linear_model.LinearRegression：点赞数 80，转发数 60，截距 1,000",
     ]
     assert lines[6].split() == ["新模型（5", "折交叉验证）", "1.0000", "0", "0"]
     assert lines[7] == "  还没有正在使用的模型"

@@ -42,7 +42,7 @@ def test_english_headers_and_empty_blanks_are_accepted(tmp_path):
         ("12.5", "“12.5” is not a whole number: a count has no fraction or decimal point."),
         ("1e3", "“1e3” is not a whole number: write the digits (1000), not an exponent."),
         ("inf", "“inf” is not a whole number."),
-        ("25000", "Ensure this value is less than or equal to 20000."),
+        ("25000", "Ensure this value is less than or equal to 20,000."),
     ],
 )
 def test_a_bad_cell_is_refused_naming_file_line_and_column(tmp_path, cell, problem):

@@ -56,3 +56,32 @@ def test_the_form_s_hints_follow_the_features_bounds():
         )
         with translation.override("en"):
             assert f"to {features.BY_NAME[name].max_value:,}," in str(field.help_text)
+
+
+@pytest.mark.parametrize(
+    ("language", "bound", "typed"),
+    [
+        (
+            "en",
+            "Ensure this value is less than or equal to 20,000.",
+            "“50%” is not a whole number.",
+        ),
+        ("zh-hans", "确保该值小于或等于20,000。", "“50%”不是整数。"),
+    ],
+)
+def test_the_form_s_errors_write_numbers_as_its_hints_and_keep_them_as_numbers(
+    language, bound, typed
+):
+    with translation.override(language):
+        form = PredictionForm({"likes": "25000", "shares": "50%"})
+        assert not form.is_valid()
+        # As the hint beside it writes the bound ("20,000"), and what was typed as it was.
+        assert "20,000" in str(form.fields["likes"].help_text)
+        assert list(form["likes"].errors) == [bound]
+        assert list(form["shares"].errors) == [typed]
+        assert f"<li>{bound}</li>" in str(form.errors)
+    # The audit keeps the number, not the words.
+    assert {name: [r.stored() for r in found] for name, found in form.refusals().items()} == {
+        "likes": [{"code": "max_value", "params": {"limit_value": 20000}}],
+        "shares": [{"code": "not_a_number", "params": {"value": "50%"}}],
+    }

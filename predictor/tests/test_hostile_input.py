@@ -101,8 +101,8 @@ FORM_CASES = [
     ("Infinity", {"likes": "Infinity", "shares": "1"}, "likes", "“Infinity” is not a whole number."),
     ("1e308", {"likes": "1e308", "shares": "1"}, "likes", "“1e308” is not a whole number: write the digits (1000), not an exponent."),
     ("1e400", {"likes": "1e400", "shares": "1"}, "likes", "“1e400” is not a whole number: write the digits (1000), not an exponent."),
-    ("5,000-digit integer", {"likes": "1" + "0" * 5000, "shares": "1"}, "likes", "Ensure this value is less than or equal to 20000."),
-    ("very long string", {"likes": LONG, "shares": "1"}, "likes", "Ensure this value is less than or equal to 20000."),
+    ("5,000-digit integer", {"likes": "1" + "0" * 5000, "shares": "1"}, "likes", "Ensure this value is less than or equal to 20,000."),
+    ("very long string", {"likes": LONG, "shares": "1"}, "likes", "Ensure this value is less than or equal to 20,000."),
     # Input quoted back in a message is cut short: the page does not echo 100,000 characters.
     ("very long text", {"likes": "x" * 100_000, "shares": "1"}, "likes", f"“{'x' * 200}…” is not a whole number."),
     ("NUL character", {"likes": "1\x00", "shares": "1"}, "likes", "“1\x00” is not a whole number."),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from predictor import display, features, services
 from predictor.models import Channel, ModelVersion, Outcome, PredictionRequest
@@ -242,6 +243,24 @@ def test_a_batch_with_bad_items_records_nothing_and_reports_each_in_line_order(a
     assert checked == [(first.pk, 100), (second.pk, 300)]
     assert len(problems) == 3
     assert not Outcome.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("language", "ending"),
+    [
+        ("en", "; line 1,021, column 浏览量 (views): “x” is not a whole number.; and 1,005 more."),
+        ("zh-hans", "；第 1,021 行，浏览量 (views) 列：“x”不是整数。；另外还有 1,005 个问题。"),
+    ],
+)
+def test_a_long_list_of_problems_says_how_many_more_in_the_readers_language(
+    active_model, language, ending
+):
+    [prediction] = predict((1, 1))
+    items = [OutcomeItem(prediction.pk, "x", line=line) for line in range(1002, 2027)]
+    with translation.override(language):
+        error = refusal(items)
+    assert len(error.problems) == 1025
+    assert str(error).endswith(ending)
 
 
 # --- Reading a file -----------------------------------------------------------------------------

@@ -85,7 +85,7 @@ def test_one_prediction_accepts_spaces_and_thousands_separators(active_model):
 @pytest.mark.parametrize(
     ("likes", "shares", "message"),
     [
-        ("20001", "3", r"^Refused: likes: Ensure this value is less than or equal to "),
+        ("20001", "3", r"^Refused: likes: Ensure this value is less than or equal to 20,000\.$"),
         (
             "5",
             "-1",
@@ -230,7 +230,7 @@ def test_bad_rows_are_written_with_their_line_and_error_and_audited_none_dropped
     assert errors["6"] == "The line has 3 cell(s); expected 2 (点赞数, 转发数)."
     assert errors["7"] == (
         "likes: Ensure this value is greater than or equal to 0. "
-        "shares: Ensure this value is less than or equal to 20000."
+        "shares: Ensure this value is less than or equal to 20,000."
     )
     assert errors["8"] == "The line has 1 cell(s); expected 2 (点赞数, 转发数)."
     assert errors["10"] == (
@@ -447,6 +447,8 @@ def test_the_command_answers_in_django_language_code_or_the_language_asked(activ
         (("x", "300"), "无法预测：点赞数：“x”不是整数。"),
         (("-5", "x"), "无法预测：点赞数：确保该值大于或等于0。 转发数：“x”不是整数。"),
         (("5",), "无法预测：转发数：该字段是必填项。"),
+        # The bound as the form's hint writes it, grouped; stored as the number it is.
+        (("25000", "3"), "无法预测：点赞数：确保该值小于或等于20,000。"),
     ],
 )
 def test_a_refusal_in_chinese_is_all_chinese_and_stored_as_codes(
@@ -460,6 +462,8 @@ def test_a_refusal_in_chinese_is_all_chinese_and_stored_as_codes(
     assert str(raised.value) == message
     record = PredictionRequest.objects.get()
     assert all("code" in error for errors in record.errors.values() for error in errors)
+    if args[0] == "25000":
+        assert record.errors == {"likes": [{"code": "max_value", "params": {"limit_value": 20000}}]}
 
 
 def test_a_file_in_chinese_keeps_its_columns_and_writes_its_errors_in_chinese(
@@ -467,7 +471,9 @@ def test_a_file_in_chinese_keeps_its_columns_and_writes_its_errors_in_chinese(
 ):
     """The CSV columns are for programs and keep their names; the error column and the summary
     are for people and are in the reader's language."""
-    source = write_csv(tmp_path / "in.csv", [(1, 2), ("x", 1)], header=("likes", "shares"))
+    source = write_csv(
+        tmp_path / "in.csv", [(1, 2), ("x", 1), (1, 25000)], header=("likes", "shares")
+    )
     settings.LANGUAGE_CODE = "zh-hans"
     stdout, _ = run("--csv", source, "--out", tmp_path / "zh.csv")
     english_out, _ = run("--csv", source, "--out", tmp_path / "en.csv", "--language", "en")
@@ -476,13 +482,17 @@ def test_a_file_in_chinese_keeps_its_columns_and_writes_its_errors_in_chinese(
     assert list(zh[0]) == list(en[0]) == ["line", "likes", "shares", *RESULT_COLUMNS]
     assert zh[1]["error"] == "点赞数：“x”不是整数。"
     assert en[1]["error"] == "likes: “x” is not a whole number."
+    # The bound as the form's hint writes it, in both languages; the input cell as it was read.
+    assert zh[2]["error"] == "转发数：确保该值小于或等于20,000。"
+    assert en[2]["error"] == "shares: Ensure this value is less than or equal to 20,000."
+    assert zh[2]["shares"] == en[2]["shares"] == "25000"
     assert stdout.splitlines()[1:] == [
         "  已预测：1（模型 v1: 1）",
-        "  已拒绝：1（每一行都在输出文件里，附行号和原因）",
-        f"已把 2 行写入 {tmp_path / 'zh.csv'}。",
+        "  已拒绝：2（每一行都在输出文件里，附行号和原因）",
+        f"已把 3 行写入 {tmp_path / 'zh.csv'}。",
     ]
-    assert stdout.startswith(f"从 {source} 读取了 2 行，用时 ")
-    assert english_out.startswith(f"Read 2 rows from {source} in ")
+    assert stdout.startswith(f"从 {source} 读取了 3 行，用时 ")
+    assert english_out.startswith(f"Read 3 rows from {source} in ")
 
 
 # An answer honest about itself (issue 22) ------------------------------------------------------

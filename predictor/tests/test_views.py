@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import translation
 from pytest_django.asserts import assertContains
 
+from predictor.display import coefficient
 from predictor.models import PredictionRequest
 from predictor.services import registry
 from predictor.templatetags.viewsite import (
@@ -178,6 +179,10 @@ def test_the_answer_states_the_audited_interval_in_words(client, noisy_model):
         (999.7, 3, "1,000"),
         (123.4, 3, "123"),
         (46292.74, 2, "46,000"),
+        # A count: never finer than a unit, halves up, as `count` and the preview round.
+        (46.5, 3, "47"),
+        (9.6, 3, "10"),
+        (0.4, 3, "0"),
         (-46292.74, 3, "-46,300"),
         (0, 3, "0"),
         (None, 3, ""),
@@ -197,7 +202,7 @@ def test_about_keeps_three_significant_figures_with_thousands_separators(value, 
         (0.8, "4 times in 5", "5 次中有 4 次"),
         (0.99, "99 times in 100", "100 次中有 99 次"),
         # Not rounded up to "1 times in 1": an interval is never stated to hold always.
-        (0.999, "999 times in 1000", "1000 次中有 999 次"),
+        (0.999, "999 times in 1,000", "1,000 次中有 999 次"),
         (None, "", ""),
     ],
 )
@@ -256,6 +261,25 @@ def test_decimal_rounds_a_measure_to_its_places():
     assert count(np.float64(47765.75)) == about(np.int64(47766), 5) == "47,766"
 
 
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize(
+    ("value", "log_scale", "shown"),
+    [
+        (83.94123, False, "83.94"),
+        (80.0000001, False, "80"),
+        (-14432.456, False, "-14,432.46"),
+        (0.512345, True, "0.5123"),
+        (2.00001, True, "2"),
+        (math.nan, False, ""),
+    ],
+)
+def test_coefficient_writes_a_model_s_parameter_as_the_card_and_retrain_both_do(
+    value, log_scale, shown, language
+):
+    with translation.override(language):
+        assert coefficient(value, log_scale) == shown
+
+
 def test_when_writes_local_time_in_the_language_with_the_zone_named(settings):
     settings.TIME_ZONE = "Asia/Shanghai"
     moment = datetime.datetime(2026, 12, 7, 12, 41, tzinfo=datetime.UTC)
@@ -289,7 +313,7 @@ def test_when_writes_local_time_in_the_language_with_the_zone_named(settings):
         (
             {"likes": "1", "shares": "99999"},
             "shares",
-            "Ensure this value is less than or equal to 20000.",
+            "Ensure this value is less than or equal to 20,000.",
             {"code": "max_value", "params": {"limit_value": 20000}},
         ),
         (
@@ -505,3 +529,43 @@ def test_an_answer_inside_the_range_says_nothing_about_it(client, below_zero_mod
     assert record.views_lower <= record.views <= record.views_upper
     assert "result-extrapolation" not in html
     assert "extrapolation" not in page_text(response)
+
+
+@pytest.mark.parametrize(
+    ("language", "inputs", "bound", "hint"),
+    [
+        (
+            "en",
+            "15,000 likes · 12,000 shares",
+            "Ensure this value is less than or equal to 20,000.",
+            "A whole number from 0 to 20,000",
+        ),
+        (
+            "zh-hans",
+            "点赞数 15,000 · 转发数 12,000",
+            "确保该值小于或等于20,000。",
+            "填 0 到 20,000 之间的整数",
+        ),
+    ],
+)
+def test_the_form_page_writes_every_number_grouped_in_both_languages(
+    client, active_model, language, inputs, bound, hint
+):
+    answered = client.post(
+        PAGE, {"likes": "15000", "shares": "12000"}, HTTP_ACCEPT_LANGUAGE=language
+    )
+    record = PredictionRequest.objects.get()
+    html = answered.content.decode()
+    with translation.override(language):
+        views = count(record.served_views)
+    assert "," in views
+    assert f'<p class="result-value" data-views="{record.views}">{views}</p>' in html
+    assert inputs in page_text(answered)
+
+    # A refusal under its field writes the bound as the hint above it does.
+    refused = client.post(PAGE, {"likes": "25000", "shares": "1"}, HTTP_ACCEPT_LANGUAGE=language)
+    assert f'<p class="field-error" id="id_likes_error">{bound}</p>' in refused.content.decode()
+    assert hint in page_text(refused)
+    assert PredictionRequest.objects.get(accepted=False).errors == {
+        "likes": [{"code": "max_value", "params": {"limit_value": 20000}}]
+    }

@@ -11,7 +11,12 @@
   }
   const fields = ["likes", "shares"].map(function (name) { return form.elements[name]; });
   const csrfToken = form.elements.csrfmiddlewaretoken.value;
-  const numbers = new Intl.NumberFormat(document.documentElement.lang);
+  // Grouped by 3 with "," in both languages, whole numbers: as predictor/display.py writes the
+  // recorded answer below (its zh_Hans format groups as this locale's does).
+  const numbers = new Intl.NumberFormat(document.documentElement.lang, {
+    useGrouping: true,
+    maximumFractionDigits: 0,
+  });
   let timer = null;
   let pending = null;
 

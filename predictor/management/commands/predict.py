@@ -231,7 +231,7 @@ class Command(ViewsiteCommand):
                 with tqdm.external_write_mode(file=sys.stderr):
                     self.stderr.write(
                         gettext("line %(line)s: %(errors)s")
-                        % {"line": line, "errors": batches.describe(errors)}
+                        % {"line": count(line), "errors": batches.describe(errors)}
                     )
         tally.predicted += chunk.predicted
         if chunk.predicted:

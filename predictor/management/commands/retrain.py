@@ -14,7 +14,7 @@ from django.db import DatabaseError
 from django.utils.translation import gettext
 
 from predictor import features, services
-from predictor.display import count, decimal, milliseconds, percent
+from predictor.display import coefficient, count, decimal, milliseconds, percent
 from predictor.management.base import ViewsiteCommand, table
 from predictor.services.algorithms import ALGORITHMS, DEFAULT_ALGORITHM
 from predictor.services.training import BEST_RULE, R2_PLACES
@@ -213,17 +213,19 @@ class Command(ViewsiteCommand):
         self._write_data(report.data)
         parameters = report.parameters
         if "coefficients" in parameters:
+            # Written as the model card writes its equation.
+            log_scale = parameters.get("scale") == "log1p"
             coefficients = gettext(", ").join(
-                f"{features.BY_NAME[name].label} {decimal(value, 4)}"
+                f"{features.BY_NAME[name].label} {coefficient(value, log_scale)}"
                 for name, value in parameters["coefficients"].items()
             )
             figures = {
                 "name": report.algorithm_name,
                 "algorithm": report.algorithm,
                 "coefficients": coefficients,
-                "intercept": decimal(parameters["intercept"], 4),
+                "intercept": coefficient(parameters["intercept"], log_scale),
             }
-            if parameters.get("scale") == "log1p":
+            if log_scale:
                 line = gettext(
                     "Model: %(name)s, %(algorithm)s: %(coefficients)s, intercept %(intercept)s "
                     "(on log(1+x))"
