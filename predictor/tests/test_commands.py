@@ -466,10 +466,7 @@ def test_activate_prints_its_answer_alone_and_logs_on_stderr(site, language, ans
     assert "model activated version=v1" in "\n".join(log_lines(result.stderr))
 
 
-# A process costs seconds: each of these runs in one language here and in the other in-process
-# (the English answers are pinned by the tests above and in test_predict_command.py and
-# test_sealing.py; the Chinese listing by test_listing_and_key_commands_in_chinese).
-@pytest.mark.parametrize("language", ["zh-hans"])
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_a_file_seals_and_outcomes_print_their_answers_alone(site, language):
     """predict --csv, import_outcomes, seal_audit and verify_audit: each one's stdout is its
     summary, line by line, with every log line of the run on stderr."""
@@ -515,7 +512,7 @@ def test_a_file_seals_and_outcomes_print_their_answers_alone(site, language):
         assert log_lines(result.stdout) == []
 
 
-@pytest.mark.parametrize("language", ["en"])
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_listing_and_key_commands_print_their_answers_alone(site, language):
     english = language == "en"
     models = site.run("models", language=language).stdout
