@@ -33,7 +33,6 @@ def loaded_when_asked(view_class: str, **initkwargs):
 
 urlpatterns = [
     path("", include("predictor.urls")),
-    path("api/auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
     # set_language: the page's language switch posts here; the choice is kept in a cookie.
     path("i18n/", include("django.conf.urls.i18n")),

@@ -645,6 +645,24 @@ def test_the_browsable_api_offers_a_json_form_to_anyone_and_the_history_to_staff
     assert b"<h1>Model versions</h1>" in models_page.content
 
 
+def test_the_browsable_api_signs_in_and_out_through_the_admins_login(
+    client, active_model, staff_user
+):
+    """One login page for the site: the admin's (translated, watched by django-axes), which
+    brings the auditor back to the API page they came from."""
+    anonymous = client.get(HISTORY, HTTP_ACCEPT="text/html").content.decode()
+    login = f"{reverse('admin:login')}?next={HISTORY}"
+    assert f'href="{login}"' in anonymous
+    assert client.get("/api/auth/login/").status_code == 404  # DRF's own page is not served
+
+    signed_in = client.post(login, {"username": staff_user.username, "password": "pw-for-tests"})
+    assert signed_in.status_code == 302 and signed_in["Location"] == HISTORY
+    page = client.get(HISTORY, HTTP_ACCEPT="text/html").content.decode()
+    assert f'action="{reverse("admin:logout")}?next={HISTORY}"' in page
+    assert client.post(f"{reverse('admin:logout')}?next={HISTORY}").status_code == 302
+    assert client.get(HISTORY, HTTP_ACCEPT="application/json").status_code in (401, 403)
+
+
 @pytest.mark.parametrize(
     ("language", "words", "english"),
     [
