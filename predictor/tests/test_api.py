@@ -656,7 +656,8 @@ def test_the_browsable_api_signs_in_and_out_through_the_admins_login(
     assert client.get("/api/auth/login/").status_code == 404  # DRF's own page is not served
 
     signed_in = client.post(login, {"username": staff_user.username, "password": "pw-for-tests"})
-    assert signed_in.status_code == 302 and signed_in["Location"] == HISTORY
+    assert signed_in.status_code == 302
+    assert signed_in["Location"] == HISTORY
     page = client.get(HISTORY, HTTP_ACCEPT="text/html").content.decode()
     assert f'action="{reverse("admin:logout")}?next={HISTORY}"' in page
     assert client.post(f"{reverse('admin:logout')}?next={HISTORY}").status_code == 302
