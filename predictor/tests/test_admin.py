@@ -794,7 +794,7 @@ def test_a_versions_figures_are_tables_and_its_model_card_one_click_away(
             ("点赞数的系数", display.decimal(coefficients["likes"], 3)),
             ("截距", display.decimal(active_model.parameters["intercept"], 3)),
             ("交叉验证 R²", display.decimal(active_model.cv_r2, 3)),
-            ("交叉验证 MAE", display.count(active_model.cv_mae)),
+            ("交叉验证平均绝对误差", display.count(active_model.cv_mae)),
             ("交叉验证区间覆盖率", display.percent(active_model.cv_interval_coverage)),
             ("拟合耗时", display.seconds(active_model.fit_seconds)),
             ("来自数据文件的行数", display.count(summary["file_rows"])),
