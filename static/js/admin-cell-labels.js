@@ -8,9 +8,12 @@ document.addEventListener("DOMContentLoaded", () => {
   if (table === null) {
     return;
   }
-  const headings = [...table.querySelectorAll("thead th")].map((heading) =>
-    heading.classList.contains("action-checkbox-column") ? "" : heading.innerText.trim(),
-  );
+  // A heading's words, without its sort marks (priority numbers), as written rather than as the
+  // stylesheet capitalises them.
+  const headings = [...table.querySelectorAll("thead th")].map((heading) => {
+    const words = heading.querySelector(".text");
+    return words === null ? "" : words.textContent.trim();
+  });
   for (const row of table.querySelectorAll("tbody tr")) {
     [...row.cells].forEach((cell, index) => {
       if (headings[index]) {
