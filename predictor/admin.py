@@ -5,10 +5,11 @@ import ipaddress
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from axes import admin as axes_admin
-from axes.models import AccessAttempt
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -18,6 +19,7 @@ from django.core.paginator import Paginator
 from django.db import models
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property, lazy
@@ -41,9 +43,19 @@ from .models import (
 from .services import exports, plots
 
 
+class AdminMedia:
+    """Every admin page of ours (`Media = AdminMedia`): the stylesheet (links underlined, a list
+    laid out as cards on a phone) and the script that names each card's cells by their column."""
+
+    css = {"all": ["css/admin.css"]}
+    js = ["js/admin-cell-labels.js"]
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """For records nobody may add, change or delete here, superusers included: Django shows
     every field read-only to those who may only view."""
+
+    Media = AdminMedia
 
     def has_add_permission(self, request):
         return False
@@ -53,6 +65,48 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def yes_no(value):
+    """A flag as Django's icons show it, said in the reader's language: Django's own icons say
+    the Python value ("True") to a screen reader. Unknown (None) is a dash."""
+    if value is None:
+        return "—"
+    return format_html(
+        '<img src="{}" alt="{}">',
+        static(f"admin/img/icon-{'yes' if value else 'no'}.svg"),
+        gettext("Yes") if value else gettext("No"),
+    )
+
+
+def as_code(text):
+    """What a program reads rather than a person (a hash, a file or class name, JSON, a user
+    agent) in a code element: the same in every language. A dash when there is none."""
+    if text is None or text == "":
+        return "-"
+    return format_html("<code>{}</code>", text)
+
+
+def stored_json(value):
+    """A JSON field as stored, for the auditor: in a pre element, wrapped rather than scrolled."""
+    if value is None:
+        return "-"
+    return format_html('<pre class="stored-json">{}</pre>', json.dumps(value, ensure_ascii=False))
+
+
+def field_name(model, name):
+    """A model field's verbose name, for a display method that shows that field."""
+    return lazy(lambda: capfirst(model._meta.get_field(name).verbose_name), str)()
+
+
+def code_field(model, name):
+    """A display method showing the model's field `name` as code, under the field's name."""
+
+    @admin.display(description=field_name(model, name))
+    def shown(self, obj):
+        return as_code(getattr(obj, name))
+
+    return shown
 
 
 class BoundedCountPaginator(Paginator):
@@ -194,19 +248,19 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
     fields = [
         "created_when",
         "channel",
-        "accepted",
-        "raw_input",
+        "was_accepted",
+        "raw_input_stored",
         "likes_given",
         "shares_given",
         "views_answered",
         "interval",
-        "extrapolated",
+        "was_extrapolated",
         "model_version",
-        "errors",
+        "errors_stored",
         "refused_because",
         "latency",
         "client_ip",
-        "user_agent",
+        "user_agent_code",
         "user",
         "batch_id",
         "batch_index",
@@ -219,10 +273,30 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
         "interval",
         "refused_because",
         "latency",
+        "was_accepted",
+        "was_extrapolated",
+        "raw_input_stored",
+        "errors_stored",
+        "user_agent_code",
     ]
 
-    class Media:
-        css = {"all": ["css/admin.css"]}
+    user_agent_code = code_field(PredictionRequest, "user_agent")
+
+    @admin.display(description=field_name(PredictionRequest, "accepted"))
+    def was_accepted(self, obj):
+        return yes_no(obj.accepted)
+
+    @admin.display(description=field_name(PredictionRequest, "extrapolated"))
+    def was_extrapolated(self, obj):
+        return yes_no(obj.extrapolated)
+
+    @admin.display(description=field_name(PredictionRequest, "raw_input"))
+    def raw_input_stored(self, obj):
+        return stored_json(obj.raw_input)
+
+    @admin.display(description=field_name(PredictionRequest, "errors"))
+    def errors_stored(self, obj):
+        return stored_json(obj.errors)
 
     @admin.display(description=in_local_time(_("time")), ordering="created_at")
     def created(self, obj):
@@ -434,6 +508,23 @@ def _is_ip(term: str) -> bool:
     return True
 
 
+class AlgorithmFilter(admin.SimpleListFilter):
+    """The versions by algorithm, each named for people ("linear regression"), not by its
+    `retrain --algorithm` name."""
+
+    title = _("algorithm")
+    parameter_name = "algorithm_name"
+
+    def lookups(self, request, model_admin):
+        names = ModelVersion.objects.order_by("algorithm_name").values_list("algorithm_name")
+        return [(name, algorithm_title(name)) for (name,) in names.distinct()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(algorithm_name=self.value())
+        return queryset
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ReadOnlyAdmin):
     """Versions come from `manage.py retrain`, which records how they were made; here they are
@@ -445,7 +536,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
     list_display = [
         "label",
         "card",
-        "is_active",
+        "active",
         "algorithm_used",
         "r2",
         "mae",
@@ -456,7 +547,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         "live_coverage",
         "live_error",
     ]
-    list_filter = ["is_active", "algorithm_name"]
+    list_filter = ["is_active", AlgorithmFilter]
     actions = ["activate_version"]
     fieldsets = [
         (
@@ -464,9 +555,9 @@ class ModelVersionAdmin(ReadOnlyAdmin):
             {
                 "fields": [
                     "card_link",
-                    "algorithm_name",
-                    "algorithm",
-                    "is_active",
+                    "algorithm_named",
+                    "algorithm_class",
+                    "active",
                     "activated_when",
                     "created_when",
                 ]
@@ -476,21 +567,21 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         (_("Quality"), {"fields": ["metrics_table"]}),
         (
             _("Training data"),
-            {"fields": ["data_file_name", "data_sha256", "training_summary_table"]},
+            {"fields": ["data_file_name_code", "data_sha256_code", "training_summary_table"]},
         ),
         (
             _("Files and signature"),
             {
                 "classes": ["collapse"],
                 "fields": [
-                    "features",
-                    "artifact_name",
-                    "artifact_sha256",
-                    "serving_name",
-                    "serving_sha256",
+                    "features_code",
+                    "artifact_name_code",
+                    "artifact_sha256_code",
+                    "serving_name_code",
+                    "serving_sha256_code",
                     "plots_table",
-                    "signature",
-                    "signing_key",
+                    "signature_code",
+                    "signing_key_code",
                     "sklearn_version",
                 ],
             },
@@ -498,16 +589,57 @@ class ModelVersionAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = [
         "card_link",
+        "algorithm_named",
+        "algorithm_class",
+        "active",
         "activated_when",
         "created_when",
         "parameters_table",
         "metrics_table",
+        "data_file_name_code",
+        "data_sha256_code",
         "training_summary_table",
+        "features_code",
+        "artifact_name_code",
+        "artifact_sha256_code",
+        "serving_name_code",
+        "serving_sha256_code",
         "plots_table",
+        "signature_code",
+        "signing_key_code",
+        "sklearn_version",
     ]
 
-    class Media:
-        css = {"all": ["css/admin.css"]}
+    # What programs read, as code: the same in every language.
+    data_file_name_code = code_field(ModelVersion, "data_file_name")
+    data_sha256_code = code_field(ModelVersion, "data_sha256")
+    artifact_name_code = code_field(ModelVersion, "artifact_name")
+    artifact_sha256_code = code_field(ModelVersion, "artifact_sha256")
+    serving_name_code = code_field(ModelVersion, "serving_name")
+    serving_sha256_code = code_field(ModelVersion, "serving_sha256")
+    signature_code = code_field(ModelVersion, "signature")
+    signing_key_code = code_field(ModelVersion, "signing_key")
+
+    @admin.display(description=field_name(ModelVersion, "features"))
+    def features_code(self, obj):
+        return as_code(", ".join(obj.features or []))
+
+    @admin.display(description=field_name(ModelVersion, "algorithm_name"))
+    def algorithm_named(self, obj):
+        """Its name for people, then the name `retrain --algorithm` takes."""
+        return format_html(
+            "{} (<code>retrain --algorithm {}</code>)",
+            algorithm_title(obj.algorithm_name),
+            obj.algorithm_name,
+        )
+
+    @admin.display(description=field_name(ModelVersion, "algorithm"))
+    def algorithm_class(self, obj):
+        return as_code(obj.algorithm)
+
+    @admin.display(description=field_name(ModelVersion, "is_active"), ordering="is_active")
+    def active(self, obj):
+        return yes_no(obj.is_active)
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_live_error()
@@ -991,16 +1123,95 @@ class AuditSealAdmin(ReadOnlyAdmin):
         return display.count(obj.outcome_count)
 
 
-# django-axes' attempts, as axes lists them, with the one heading it leaves untranslatable (a
-# method's name, "Status") given in words of ours; its other words are our catalogue's
-# (predictor/borrowed_words.py). Registered again through the admin site's public API, after
-# axes' own registration (axes comes first in INSTALLED_APPS).
-if admin.site.is_registered(AccessAttempt):
+# django-axes' section, in the reader's language. Axes' words are our catalogue's
+# (predictor/borrowed_words.py); what axes leaves untranslatable is said here, through public
+# ModelAdmin options in subclasses of axes' admins, registered again through the admin site's
+# public API after axes' own registration (axes comes first in INSTALLED_APPS): the "Status"
+# heading (a method's name), its rows' titles (its models' __str__, English f-strings), the user
+# agent (shown as code, as a program wrote it) and its flags (Django's icons say "True").
 
-    class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
-        @admin.display(description=_("status"))
-        def status(self, obj):
-            return super().status(obj)
 
-    admin.site.unregister(AccessAttempt)
-    admin.site.register(AccessAttempt, AccessAttemptAdmin)
+@dataclass(frozen=True)
+class TitledRow:
+    """A row as the action checkbox names it: its key, and its title in the reader's words."""
+
+    pk: object
+    title: str
+
+    def __str__(self):
+        return self.title
+
+
+class AxesInOurWords:
+    Media = AdminMedia
+
+    def row_title(self, obj) -> str:
+        raise NotImplementedError
+
+    def action_checkbox(self, obj):
+        return super().action_checkbox(TitledRow(obj.pk, self.row_title(obj)))
+
+    @admin.display(description=_("User Agent"), ordering="user_agent")
+    def user_agent_code(self, obj):
+        return as_code(obj.user_agent)
+
+    @staticmethod
+    def attempt(obj) -> dict:
+        return {
+            "username": obj.username or "-",
+            "time": display.when(obj.attempt_time),
+            "ip": obj.ip_address or "-",
+        }
+
+
+def _in_our_words(names):
+    """Axes' list columns, with the user agent as code."""
+    return ["user_agent_code" if name == "user_agent" else name for name in names]
+
+
+class AccessAttemptAdmin(AxesInOurWords, axes_admin.AccessAttemptAdmin):
+    list_display = _in_our_words(axes_admin.AccessAttemptAdmin.list_display)
+
+    def row_title(self, obj):
+        return gettext("Login attempts by %(username)s from %(ip)s, last at %(time)s") % (
+            self.attempt(obj)
+        )
+
+    @admin.display(description=_("status"))
+    def status(self, obj):
+        return super().status(obj)
+
+
+class AccessFailureLogAdmin(AxesInOurWords, axes_admin.AccessFailureLogAdmin):
+    list_display = [
+        "locked" if name == "locked_out" else name
+        for name in _in_our_words(axes_admin.AccessFailureLogAdmin.list_display)
+    ]
+
+    def row_title(self, obj):
+        if obj.locked_out:
+            return gettext("Failed login by %(username)s at %(time)s from %(ip)s, locked out") % (
+                self.attempt(obj)
+            )
+        return gettext("Failed login by %(username)s at %(time)s from %(ip)s") % self.attempt(obj)
+
+    @admin.display(description=_("Access lock out"), ordering="locked_out")
+    def locked(self, obj):
+        return yes_no(obj.locked_out)
+
+
+class AccessLogAdmin(AxesInOurWords, axes_admin.AccessLogAdmin):
+    list_display = _in_our_words(axes_admin.AccessLogAdmin.list_display)
+
+    def row_title(self, obj):
+        return gettext("Login by %(username)s at %(time)s from %(ip)s") % self.attempt(obj)
+
+
+for axes_model, our_admin in [
+    (AccessAttempt, AccessAttemptAdmin),
+    (AccessFailureLog, AccessFailureLogAdmin),
+    (AccessLog, AccessLogAdmin),
+]:
+    if admin.site.is_registered(axes_model):
+        admin.site.unregister(axes_model)
+        admin.site.register(axes_model, our_admin)

@@ -77,6 +77,9 @@ ALLOWED_ON_CHINESE_PAGES = [
     # An address on this site (/api/predictions/, /api/models/{label}/activate/): what a
     # program or a person types, the same in every language.
     (r"(?<![\w/])/[\w\-./{}]*", "a path on this site"),
+    # Chinese software writes IP and ID as they are: IP 地址, 客户端 IP, 批次 ID.
+    (r"\bIP\b", "IP, as Chinese software says it"),
+    (r"\bID\b", "ID, as Chinese software says it"),
 ]
 _ALLOWED = re.compile("|".join(f"(?:{pattern})" for pattern, _ in ALLOWED_ON_CHINESE_PAGES))
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")

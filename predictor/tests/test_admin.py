@@ -7,7 +7,7 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from axes.models import AccessAttempt
+from axes.models import AccessAttempt, AccessFailureLog
 from django.conf import settings as site_settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
@@ -794,7 +794,7 @@ def test_a_versions_figures_are_tables_and_its_model_card_one_click_away(
             ("点赞数的系数", display.decimal(coefficients["likes"], 3)),
             ("截距", display.decimal(active_model.parameters["intercept"], 3)),
             ("交叉验证 R²", display.decimal(active_model.cv_r2, 3)),
-            ("交叉验证 MAE", display.count(active_model.cv_mae)),
+            ("交叉验证平均绝对误差", display.count(active_model.cv_mae)),
             ("交叉验证区间覆盖率", display.percent(active_model.cv_interval_coverage)),
             ("拟合耗时", display.seconds(active_model.fit_seconds)),
             ("来自数据文件的行数", display.count(summary["file_rows"])),
@@ -853,6 +853,75 @@ def test_the_login_security_section_reads_in_chinese(admin_client, db):
     for chinese_heading in ("尝试时间", "IP 地址", "浏览器标识", "用户名", "路径", "失败次数"):
         assert chinese_heading in headings
     assert english_words(headings) == []
+
+
+def test_a_failed_login_is_named_in_chinese_and_its_browser_shown_as_code(admin_client, db):
+    AccessFailureLog.objects.create(
+        username="someone",
+        ip_address="203.0.113.9",
+        user_agent="Mozilla/5.0 (X11; Linux x86_64)",
+        http_accept="*/*",
+        path_info="/admin/login/",
+        locked_out=False,
+    )
+
+    html = unescape(
+        admin_client.get(
+            reverse("admin:axes_accessfailurelog_changelist"), HTTP_ACCEPT_LANGUAGE="zh-hans"
+        ).content.decode()
+    )
+
+    # The row's title, as the action checkbox says it to a screen reader, in the reader's words.
+    [checkbox] = re.findall(r'<input type="checkbox"[^>]*class="action-select"[^>]*>', html)
+    title = re.search(r'aria-label="([^"]+)"', checkbox).group(1)
+    for part in ("someone", "203.0.113.9", "登录失败"):
+        assert part in title
+    assert "Failed access" not in html
+    [row] = cells(html)
+    assert row["user_agent_code"] == "<code>Mozilla/5.0 (X11; Linux x86_64)</code>"
+    assert re.fullmatch(r'<img src="[^"]+icon-no[^"]*" alt="否">', row["locked"])
+
+
+def test_a_records_page_shows_stored_json_as_code_and_its_flags_in_words(
+    admin_client, active_model
+):
+    record_typed_refusal()
+    row = PredictionRequest.objects.get()
+    html = admin_client.get(
+        reverse("admin:predictor_predictionrequest_change", args=[row.pk]),
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    ).content.decode()
+
+    stored = escape(json.dumps(row.raw_input, ensure_ascii=False))
+    assert f'<pre class="stored-json">{stored}</pre>' in html
+    assert "<code>pytest</code>" in html  # the user agent, as the client sent it
+    assert re.search(r'<img src="[^"]+icon-no[^"]*" alt="否">', html)  # not accepted
+    # Django's own icons would say the Python value.
+    assert not re.search(r'alt="(True|False|None)"', html)
+
+
+@pytest.mark.parametrize(("language", "label"), [("en", "Search"), ("zh-hans", "搜索")])
+def test_the_search_is_labelled_in_words_of_the_readers_language(
+    admin_client, active_model, language, label
+):
+    make_records(1)
+    html = admin_client.get(HISTORY, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    assert f'<label for="searchbar" class="search-label">{label}</label>' in html
+    assert 'alt="Search"' not in html
+    # The filters stay chosen while searching.
+    filtered = admin_client.get(HISTORY, {"accepted__exact": "0"}).content.decode()
+    assert '<input type="hidden" name="accepted__exact" value="0">' in filtered
+
+
+def test_the_versions_are_filtered_by_their_algorithms_names_for_people(admin_client, active_model):
+    url = reverse("admin:predictor_modelversion_changelist")
+    html = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    chosen = admin_client.get(url, {"algorithm_name": "linear"}).context["cl"].result_list
+
+    assert re.search(r'<a href="\?algorithm_name=linear"[^>]*>线性回归</a>', html)
+    assert list(chosen) == [active_model]
+    assert not admin_client.get(url, {"algorithm_name": "ridge"}).context["cl"].result_list
 
 
 def test_the_admins_headings_and_filters_read_in_chinese(admin_client, active_model):

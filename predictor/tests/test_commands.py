@@ -518,8 +518,8 @@ def test_listing_and_key_commands_print_their_answers_alone(site, language):
     models = site.run("models", language=language).stdout
     headings = {
         "en": "version algorithm CV R² CV MAE cover served outcomes live MAE live RMSE MAPE inside",
-        "zh-hans": "版本 算法 交叉验证 R² 交叉验证 MAE 覆盖率 已答复计数 真实结果数 实际 MAE "
-        "实际 RMSE MAPE 落在区间内",
+        "zh-hans": "版本 算法 交叉验证 R² 交叉验证平均绝对误差 覆盖率 已答复计数 真实结果数 "
+        "实际平均绝对误差 实际均方根误差 MAPE 落在区间内",
     }
     assert models.splitlines()[0].split() == headings[language].split()
     assert models.splitlines()[1].split()[:3] == ["*", "v1", "linear"]
