@@ -833,14 +833,16 @@ def parameter_rows(parameters: dict):
     them: the coefficients per input, the intercept, the equation's scale, then the
     hyperparameters it was built with, each as set."""
     parameters = dict(parameters or {})
+    # Written as the card and `retrain` write them (display.coefficient).
+    log_scale = parameters.get("scale") == "log1p"
     for name, value in (parameters.pop("coefficients", None) or {}).items():
         feature = features.BY_NAME.get(name)
         yield (
             gettext("coefficient of %(input)s") % {"input": feature.title if feature else name},
-            display.decimal(value, 3),
+            display.coefficient(value, log_scale),
         )
     if "intercept" in parameters:
-        yield gettext("intercept"), display.decimal(parameters.pop("intercept"), 3)
+        yield gettext("intercept"), display.coefficient(parameters.pop("intercept"), log_scale)
     scale = parameters.pop("scale", None)
     if scale is not None:
         yield gettext("the equation predicts"), SCALES.get(scale, scale)

@@ -791,8 +791,8 @@ def test_a_versions_figures_are_tables_and_its_model_card_one_click_away(
     summary = active_model.training_summary
     with translation.override("zh-hans"):
         expected = [
-            ("点赞数的系数", display.decimal(coefficients["likes"], 3)),
-            ("截距", display.decimal(active_model.parameters["intercept"], 3)),
+            ("点赞数的系数", display.coefficient(coefficients["likes"])),
+            ("截距", display.coefficient(active_model.parameters["intercept"])),
             ("交叉验证 R²", display.decimal(active_model.cv_r2, 3)),
             ("交叉验证平均绝对误差", display.count(active_model.cv_mae)),
             ("交叉验证区间覆盖率", display.percent(active_model.cv_interval_coverage)),

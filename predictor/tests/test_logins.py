@@ -7,6 +7,8 @@ from axes.models import AccessAttempt, AccessFailureLog
 from django.urls import reverse
 from django.utils import timezone
 
+from predictor import display
+
 LOGIN = "/admin/login/?next=/admin/"
 
 
@@ -36,7 +38,8 @@ def test_the_fifth_failure_locks_that_user_at_that_address_and_says_until_when(
     until = timezone.localtime(locked.context["locked_until"])
     expected = timezone.now() + settings.AXES_COOLOFF_TIME
     assert abs((until - expected).total_seconds()) < 60
-    assert until.strftime("%Y-%m-%d %H:%M") in page
+    # Written as every date on the site is (display.when), the zone named.
+    assert display.when(until) in page
     # Even the right password is refused while the lockout lasts.
     assert log_in(client, "the-right-password").status_code == 429
     assert "_auth_user_id" not in client.session
