@@ -1,12 +1,14 @@
 """The browser form: the audit model's likes and shares, read as every door reads a count."""
 
+from functools import cache
+
 from django import forms
 from django.forms.utils import ErrorList
 from django.utils.functional import lazy
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 
 from . import display, features
 from .counts import CountRefused, read_count
@@ -53,7 +55,10 @@ class CountInput(forms.TextInput):
         return mark_safe("".join(tag))
 
 
-def _hint(minimum: int, maximum: int | None) -> str:
+@cache
+def _hint_in(language: str, minimum: int, maximum: int | None) -> str:
+    """The hint in `language`, the active one: written once per language and bounds, as a page
+    asks for it each time it names the field (label, input, description: eight a form)."""
     if maximum is None:
         return gettext(
             "A whole number, %(minimum)s or more, with or without commas (1200 or 1,200)."
@@ -61,6 +66,10 @@ def _hint(minimum: int, maximum: int | None) -> str:
     return gettext(
         "A whole number from %(minimum)s to %(maximum)s, with or without commas (1200 or 1,200)."
     ) % {"minimum": display.count(minimum), "maximum": display.count(maximum)}
+
+
+def _hint(minimum: int, maximum: int | None) -> str:
+    return _hint_in(get_language(), minimum, maximum)
 
 
 _count_hint = lazy(_hint, str)
