@@ -57,6 +57,8 @@ def _frequency(coverage: float) -> tuple[int, int]:
 
 def count(value) -> str:
     """A whole number, halves rounded up, grouped: 47765.75 → "47,766". Views, likes, rows."""
+    if isinstance(value, int):  # likes, shares, rows: nothing to round
+        return formats.number_format(value, force_grouping=True)
     if value is None or not math.isfinite(value):
         return ""
     return decimal(value, 0)

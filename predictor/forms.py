@@ -122,9 +122,12 @@ class PredictionForm(forms.ModelForm):
         kwargs.setdefault("error_class", RefusalList)
         super().__init__(*args, **kwargs)
         for name in features.INPUT_NAMES:
-            self.fields[name].widget.attrs.update(
+            field = self.fields[name]
+            field.widget.attrs.update(
                 {"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"}
             )
+            # Written once for this page: each field's own copy, which the page reads eight times.
+            field.help_text = str(field.help_text)
 
     def refusals(self) -> dict[str, list[Refusal]]:
         """The form's errors as refusals, for the audit trail."""
