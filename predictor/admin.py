@@ -211,6 +211,26 @@ def in_local_time(heading):
     )()
 
 
+def moment_column(field: str, heading):
+    """A list column of a moment, sortable, its zone named once in the heading (in_local_time)."""
+
+    @admin.display(description=in_local_time(heading), ordering=field)
+    def column(self, obj):
+        return display.when(getattr(obj, field), named=False)
+
+    return column
+
+
+def moment_field(field: str, label, empty: str = ""):
+    """A moment on a record's page, its zone named beside it; `empty` when it has none."""
+
+    @admin.display(description=label)
+    def shown(self, obj):
+        return display.when(getattr(obj, field)) or empty
+
+    return shown
+
+
 @admin.register(PredictionRequest)
 class PredictionRequestAdmin(ReadOnlyAdmin):
     """The auditor's view of the trail, kept fast at ten million rows (bench/README.md): the
@@ -298,13 +318,9 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
     def errors_stored(self, obj):
         return stored_json(obj.errors)
 
-    @admin.display(description=in_local_time(_("time")), ordering="created_at")
-    def created(self, obj):
-        return display.when(obj.created_at, named=False)
+    created = moment_column("created_at", _("time"))
 
-    @admin.display(description=_("created at"))
-    def created_when(self, obj):
-        return display.when(obj.created_at)
+    created_when = moment_field("created_at", _("created at"))
 
     @admin.display(description=_("likes / shares"))
     def given(self, obj):
@@ -714,13 +730,9 @@ class ModelVersionAdmin(ReadOnlyAdmin):
             )
         return gettext("ok")
 
-    @admin.display(description=_("activated at"))
-    def activated_when(self, obj):
-        return display.when(obj.activated_at) or "-"
+    activated_when = moment_field("activated_at", _("activated at"), empty="-")
 
-    @admin.display(description=_("created at"))
-    def created_when(self, obj):
-        return display.when(obj.created_at)
+    created_when = moment_field("created_at", _("created at"))
 
     @admin.display(description=_("parameters"))
     def parameters_table(self, obj):
@@ -954,13 +966,9 @@ class ActivationAdmin(ReadOnlyAdmin):
     def why(self, obj):
         return obj.reason_html() or "-"
 
-    @admin.display(description=_("activated at"))
-    def activated_when(self, obj):
-        return display.when(obj.activated_at)
+    activated_when = moment_field("activated_at", _("activated at"))
 
-    @admin.display(description=in_local_time(_("activated at")), ordering="activated_at")
-    def activated(self, obj):
-        return display.when(obj.activated_at, named=False)
+    activated = moment_column("activated_at", _("activated at"))
 
 
 class OutcomeForm(forms.ModelForm):
@@ -1010,17 +1018,13 @@ class OutcomeAdmin(ReadOnlyAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else ["real_views", "recorded_when"]
 
-    @admin.display(description=_("recorded at"))
-    def recorded_when(self, obj):
-        return display.when(obj.recorded_at)
+    recorded_when = moment_field("recorded_at", _("recorded at"))
 
     @admin.display(description=_("real views"), ordering="views")
     def real_views(self, obj):
         return display.count(obj.views)
 
-    @admin.display(description=in_local_time(_("recorded at")), ordering="recorded_at")
-    def recorded(self, obj):
-        return display.when(obj.recorded_at, named=False)
+    recorded = moment_column("recorded_at", _("recorded at"))
 
     def save_model(self, request, obj, form, change):
         [recorded] = services.record_outcomes(
@@ -1049,13 +1053,9 @@ class ThrottledRequestCountAdmin(ReadOnlyAdmin):
     fields = ["starting_when", "scope", "client", "refused"]
     readonly_fields = ["starting_when", "refused"]
 
-    @admin.display(description=_("minute"))
-    def starting_when(self, obj):
-        return display.when(obj.minute)
+    starting_when = moment_field("minute", _("minute"))
 
-    @admin.display(description=in_local_time(_("minute")), ordering="minute")
-    def starting(self, obj):
-        return display.when(obj.minute, named=False)
+    starting = moment_column("minute", _("minute"))
 
     @admin.display(description=_("requests refused"))
     def refused(self, obj):
@@ -1100,21 +1100,13 @@ class AuditSealAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).defer(*self.exclude)
 
-    @admin.display(description=_("sealed at"))
-    def sealed_when(self, obj):
-        return display.when(obj.sealed_at)
+    sealed_when = moment_field("sealed_at", _("sealed at"))
 
-    @admin.display(description=_("rows written before"))
-    def cutoff_when(self, obj):
-        return display.when(obj.cutoff)
+    cutoff_when = moment_field("cutoff", _("rows written before"))
 
-    @admin.display(description=in_local_time(_("sealed at")), ordering="sealed_at")
-    def sealed(self, obj):
-        return display.when(obj.sealed_at, named=False)
+    sealed = moment_column("sealed_at", _("sealed at"))
 
-    @admin.display(description=in_local_time(_("rows written before")), ordering="cutoff")
-    def rows_before(self, obj):
-        return display.when(obj.cutoff, named=False)
+    rows_before = moment_column("cutoff", _("rows written before"))
 
     @admin.display(description=_("prediction requests"))
     def predictions(self, obj):
