@@ -15,7 +15,13 @@ the rows per second and the peak memory of the process that served them. One pre
 latency is timed on the empty table and at each size. One table is printed per size and one
 with both side by side; the database and every process are gone at the end, whatever happens.
 
-    .venv/bin/python bench/audit.py [--sizes 1000000,10000000] [--repeat 5] [--keep]
+The trail as a mirror: one answer in a hundred has its real views recorded, and a fourth version
+is trained with `retrain --no-activate`, the challenger. At each size `manage.py drift` (of the
+oldest and the active version, and over the last month) and `manage.py replay` of the challenger
+on everything the active version served are run once each, with the peak memory they added; the
+model cards that show drift and the stored replay are timed with the pages.
+
+    .venv/bin/python bench/audit.py [--sizes 1000000,10000000] [--repeat 5] [--only NAMES] [--keep]
 """
 
 import argparse
@@ -117,8 +123,12 @@ def operations(targets: dict) -> list[dict]:
         ("admin search: user", f"{ADMIN}?q={targets['user']}"),
         ("admin record detail", f"{ADMIN}{targets['record']}/change/"),
         ("admin model versions", "/admin/predictor/modelversion/"),
-        # Its served count and extrapolation share cover every request the version answered.
+        # Its served count, extrapolation share and drift cover every request the version
+        # answered: summed at the seal's checkpoint, plus the rows since.
         ("model card, oldest version", "/models/v1/"),
+        ("model card, active version", f"/models/v{targets['active']}/"),
+        # The candidate's card shows its latest replay, stored by `manage.py replay`.
+        ("model card, candidate", f"/models/v{targets['candidate']}/"),
         ("API history, first page", "/api/predictions/history/"),
         ("API history, old version", "/api/predictions/history/?model_version=v1"),
         ("API history, a day", f"/api/predictions/history/?date={day}"),
@@ -171,6 +181,9 @@ def child(options) -> None:
     client = Client(HTTP_HOST="127.0.0.1")
     if task["what"] == "predict":
         print(json.dumps({"predict_ms": predict_in_process(client, task["count"])}))
+        return
+    if task["what"] == "commands":
+        print(json.dumps({" ".join(args): run_command(args) for args in task["commands"]}))
         return
     auditor = get_user_model().objects.filter(username="bench-auditor").first()
     if auditor is None:
@@ -247,6 +260,38 @@ def export_in_process(client, path: str, form: dict) -> dict:
     seconds = time.perf_counter() - started
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
     return {"rows": lines - 1, "seconds": seconds, "mb": size / 1e6, "grown_mb": grown}
+
+
+def run_command(args: list[str]) -> dict:
+    """One management command, run once in this process: its seconds, and how far the process's
+    peak memory grew while it ran (what a command that streams the trail keeps flat)."""
+    from django.core.management import CommandError, call_command
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    status = 0
+    with open(os.devnull, "w") as discarded:
+        try:
+            call_command(*args, stdout=discarded, stderr=discarded)
+        except SystemExit as exit:  # drift exits 1 when a feature has drifted, for cron
+            status = exit.code
+        except CommandError as error:
+            raise SystemExit(f"manage.py {' '.join(args)}: {error}") from error
+    seconds = time.perf_counter() - started
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+    return {"seconds": seconds, "grown_mb": grown, "status": status}
+
+
+def commands(targets: dict) -> list[list[str]]:
+    """The trail read as a mirror: drift of the oldest and the active version (every answer, at
+    the checkpoint plus the rows since; and a month's window), and the candidate replayed on
+    everything the active version served, outcomes included."""
+    return [
+        ["drift", "v1"],
+        ["drift", f"v{targets['active']}"],
+        ["drift", f"v{targets['active']}", "--since", targets["month_ago"]],
+        ["replay", f"v{targets['candidate']}"],
+    ]
 
 
 def predict_in_process(client, count: int) -> float:
@@ -395,19 +440,23 @@ def prepare(connection) -> dict:
             "SELECT id FROM auth_user WHERE username LIKE 'auditor%' ORDER BY id"
         )
     ]
-    start = datetime.now(ZoneInfo("UTC")).replace(microsecond=0) - timedelta(days=365)
+    now = datetime.now(ZoneInfo("UTC")).replace(microsecond=0)
+    start = now - timedelta(days=365)
     # The versions are trained on the same file, so they share the range an answer is outside.
     [columns] = connection.execute(
         "SELECT training_summary -> 'columns' FROM predictor_modelversion ORDER BY number LIMIT 1"
     ).fetchone()
     ends = ("min", "max")
     ranges = {f"{name}_{end}": columns[name][end] for name in ("likes", "shares") for end in ends}
-    return {"versions": versions, "users": users, "start": start, "ranges": ranges}
+    return {"versions": versions, "users": users, "start": start, "now": now, "ranges": ranges}
 
 
 def load(connection, data: dict, first: int, last: int) -> float:
-    """Rows first..last of the year's trail, a million per statement; seconds taken."""
+    """Rows first..last of the year's trail, a million per statement, and the outcomes of one
+    answer in a hundred; seconds taken."""
     started = time.perf_counter()
+    newest_id = "SELECT coalesce(max(id), 0) FROM predictor_predictionrequest"
+    [before] = connection.execute(newest_id).fetchone()
     connection.execute("SELECT setseed(0.13)")
     step = timedelta(days=365) / ROWS_PER_YEAR
     for chunk_first in range(first, last + 1, 1_000_000):
@@ -429,7 +478,18 @@ def load(connection, data: dict, first: int, last: int) -> float:
         bench.say(
             f"  loaded rows {chunk_first:,}..{chunk_last:,} ({time.perf_counter() - started:.0f} s)"
         )
+    # One answer in a hundred learns its real views, a little off the answer, as
+    # import_outcomes would record them: what replay's paired error is measured on.
+    connection.execute(
+        "INSERT INTO predictor_outcome (prediction_id, views, recorded_at, source, note)"
+        " SELECT id, greatest(0, round(views * (0.8 + random() * 0.4)))::bigint,"
+        " created_at + interval '7 days', 'import', 'bench'"
+        " FROM predictor_predictionrequest"
+        " WHERE id > %s AND accepted AND channel <> 'preview' AND id %% 100 = 0",
+        (before,),
+    )
     connection.execute("VACUUM ANALYZE predictor_predictionrequest")
+    connection.execute("VACUUM ANALYZE predictor_outcome")
     return time.perf_counter() - started
 
 
@@ -449,6 +509,10 @@ def targets(connection, data: dict, size: int, zone: ZoneInfo) -> dict:
         "ip": "10.3.7.5",
         "user": "auditor7",
         "record": record,
+        # Versions are numbered from 1: the three that served, then the candidate.
+        "active": len(data["versions"]),
+        "candidate": len(data["versions"]) + 1,
+        "month_ago": (newest - timedelta(days=30)).date().isoformat(),
         # The count stops at 100,000 rows (predictor.admin.BoundedCountPaginator): page 1,000.
         # The admin's last page: predictor.admin.BoundedCountPaginator.COUNT_BOUND / list_per_page.
         "deepest_page": min(size, 10_000) // 50,
@@ -513,6 +577,20 @@ def print_tables(results: dict, sizes: list[int], names: list[str]) -> None:
     bench.say(f"\nGoals are checked at {last:,} rows.")
 
 
+def print_commands(results: dict, sizes: list[int]) -> None:
+    """The commands that read the trail whole: seconds, and the peak memory they added."""
+    header = "".join(f"{f'{size:,} rows':>22}" for size in sizes)
+    bench.say(f"\nCommands, run once each in process (seconds, peak memory added){'':4}")
+    bench.say(f"{'command':36}{header}")
+    for command in results[sizes[-1]]["commands"]:
+        cells = "".join(
+            f"{results[size]['commands'][command]['seconds']:>9,.1f} s "
+            f"+{results[size]['commands'][command]['grown_mb']:>6,.0f} MB"
+            for size in sizes
+        )
+        bench.say(f"manage.py {command:26}{cells}")
+
+
 # ------------------------------------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -523,6 +601,13 @@ def main() -> int:
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+    )
+    parser.add_argument(
+        "--only",
+        type=lambda names: names.split(","),
+        default=[],
+        help="time only the pages whose names contain one of these (comma-separated), e.g. "
+        "'model card'; the commands are always timed",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -544,6 +629,9 @@ def main() -> int:
         zone = ZoneInfo(site.env(options).get("DJANGO_TIME_ZONE", "Asia/Shanghai"))
         connection = stack.enter_context(psycopg.connect(url, autocommit=True))
         data = prepare(connection)
+        # The challenger: trained on the same file, stored, not switched on, and replayed on
+        # what the active version served.
+        site.manage(options, "retrain", "--no-activate")
         empty = {"what": "predict", "count": args.predictions}
         results["empty"] = {"in process": run_child(site, options, empty)["predict_ms"]}
         with site.gunicorn(options) as server:
@@ -559,9 +647,16 @@ def main() -> int:
             started = time.perf_counter()
             site.manage(options, "seal_audit")
             bench.say(f"sealed in {time.perf_counter() - started:.0f} s")
+            aims = targets(connection, data, size, zone)
+            timed = {"what": "commands", "commands": commands(aims)}
+            ran = run_child(site, options, timed)
             task = {
                 "what": "operations",
-                "operations": operations(targets(connection, data, size, zone)),
+                "operations": [
+                    operation
+                    for operation in operations(aims)
+                    if not args.only or any(part in operation["name"] for part in args.only)
+                ],
                 "repeat": args.repeat,
                 "count": args.predictions,
                 "deep_page": args.deep_page,
@@ -573,8 +668,9 @@ def main() -> int:
                 outside = through_gunicorn(server, task, inside["session"], inside["deep_path"])
             for side in (inside, outside):
                 side["prediction (API POST)"] = side["predict_ms"]
-            results[size] = {"in process": inside, "gunicorn": outside}
+            results[size] = {"in process": inside, "gunicorn": outside, "commands": ran}
             print_tables(results, sizes[: sizes.index(size) + 1], names)
+            print_commands(results, sizes[: sizes.index(size) + 1])
     (options.work / "results.json").write_text(json.dumps(results, indent=1, default=str))
     if not args.keep:
         subprocess.run(["rm", "-rf", str(options.work)], check=False)
