@@ -89,6 +89,50 @@ class Waterfall:
     def answer(self) -> float:
         return self.steps[-1].total if self.steps else self.start
 
+    @property
+    def chart(self) -> "Chart":
+        """Where each row's bar lies when the waterfall is drawn: the start's and the answer's
+        from zero, each step's from the total before it to the total after."""
+        totals = [self.start, *(step.total for step in self.steps)]
+        low, high = min(0.0, *totals), max(0.0, *totals)
+        span = (high - low) or 1.0
+
+        def bar(frm: float, to: float) -> Bar:
+            # At least half a percent wide, so that a step of a few views still shows.
+            width = max(abs(to - frm) / span * 100, 0.5)
+            x = min((min(frm, to) - low) / span * 100, 100 - width)
+            return Bar(f"{x:.2f}", f"{width:.2f}")
+
+        rows, previous = [], self.start
+        for step in self.steps:
+            rows.append(ChartRow(step, bar(previous, step.total)))
+            previous = step.total
+        zero = f"{min((0.0 - low) / span * 100, 99.5):.2f}"
+        return Chart(bar(0.0, self.start), tuple(rows), bar(0.0, self.answer), zero)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A bar's place on the chart, as percentages of its width (an SVG rect's x and width,
+    written as plain numbers whatever the language)."""
+
+    x: str
+    width: str
+
+
+@dataclass(frozen=True)
+class ChartRow:
+    step: Step
+    bar: Bar
+
+
+@dataclass(frozen=True)
+class Chart:
+    start: Bar
+    rows: tuple[ChartRow, ...]
+    answer: Bar
+    zero: str  # where zero is, for the line every bar is read against
+
 
 @dataclass(frozen=True)
 class Explanation:

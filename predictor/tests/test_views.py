@@ -569,3 +569,61 @@ def test_the_form_page_writes_every_number_grouped_in_both_languages(
     assert PredictionRequest.objects.get(accepted=False).errors == {
         "likes": [{"code": "max_value", "params": {"limit_value": 20000}}]
     }
+
+
+# --- Why this number (the form's waterfall) ------------------------------------------------------
+
+
+def waterfall_figures(html: str) -> tuple[float, list[float], float]:
+    """The start, the changes and the answer as the page writes them (to the cent)."""
+    table = re.search(r'<table class="waterfall">.*?</table>', html, re.S).group(0)
+    start = re.search(r'<tr class="waterfall-start">.*?<td>([^<]*)<svg', table, re.S).group(1)
+    changes = re.findall(r'class="waterfall-change" data-amount="([^"]+)">([^<]+)</td>', table)
+    answer = re.search(r'data-answer="([^"]+)"', table).group(1)
+    for amount, written in changes:  # what a person reads is the sign and the same figure
+        assert written.strip() == ("−" if float(amount) < 0 else "+") + decimal(
+            abs(float(amount)), 2
+        )
+    return float(start.replace(",", "")), [float(a) for a, _ in changes], float(answer)
+
+
+@pytest.mark.parametrize("item", [INSIDE_RANGE, BELOW_RANGE])
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_form_s_waterfall_adds_up_to_the_answer_served_to_the_cent(
+    client, below_zero_model, item, language
+):
+    response = client.post(PAGE, item, HTTP_ACCEPT_LANGUAGE=language)
+
+    html = response.content.decode()
+    record = response.context["record"]
+    start, changes, answer = waterfall_figures(html)
+    assert round(start + sum(changes), 2) == round(record.views, 2) == answer
+    assert len(changes) == 2 + (record.computed_views < 0)
+    assert "<caption>" in html
+    assert '<th scope="row">' in html
+    heading = {"en": "Why this number", "zh-hans": "为什么是这个数"}[language]
+    assert f'<h2 id="why-this-number">{heading}</h2>' in html
+    # The bars are drawn with SVG attributes alone: the CSP forbids style attributes.
+    assert "style=" not in html
+
+
+def test_the_form_s_waterfall_names_the_floor_step_below_zero(client, below_zero_model):
+    html = client.post(PAGE, BELOW_RANGE).content.decode()
+
+    assert "Answers below zero are served as 0" in html
+    assert "Average prediction" in html
+
+
+def test_the_form_starts_from_the_intercept_for_a_version_without_training_means(
+    client, below_zero_model
+):
+    type(below_zero_model).objects.filter(pk=below_zero_model.pk).update(training_summary={})
+    registry.clear_loaded_models()
+
+    response = client.post(PAGE, INSIDE_RANGE)
+
+    html = response.content.decode()
+    start, changes, answer = waterfall_figures(html)
+    assert "Starting figure (no likes, no shares)" in html
+    assert start == round(below_zero_model.parameters["intercept"], 2)
+    assert round(start + sum(changes), 2) == answer == round(response.context["record"].views, 2)
