@@ -1061,6 +1061,16 @@ def test_without_explain_the_answer_is_as_it_was(api, below_zero_model, query):
     assert set(body) == set(plain)
 
 
+def test_without_explain_no_explanation_is_computed(api, below_zero_model, monkeypatch):
+    def refuse(answers):
+        raise AssertionError("explained without being asked")
+
+    monkeypatch.setattr(services, "explain_answers", refuse)
+
+    assert api.post(PREDICTIONS, [INSIDE_RANGE], format="json").status_code == 201
+    assert api.post(PREVIEW, INSIDE_RANGE, format="json").status_code == 200
+
+
 def test_a_version_that_is_not_linear_says_so_in_its_explanation(api, db, tmp_path, trained_models):
     trained_models.store(write_csv(tmp_path / "linear.csv", linear_rows(60)), algorithm="hist-gb")
 

@@ -52,6 +52,11 @@ def test_from_the_intercept_each_part_is_its_coefficient_times_its_value(below_z
         assert step.coefficient == pytest.approx(coefficients[step.feature.name])
         # Rounded through running totals: within a cent of the exact part.
         assert abs(step.amount - exact) <= 0.0100001
+    # The parts added in plain floats land within a cent of the predictor's own figure.
+    exact_sum = below_zero_model.parameters["intercept"] + sum(
+        coefficients[name] * value for name, value in INSIDE_RANGE.items()
+    )
+    assert abs(exact_sum - explanation.computed) < 0.01
 
 
 def test_from_the_average_it_starts_at_the_average_prediction_and_steps_by_the_distance_to_the_mean(
