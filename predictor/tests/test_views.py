@@ -19,6 +19,7 @@ from predictor.templatetags.viewsite import (
     milliseconds,
     percent,
     seconds,
+    signed,
     times_in,
     when,
 )
@@ -259,6 +260,20 @@ def test_decimal_rounds_a_measure_to_its_places():
     # What the plots and the card hand over: NumPy's floats, whose repr is np.float64(...).
     assert decimal(np.float64(0.9767930000634806)) == "0.977"
     assert count(np.float64(47765.75)) == about(np.int64(47766), 5) == "47,766"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (3840.0, "+3,840.00"),
+        (-27612.934, "−27,612.93"),
+        (0.0, "+0.00"),
+        (-0.001, "+0.00"),  # rounds to nothing: no sign of a loss
+        (math.nan, ""),
+    ],
+)
+def test_signed_writes_a_change_with_its_sign_in_words_not_colour(value, shown):
+    assert signed(value) == shown
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
