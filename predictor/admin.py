@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db import models
 from django.http import StreamingHttpResponse
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.urls import reverse
@@ -47,7 +48,7 @@ class AdminMedia:
     """Every admin page of ours (`Media = AdminMedia`): the stylesheet (links underlined, a list
     laid out as cards on a phone) and the script that names each card's cells by their column."""
 
-    css = {"all": ["css/admin.css"]}
+    css = {"all": ["css/admin.css", "css/explanation.css"]}
     js = ["js/admin-cell-labels.js"]
 
 
@@ -276,6 +277,7 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
         "interval",
         "was_extrapolated",
         "model_version",
+        "why_this_number",
         "errors_stored",
         "refused_because",
         "latency",
@@ -298,6 +300,7 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
         "raw_input_stored",
         "errors_stored",
         "user_agent_code",
+        "why_this_number",
     ]
 
     user_agent_code = code_field(PredictionRequest, "user_agent")
@@ -393,6 +396,27 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
             "served": display.count(served),
             "computed": display.count(obj.views),
         }
+
+    @admin.display(description=_("why this number"))
+    def why_this_number(self, obj):
+        """The answer's parts (the form's waterfall), computed again from the row's input and
+        its version's verified parameters: nothing of it is stored. Refused rows have none."""
+        if not obj.accepted or obj.model_version_id is None or obj.views is None:
+            return "-"
+        try:
+            explanation = services.explain(obj.model_version, obj.likes, obj.shares)
+        except services.ModelUnavailable as error:
+            return str(error)
+        if explanation.computed != round(obj.views, 2):
+            # Not this row's answer: say so rather than explain another figure.
+            return gettext(
+                "The version's verified parameters now compute %(now)s views for this input, "
+                "not the %(kept)s this row keeps, so they do not explain it."
+            ) % {
+                "now": display.decimal(explanation.computed, 2),
+                "kept": display.decimal(obj.views, 2),
+            }
+        return render_to_string("predictor/_explanation.html", {"explanation": explanation})
 
     @admin.display(description=_("why refused"))
     def refused_because(self, obj):

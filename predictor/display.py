@@ -75,6 +75,15 @@ def decimal(value, places: int = 3) -> str:
     return formats.number_format(rounded, decimal_pos=places, force_grouping=True)
 
 
+def signed(value, places: int = 2) -> str:
+    """A change with its sign written out, never left to colour: "+3,840.00", "−1,250.50"
+    (a minus sign, not a hyphen). Zero is "+0.00"."""
+    if value is None or not math.isfinite(value):
+        return ""
+    written = decimal(abs(value), places)
+    return f"−{written}" if value < 0 and written != decimal(0, places) else f"+{written}"
+
+
 def percent(value, places: int = 1) -> str:
     """A share as a percentage: 0.97679 → "97.7%"."""
     if value is None or not math.isfinite(value):

@@ -74,6 +74,10 @@ MESSAGES = {
     "body_too_large": _("The request body is larger than the limit of %(limit)s bytes."),
     "csrf": _("The form's security check failed (%(reason)s). Reload the page and try again."),
     "throttled": _("Too many requests. Try again in %(seconds)s seconds."),
+    "explain_flag": _(
+        "explain takes 1 (or true, yes) to explain each answer, or 0 (or false, no); "
+        "“%(value)s” is neither."
+    ),
     # The service
     "no_active_model": _("No model is active yet. Run `python manage.py retrain` first."),
     "model_unavailable": _("Model %(version)s cannot be served: %(reason)s"),

@@ -39,6 +39,8 @@ def predict_page(request):
                 [context["record"]] = services.predict(
                     inputs=[form.cleaned_data], raw_inputs=[raw_input], info=info
                 )
+                # From the answer's own figures and the predictor that computed them.
+                [context["explanation"]] = services.explain_answers([context["record"]])
             else:
                 services.record_refusal(raw_inputs=[raw_input], errors=[form.refusals()], info=info)
                 status = 400

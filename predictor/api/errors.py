@@ -38,6 +38,18 @@ class ServiceUnavailable(APIException):
     default_code = "service_unavailable"
 
 
+class QueryRefused(APIException):
+    """A query parameter's value is not one the operation takes; says which, as the core worded
+    it (a Refusal, stored as its code and parameters)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_query"
+
+    def __init__(self, refusal: Refusal):
+        super().__init__(str(refusal))
+        self.refusal = refusal
+
+
 def refusal_of(exc: APIException):
     """A refused request's reason as the audit trail keeps it: a code with its parameters, or,
     for a library's refusal that has none of ours, its code and its sentence."""
@@ -45,6 +57,8 @@ def refusal_of(exc: APIException):
         return Refusal("parse_error", {"reason": exc.reason}).stored()
     if isinstance(exc, RequestBodyTooLarge):
         return body_too_large().stored()
+    if isinstance(exc, QueryRefused):
+        return exc.refusal.stored()
     return {"code": exc.default_code, "message": str(exc.detail)}
 
 

@@ -21,6 +21,7 @@ from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension, OpenApiViewExtension
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
@@ -62,6 +63,8 @@ from .views import (
 # each operation, the ones it can give.
 ERROR_STATUSES = {
     "400": "The input is not valid (`errors` names each field), or the JSON is malformed.",
+    "400 explain": "The input is not valid (`errors` names each field), the JSON is malformed, "
+    "or `explain` is neither yes nor no (code `invalid_query`).",
     "400 query": "A filter's value is not valid (`errors` names each parameter).",
     "401 public": "A token was sent that is not valid. None is needed: leave Authorization out "
     "to call this anonymously.",
@@ -141,6 +144,98 @@ EXTRAPOLATION_EXAMPLE = (
     "below the range the model was trained on (98 to 5,034), so this prediction is an "
     "extrapolation and may be off."
 )
+
+
+# ?explain=1, on both prediction operations (services.read_explain_flag).
+EXPLAIN_PARAMETER = OpenApiParameter(
+    "explain",
+    str,
+    OpenApiParameter.QUERY,
+    required=False,
+    enum=["1", "0", "true", "false", "yes", "no"],
+    description="`1` (or true, yes) adds `explanation` to each answer: why it is what it is, "
+    "as parts that add up to it. Left out (or 0, false, no), the answer is as it always was and "
+    "costs nothing more. Any other value is refused with 400 (code `invalid_query`), audited.",
+)
+
+_STEP = {
+    "type": "object",
+    "properties": {
+        "kind": {
+            "type": "string",
+            "enum": ["input", "floor"],
+            "description": "`input`: one input's part. `floor`: the model computed less than "
+            "0 and the answer served is 0; this step adds back what was below zero.",
+        },
+        "feature": {"type": "string", "nullable": True, "enum": ["likes", "shares", None]},
+        "value": {"type": "integer", "nullable": True, "description": "The input's value."},
+        "coefficient": {
+            "type": "number",
+            "nullable": True,
+            "description": "Views the model adds for each one more of this input.",
+        },
+        "mean": {
+            "type": "number",
+            "nullable": True,
+            "description": "In `from_average`: the input's mean in the training data.",
+        },
+        "contribution": {
+            "type": "number",
+            "description": "Views this step adds (negative: takes away), to the cent: "
+            "coefficient × value from the intercept, coefficient × (value − mean) from the "
+            "average. Rounded through running totals, so the steps add up exactly.",
+        },
+        "total": {"type": "number", "description": "The running total after this step."},
+    },
+    "required": ["kind", "feature", "value", "coefficient", "mean", "contribution", "total"],
+}
+_WATERFALL = {
+    "type": "object",
+    "nullable": True,
+    "properties": {
+        "start": {"type": "number"},
+        "steps": {"type": "array", "items": _STEP},
+    },
+    "required": ["start", "steps"],
+}
+EXPLANATION = {
+    "title": "Explanation",
+    "description": "Why this number (asked with `?explain=1`): for a linear version, `start` "
+    "plus every step's `contribution` is `views`, to the cent. Computed from the version's "
+    "verified parameters; nothing more is stored.",
+    "type": "object",
+    "properties": {
+        "linear": {
+            "type": "boolean",
+            "description": "Whether the version's model is a sum of parts; if not, no parts "
+            "are given (they would be a guess) and `not_linear` says why.",
+        },
+        "computed_views": {
+            "type": "number",
+            "description": "The model's own figure, as the audit trail keeps it.",
+        },
+        "views": {"type": "number", "description": "The answer served (never below 0)."},
+        "from_intercept": {
+            **_WATERFALL,
+            "description": "Starting from the intercept (the model's figure for an article "
+            "with no likes and no shares), each input adds coefficient × value.",
+        },
+        "from_average": {
+            **_WATERFALL,
+            "description": "Starting from the average prediction (the answer for an article "
+            "with the training data's mean likes and shares), each input adds coefficient × "
+            "(value − mean): how far this article is from the average, in views. Null for a "
+            "version trained before its means were recorded.",
+        },
+        "not_linear": {
+            "type": "string",
+            "nullable": True,
+            "description": "For a version that is not linear, why no parts are given, in the "
+            "request's language.",
+        },
+    },
+    "required": ["linear", "computed_views", "views", "from_intercept", "from_average"],
+}
 
 
 # For PredictionCreateSchema below; its refusals are in error_examples().
@@ -305,8 +400,10 @@ class PredictionCreateSchema(ViewSchema):
                     resource_type_field_name=None,
                 ),
             },
+            parameters=[EXPLAIN_PARAMETER],
             description='Send `{"likes": 1500, "shares": 1000}`, or a list of such objects (a '
-            "batch, predicted in one model call). Every request is audited, accepted or not.",
+            "batch, predicted in one model call). Every request is audited, accepted or not. "
+            "With `?explain=1` each answer carries its `explanation`.",
             # Each refusal's examples are added with the error envelope (postprocess).
             examples=PREDICTION_EXAMPLES,
         ),
@@ -322,6 +419,7 @@ class PredictionPreviewSchema(ViewSchema):
         "post": extend_schema(
             request=PredictionInputSerializer,
             responses={200: PredictionSerializer},
+            parameters=[EXPLAIN_PARAMETER],
             description='Send `{"likes": 1500, "shares": 1000}` to see the answer the active model '
             "would give, as the form does while you type. It is audited with the channel "
             "`preview` and is not a prediction: it is answered 200 (nothing was created to "
@@ -659,7 +757,7 @@ def error_statuses(operation: dict) -> dict[str, str]:
     query = {parameter["name"] for parameter in parameters if parameter["in"] == "query"}
     statuses = {}
     if body:
-        statuses["400"] = ERROR_STATUSES["400"]
+        statuses["400"] = ERROR_STATUSES["400 explain" if operation_id in NEEDS_A_MODEL else "400"]
     elif query - PAGE_PARAMETERS:
         statuses["400"] = ERROR_STATUSES["400 query"]
     statuses["401"] = ERROR_STATUSES["401 public" if public else "401"]
@@ -702,6 +800,12 @@ def postprocess(result, generator, request, public):
         ]
     }
     schemas["Prediction"]["title"] = "Prediction"
+    # Only with ?explain=1, so not required: without it the answer is as it was.
+    schemas["Explanation"] = EXPLANATION
+    schemas["Prediction"]["properties"]["explanation"] = {
+        "allOf": [{"$ref": "#/components/schemas/Explanation"}],
+        "description": "Only with `?explain=1`: why this answer is what it is.",
+    }
     schemas["PredictionBatchAnswer"] = {
         "title": "PredictionBatchAnswer",
         "description": "A batch's answer: one prediction per input, in order.",

@@ -253,8 +253,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 _CREATED_AT = serializers.DateTimeField()
 
 
-def prediction_output(records) -> list[dict]:
-    """The answer for each audit row, as PredictionSerializer documents it.
+def prediction_output(records, explanations=None) -> list[dict]:
+    """The answer for each audit row, as PredictionSerializer documents it, each with its
+    `explanation` when they are given (services.explain_answers, asked by ?explain=1).
 
     Built directly rather than through the serializer: the rows of one request share their time
     and version, so each is formatted once (bench/README.md). A test holds the two equal.
@@ -265,7 +266,7 @@ def prediction_output(records) -> list[dict]:
     created_at = _CREATED_AT.to_representation(first.created_at)
     version = first.model_version.label
     coverage = first.model_version.interval_coverage
-    return [
+    output = [
         {
             "id": record.pk,
             "likes": record.likes,
@@ -281,3 +282,40 @@ def prediction_output(records) -> list[dict]:
         }
         for record in records
     ]
+    if explanations is not None:
+        for item, explanation in zip(output, explanations, strict=True):
+            item["explanation"] = explanation_output(explanation)
+    return output
+
+
+def explanation_output(explanation: services.Explanation) -> dict:
+    """Why an answer is what it is, for programs (the schema's Explanation): both waterfalls,
+    each a start and steps whose `contribution`s add up to `views` to the cent."""
+    return {
+        "linear": explanation.linear,
+        "computed_views": explanation.computed,
+        "views": explanation.answer,
+        "from_intercept": _waterfall_output(explanation.from_intercept),
+        "from_average": _waterfall_output(explanation.from_average),
+        "not_linear": explanation.not_linear or None,
+    }
+
+
+def _waterfall_output(waterfall) -> dict | None:
+    if waterfall is None:
+        return None
+    return {
+        "start": waterfall.start,
+        "steps": [
+            {
+                "kind": "floor" if step.is_floor else "input",
+                "feature": None if step.is_floor else step.feature.name,
+                "value": step.value,
+                "coefficient": step.coefficient,
+                "mean": step.mean,
+                "contribution": step.amount,
+                "total": step.total,
+            }
+            for step in waterfall.steps
+        ],
+    }

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from .. import services
 from ..models import Activation, Channel, ModelVersion, Outcome, PredictionRequest
-from .errors import Conflict, ServiceUnavailable, as_api_exception, refusal_of
+from .errors import Conflict, QueryRefused, ServiceUnavailable, as_api_exception, refusal_of
 from .filters import PredictionRequestFilter
 from .guide import prediction_guide
 from .parsers import MalformedJSON
@@ -96,6 +96,11 @@ class PredictionCreateApi(generics.GenericAPIView):
         return Response(prediction_guide(request, batches=self.takes_batches))
 
     def post(self, request):
+        try:
+            # ?explain=1 adds each answer's parts; without it nothing more is done or sent.
+            explained = services.read_explain_flag(request.query_params.get("explain"))
+        except services.ExplainFlagRefused as refused:
+            raise QueryRefused(refused.refusal) from refused
         inputs, batch = services.read_inputs(request.data, batches=self.takes_batches)
         try:
             records = services.predict(
@@ -106,7 +111,9 @@ class PredictionCreateApi(generics.GenericAPIView):
             )
         except services.ModelUnavailable as error:  # audited by the service
             raise ServiceUnavailable(str(error)) from error
-        output = prediction_output(records)
+        output = prediction_output(
+            records, services.explain_answers(records) if explained else None
+        )
         return Response(output if batch else output[0], status=self.answered_status)
 
     def handle_exception(self, exc):

@@ -13,6 +13,13 @@ from .errors import (
     QualityGateRefused,
     ViewsiteError,
 )
+from .explanations import (
+    ExplainFlagRefused,
+    Explanation,
+    explain,
+    explain_answers,
+    read_explain_flag,
+)
 from .inputs import InputRefused, read_input, read_inputs, refused_rows
 from .outcomes import (
     OUTCOME_VIEWS_MAX,
@@ -61,6 +68,8 @@ __all__ = [
     "ArtifactIntegrityError",
     "Comparison",
     "DatasetError",
+    "ExplainFlagRefused",
+    "Explanation",
     "InputRefused",
     "Metrics",
     "ModelUnavailable",
@@ -75,6 +84,8 @@ __all__ = [
     "active_version",
     "check_outcomes",
     "compare",
+    "explain",
+    "explain_answers",
     "extrapolation_sentence",
     "live_count",
     "load_model",
@@ -83,6 +94,7 @@ __all__ = [
     "model_card",
     "no_active_model",
     "predict",
+    "read_explain_flag",
     "read_input",
     "read_inputs",
     "read_outcomes_file",

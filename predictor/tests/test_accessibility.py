@@ -210,8 +210,9 @@ def admin_change(model: str, pk: Callable) -> Callable:
 # the form takes up to 20,000 of each.
 PAGES = [
     Page("form-empty", opened("/"), "#id_likes"),
-    Page("form-inside", form_answered("1200", "300"), ".result-value"),
-    Page("form-outside", form_answered("15000", "12000"), ".result-value"),
+    # An answer shows why it is what it is (its waterfall) under it.
+    Page("form-inside", form_answered("1200", "300"), ".result .waterfall"),
+    Page("form-outside", form_answered("15000", "12000"), ".result .waterfall"),
     # 十二 ("twelve"): how a Chinese reader may well type a number; the page quotes it back, and
     # what it quotes is the reader's own words.
     Page(
@@ -234,7 +235,7 @@ PAGES = [
     Page(
         "admin-accepted",
         admin_change("predictionrequest", lambda site: site.accepted),
-        "#content-main",
+        "#content-main .waterfall",
         staff=True,
     ),
     Page(

@@ -34,6 +34,7 @@ from predictor.services import plots
 from .browser import wait_for
 from .conftest import STORED_REFUSALS, stored_refusal_row
 from .test_predictions import info
+from .test_views import waterfall_figures
 
 HISTORY = reverse("admin:predictor_predictionrequest_changelist")
 # Where the browser tests leave their screenshots (git-ignored), for people to look at.
@@ -1045,3 +1046,54 @@ def test_the_history_and_the_versions_fit_1280_px_without_scrolling_sideways(
         )
         assert page <= 0, f"the {name} page scrolls sideways by {page}px"
         assert table <= 0, f"the {name} list scrolls sideways by {table}px"
+
+
+# --- Why this number (an audit row's change page) ------------------------------------------------
+
+
+def record_page(admin_client, record, **extra):
+    url = reverse("admin:predictor_predictionrequest_change", args=[record.pk])
+    return admin_client.get(url, **extra).content.decode()
+
+
+@pytest.mark.parametrize("item", [{"likes": 1500, "shares": 800}, {"likes": 10, "shares": 5}])
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_an_answered_row_s_page_shows_its_waterfall_from_the_row_and_its_version(
+    admin_client, below_zero_model, item, language
+):
+    services.predict(inputs=[item], raw_inputs=[item], info=info())
+    record = PredictionRequest.objects.get()
+    services.registry.clear_loaded_models()  # an admin's worker loads the version itself
+
+    html = record_page(admin_client, record, HTTP_ACCEPT_LANGUAGE=language)
+
+    explanation = services.explain(record.model_version, record.likes, record.shares)
+    assert explanation.computed == round(record.views, 2)
+    assert explanation.answer == round(record.served_views, 2)
+    start, changes, answer = waterfall_figures(html)
+    assert start == explanation.shown.start
+    assert answer == explanation.answer
+    assert round(start + sum(changes), 2) == round(record.served_views, 2)
+    assert len(changes) == 2 + (record.views < 0)
+
+
+def test_a_refused_row_s_page_shows_no_waterfall(admin_client, below_zero_model):
+    make_records(1)
+    refused = PredictionRequest.objects.get(accepted=False)
+
+    html = record_page(admin_client, refused)
+
+    assert 'class="waterfall"' not in html
+
+
+def test_a_row_of_a_version_that_is_not_linear_says_so(admin_client, db, tmp_path, trained_models):
+    from .conftest import linear_rows, write_csv
+
+    trained_models.store(write_csv(tmp_path / "linear.csv", linear_rows(60)), algorithm="hist-gb")
+    make_records(1)
+    answered = PredictionRequest.objects.get(accepted=True)
+
+    html = record_page(admin_client, answered)
+
+    assert 'class="waterfall"' not in html
+    assert "not broken into parts" in html

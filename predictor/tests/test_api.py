@@ -1006,3 +1006,93 @@ def test_the_schema_documents_the_answer_s_extrapolation_fields(api, db):
     assert properties["extrapolation"]["type"] == "string"
     assert properties["extrapolation"]["nullable"] is True
     assert "or 0 where it computes less" in properties["views"]["description"]
+
+
+# --- Why this number (?explain=1) ----------------------------------------------------------------
+
+
+def adds_up(waterfall: dict) -> float:
+    return round(waterfall["start"] + sum(step["contribution"] for step in waterfall["steps"]), 2)
+
+
+@pytest.mark.parametrize("door", [PREDICTIONS, PREVIEW])
+@pytest.mark.parametrize("item", [INSIDE_RANGE, BELOW_RANGE])
+def test_explain_adds_parts_that_add_up_to_the_answer_to_the_cent(
+    api, below_zero_model, door, item
+):
+    response = api.post(f"{door}?explain=1", item, format="json")
+
+    assert response.status_code in (200, 201)
+    body = response.json()
+    explanation = body["explanation"]
+    record = PredictionRequest.objects.get(pk=body["id"])
+    assert explanation["linear"] is True
+    assert explanation["not_linear"] is None
+    assert explanation["views"] == body["views"]
+    assert explanation["computed_views"] == record.views
+    for view in ("from_intercept", "from_average"):
+        assert adds_up(explanation[view]) == round(body["views"], 2)
+        inputs = [s for s in explanation[view]["steps"] if s["kind"] == "input"]
+        assert [(s["feature"], s["value"]) for s in inputs] == list(item.items())
+    assert explanation["from_intercept"]["start"] == round(
+        below_zero_model.parameters["intercept"], 2
+    )
+    floors = [s for s in explanation["from_average"]["steps"] if s["kind"] == "floor"]
+    assert len(floors) == (record.views < 0)
+
+
+def test_explain_gives_each_answer_of_a_batch_its_own_parts(api, below_zero_model):
+    batch = [INSIDE_RANGE, BELOW_RANGE, ABOVE_RANGE]
+
+    body = api.post(f"{PREDICTIONS}?explain=true", batch, format="json").json()
+
+    assert [item["explanation"]["views"] for item in body] == [item["views"] for item in body]
+    for item in body:
+        assert adds_up(item["explanation"]["from_average"]) == round(item["views"], 2)
+
+
+@pytest.mark.parametrize("query", ["", "?explain=0", "?explain=false"])
+def test_without_explain_the_answer_is_as_it_was(api, below_zero_model, query):
+    plain = api.post(PREDICTIONS, INSIDE_RANGE, format="json").json()
+
+    body = api.post(f"{PREDICTIONS}{query}", INSIDE_RANGE, format="json").json()
+
+    assert "explanation" not in body
+    assert set(body) == set(plain)
+
+
+def test_without_explain_no_explanation_is_computed(api, below_zero_model, monkeypatch):
+    def refuse(answers):
+        raise AssertionError("explained without being asked")
+
+    monkeypatch.setattr(services, "explain_answers", refuse)
+
+    assert api.post(PREDICTIONS, [INSIDE_RANGE], format="json").status_code == 201
+    assert api.post(PREVIEW, INSIDE_RANGE, format="json").status_code == 200
+
+
+def test_a_version_that_is_not_linear_says_so_in_its_explanation(api, db, tmp_path, trained_models):
+    trained_models.store(write_csv(tmp_path / "linear.csv", linear_rows(60)), algorithm="hist-gb")
+
+    explanation = api.post(f"{PREDICTIONS}?explain=1", INSIDE_RANGE, format="json").json()[
+        "explanation"
+    ]
+
+    assert explanation["linear"] is False
+    assert explanation["from_intercept"] is None
+    assert explanation["from_average"] is None
+    assert "not broken into parts" in explanation["not_linear"]
+
+
+@pytest.mark.parametrize("door", [PREDICTIONS, PREVIEW])
+def test_a_bad_explain_is_refused_with_400_and_audited(api, below_zero_model, door):
+    response = api.post(f"{door}?explain=maybe", INSIDE_RANGE, format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid_query"
+    assert "“maybe”" in body["detail"]
+    assert "explain" in body["detail"]
+    refused = PredictionRequest.objects.get()
+    assert not refused.accepted
+    assert refused.errors == {"request": [{"code": "explain_flag", "params": {"value": "maybe"}}]}

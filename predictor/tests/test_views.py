@@ -19,6 +19,7 @@ from predictor.templatetags.viewsite import (
     milliseconds,
     percent,
     seconds,
+    signed,
     times_in,
     when,
 )
@@ -259,6 +260,20 @@ def test_decimal_rounds_a_measure_to_its_places():
     # What the plots and the card hand over: NumPy's floats, whose repr is np.float64(...).
     assert decimal(np.float64(0.9767930000634806)) == "0.977"
     assert count(np.float64(47765.75)) == about(np.int64(47766), 5) == "47,766"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (3840.0, "+3,840.00"),
+        (-27612.934, "−27,612.93"),
+        (0.0, "+0.00"),
+        (-0.001, "+0.00"),  # rounds to nothing: no sign of a loss
+        (math.nan, ""),
+    ],
+)
+def test_signed_writes_a_change_with_its_sign_in_words_not_colour(value, shown):
+    assert signed(value) == shown
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
@@ -569,3 +584,64 @@ def test_the_form_page_writes_every_number_grouped_in_both_languages(
     assert PredictionRequest.objects.get(accepted=False).errors == {
         "likes": [{"code": "max_value", "params": {"limit_value": 20000}}]
     }
+
+
+# --- Why this number (the form's waterfall) ------------------------------------------------------
+
+
+def written_figure(text: str) -> float:
+    """A figure as the page writes it ("−27,612.93", "+3,840.00", "180,984.02") as a number."""
+    return float(text.strip().replace("−", "-").replace(",", ""))
+
+
+def waterfall_figures(html: str) -> tuple[float, list[float], float]:
+    """The start, the changes and the answer as the page writes them (to the cent)."""
+    table = re.search(r'<table class="waterfall">.*?</table>', html, re.S).group(0)
+    start = re.search(r'<tr class="waterfall-start">.*?<td>([^<]*)<svg', table, re.S).group(1)
+    changes = re.findall(r'<td class="waterfall-change">([^<]+)</td>', table)
+    answer = re.search(r'<tr class="waterfall-answer">.*?<td>([^<]*)<svg', table, re.S).group(1)
+    # Each change says its direction in its sign: a person needs no colour to read it.
+    assert all(change.strip()[0] in "+−" for change in changes)
+    return written_figure(start), [written_figure(c) for c in changes], written_figure(answer)
+
+
+@pytest.mark.parametrize("item", [INSIDE_RANGE, BELOW_RANGE])
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_form_s_waterfall_adds_up_to_the_answer_served_to_the_cent(
+    client, below_zero_model, item, language
+):
+    response = client.post(PAGE, item, HTTP_ACCEPT_LANGUAGE=language)
+
+    html = response.content.decode()
+    record = response.context["record"]
+    start, changes, answer = waterfall_figures(html)
+    assert round(start + sum(changes), 2) == round(record.views, 2) == answer
+    assert len(changes) == 2 + (record.computed_views < 0)
+    assert "<caption>" in html
+    assert '<th scope="row">' in html
+    heading = {"en": "Why this number", "zh-hans": "为什么是这个数"}[language]
+    assert f'<h2 id="why-this-number">{heading}</h2>' in html
+    # The bars are drawn with SVG attributes alone: the CSP forbids style attributes.
+    assert "style=" not in html
+
+
+def test_the_form_s_waterfall_names_the_floor_step_below_zero(client, below_zero_model):
+    html = client.post(PAGE, BELOW_RANGE).content.decode()
+
+    assert "Answers below zero are served as 0" in html
+    assert "Average prediction" in html
+
+
+def test_the_form_starts_from_the_intercept_for_a_version_without_training_means(
+    client, below_zero_model
+):
+    type(below_zero_model).objects.filter(pk=below_zero_model.pk).update(training_summary={})
+    registry.clear_loaded_models()
+
+    response = client.post(PAGE, INSIDE_RANGE)
+
+    html = response.content.decode()
+    start, changes, answer = waterfall_figures(html)
+    assert "Starting figure (no likes, no shares)" in html
+    assert start == round(below_zero_model.parameters["intercept"], 2)
+    assert round(start + sum(changes), 2) == answer == round(response.context["record"].views, 2)
