@@ -112,6 +112,11 @@ class ReplayReport:
         return self.outside / self.with_interval if self.with_interval else None
 
     @property
+    def difference_size(self) -> float | None:
+        """How many views the mean miss differs by, whichever way (mean_difference's sign)."""
+        return None if self.mean_difference is None else abs(self.mean_difference)
+
+    @property
     def verdict(self) -> str:
         if not self.outcomes:
             return Verdict.NO_OUTCOMES
@@ -126,6 +131,10 @@ class ReplayReport:
     @property
     def min_outcomes(self) -> int:
         return MIN_OUTCOMES
+
+    @property
+    def moved_threshold(self) -> float:
+        return MOVED
 
     def figures(self) -> dict:
         """The figures as the stored run's JSON keeps them."""
