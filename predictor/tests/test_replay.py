@@ -6,13 +6,16 @@ over-predicts (known to be neither). The true mean paired difference is computed
 from the same inputs, and each confidence interval must cover it."""
 
 import math
+import re
 from datetime import UTC, datetime
+from io import StringIO
 
 import numpy as np
 import pytest
-from django.utils import timezone
+from django.core.management import CommandError, call_command
+from django.utils import timezone, translation
 
-from predictor import services
+from predictor import display, services
 from predictor.models import Channel, ModelVersion, Outcome, PredictionRequest, ReplayRun
 from predictor.services import registry
 from predictor.services.outcomes import OutcomeItem
@@ -28,6 +31,7 @@ from predictor.services.replay import (
 )
 
 from .conftest import exact_views, linear_rows, write_csv
+from .test_cards import get_card
 
 NOISE_SD = 5000.0
 INCUMBENT_BIAS = 4000
@@ -355,3 +359,171 @@ def test_a_since_that_is_not_a_date_is_refused_plainly(text):
 
 def test_a_since_with_its_own_offset_keeps_it():
     assert read_since("2026-12-01T08:00+00:00") == datetime(2026, 12, 1, 8, tzinfo=UTC)
+
+
+# --- The model card ---------------------------------------------------------------------------
+
+
+def test_the_card_shows_the_latest_stored_run_in_english(client, versions, trail):
+    _incumbent, better, _worse, _mirrored = versions
+    report = replay(better)
+    store_replay(report)
+
+    page = get_card(client, better, "en")
+
+    with translation.override("en"):
+        assert display.count(report.requests) in page.text("replay-when")
+        assert f"the {report.requests} requests that v1 answered" in page.text("replay-when")
+        assert page.text("replay-verdict").startswith("Verdict: better")
+        assert display.count(report.difference_size) in page.text("replay-verdict")
+        assert display.count(report.ci_low) in page.text("replay-errors")
+        assert display.percent(report.share_moved) in page.text("replay-answers")
+    assert not page.has("replay-none")
+
+
+def test_the_card_shows_the_latest_stored_run_in_chinese(client, versions, trail):
+    _incumbent, _better, worse, _mirrored = versions
+    store_replay(replay(worse))
+
+    page = get_card(client, worse, "zh-hans")
+
+    assert "v1" in page.text("replay-when")
+    assert "结论" in page.text("replay-verdict")
+    assert "更差" in page.text("replay-verdict")
+    assert not re.search("[A-Za-z]{4,}", page.text("replay"))
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_card_says_plainly_when_no_real_views_were_reported(client, versions, language):
+    _incumbent, better, _worse, _mirrored = versions
+    served_for(inputs(5))
+    store_replay(replay(better))
+
+    page = get_card(client, better, language)
+
+    assert page.has("replay-no-outcomes")
+    assert not page.has("replay-verdict")
+
+
+def test_a_card_without_a_run_says_how_to_run_one_and_the_active_ones_says_nothing(
+    client, versions
+):
+    incumbent, better, _worse, _mirrored = versions
+
+    assert "manage.py replay v2" in get_card(client, better, "en").text("replay-none")
+    assert "manage.py replay v2" in get_card(client, better, "zh-hans").text("replay-none")
+    assert not get_card(client, incumbent, "en").has("replay")
+
+
+# --- The commands -----------------------------------------------------------------------------
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_replay_command_prints_the_figures_and_keeps_the_run(versions, trail):
+    _incumbent, better, _worse, _mirrored = versions
+
+    output = run("replay", "v2")
+
+    report = latest_replay(better)
+    assert ReplayRun.objects.count() == 1
+    assert "Replay of v2 on the 240 answers v1 served:" in output
+    assert f"{display.percent(report.share_moved)} ({report.moved} of 240)" in output
+    assert "Real views recorded for 200 of them" in output
+    assert "95% confidence interval" in output
+    assert "Verdict: v2 is better than v1 on real views." in output
+
+
+def test_the_replay_command_speaks_chinese(versions, trail):
+    output = run("replay", "v3", "--language", "zh-hans")
+
+    assert "v3" in output
+    assert "v1" in output
+    assert "更差" in output
+    assert "Verdict" not in output
+
+
+def test_the_replay_command_on_a_trail_without_outcomes_says_so_plainly(versions):
+    served_for(inputs(5))
+
+    output = run("replay", "v2")
+
+    assert "No real views have been recorded for these answers" in output
+    assert "Verdict" not in output
+
+
+def test_the_replay_command_on_an_empty_trail_says_there_is_nothing_to_compare(versions):
+    output = run("replay", "v2", "--since", "2026-01-01")
+
+    assert "v1 has served no answer to replay yet" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("v9",), "There is no version v9"),
+        (("latest",), "is not a version"),
+        (("v1",), "v1 is the active version"),
+        (("v2", "--since", "last week"), "is not a date"),
+    ],
+)
+def test_the_replay_command_refuses_what_it_cannot_replay_plainly(versions, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("replay", *args, stdout=StringIO())
+    assert not ReplayRun.objects.exists()
+
+
+def test_activate_prints_the_replay_before_switching(versions, trail):
+    output = run("activate", "v3")
+
+    replayed, switched = output.index("Replay of v3"), output.index("Model v3 is now active.")
+    assert replayed < switched
+    assert "Verdict: v3 is worse than v1 on real views." in output
+    assert services.active_version().number == 3
+    assert latest_replay(ModelVersion.objects.get(number=3)).incumbent.number == 1
+
+
+def test_activate_without_replay_switches_at_once(versions, trail):
+    assert run("activate", "v2", "--no-replay") == "Model v2 is now active.\n"
+    assert not ReplayRun.objects.exists()
+
+
+def test_retrain_with_the_replay_gate_refuses_a_worse_candidate(versions, trail, tmp_path):
+    data = write_csv(tmp_path / "worse.csv", linear_rows(relation=biased(WORSE_BIAS)))
+    out = StringIO()
+
+    with pytest.raises(CommandError, match="misses by"):
+        call_command("retrain", "--data", str(data), "--gate", "replay", stdout=out)
+
+    assert "Verdict: the candidate is worse than v1 on real views." in out.getvalue()
+    assert "Quality gate: failed" in out.getvalue()
+    assert ModelVersion.objects.count() == 4
+    assert services.active_version().number == 1
+
+
+def test_retrain_with_the_replay_gate_activates_a_better_candidate_and_keeps_its_run(
+    versions, trail, tmp_path
+):
+    data = write_csv(tmp_path / "exact.csv", linear_rows())
+
+    output = run("retrain", "--data", str(data), "--gate", "replay")
+
+    assert "Verdict: v5 is better than v1 on real views." in output
+    assert "Model v5 stored and activated" in output
+    stored = latest_replay(ModelVersion.objects.get(number=5))
+    assert (stored.incumbent.number, stored.outcomes, stored.verdict) == (1, 200, Verdict.BETTER)
+
+
+def test_retrain_with_the_replay_gate_and_too_few_outcomes_uses_the_cv_gate(versions, tmp_path):
+    record_real_views(served_for(inputs(MIN_OUTCOMES - 1)))
+    data = write_csv(tmp_path / "worse.csv", linear_rows(relation=biased(WORSE_BIAS)))
+
+    output = run("retrain", "--data", str(data), "--gate", "replay")
+
+    assert f"only {MIN_OUTCOMES - 1} of v1's answers have a real view count" in output
+    assert "Model v5 stored and activated" in output
+    assert not ReplayRun.objects.exists()
