@@ -23,6 +23,7 @@ from datetime import datetime, time
 from itertools import islice
 
 import numpy as np
+from django.db import transaction
 from django.db.models import Max
 from django.utils import dateparse, timezone
 from django.utils.translation import gettext
@@ -253,8 +254,12 @@ def replay_predictor(
     if through_id is None:
         return report
     requests = requests.filter(pk__lte=through_id)
-    _compare_answers(report, predictor, requests, chunk_size)
-    _compare_errors(report, predictor, requests, chunk_size)
+    # In a transaction, PostgreSQL's server-side cursor sends rows as it reads them; outside
+    # one Django declares it WITH HOLD, and PostgreSQL writes the whole result out first
+    # (bench/README.md, "Streaming export"). Read-only: it locks nothing.
+    with transaction.atomic():
+        _compare_answers(report, predictor, requests, chunk_size)
+        _compare_errors(report, predictor, requests, chunk_size)
     logger.info(
         "replay candidate=%s incumbent=%s requests=%d outcomes=%d verdict=%s",
         candidate.label if candidate else "-",
