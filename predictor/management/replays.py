@@ -30,10 +30,7 @@ def replay_lines(report: ReplayReport, *, candidate_label: str) -> list[tuple[st
         lines.append(
             (
                 "warning",
-                gettext(
-                    "  %(incumbent)s has served no answer to replay yet, so there is nothing "
-                    "to compare."
-                )
+                gettext("  %(incumbent)s served no answer here, so there is nothing to compare.")
                 % figures,
             )
         )

@@ -459,7 +459,7 @@ def test_the_replay_command_on_a_trail_without_outcomes_says_so_plainly(versions
 def test_the_replay_command_on_an_empty_trail_says_there_is_nothing_to_compare(versions):
     output = run("replay", "v2", "--since", "2026-01-01")
 
-    assert "v1 has served no answer to replay yet" in output
+    assert "v1 served no answer here, so there is nothing to compare." in output
 
 
 @pytest.mark.parametrize(
