@@ -31,7 +31,7 @@ from django.utils.translation import gettext
 from .. import features
 from ..models import ModelVersion, Outcome, PredictionRequest, ReplayRun
 from . import registry
-from .errors import ViewsiteError
+from .errors import ModelUnavailable, ViewsiteError
 from .predictors import Predictor
 
 logger = logging.getLogger(__name__)
@@ -217,12 +217,9 @@ def served_requests(incumbent: ModelVersion, since: datetime | None = None):
     return requests
 
 
-def replayable_outcomes(*, since: datetime | None = None) -> int:
-    """How many answers of the active version have a real view count recorded: what a replay
-    gate would judge on."""
-    incumbent = registry.active_version()
-    if incumbent is None:
-        return 0
+def replayable_outcomes(incumbent: ModelVersion, *, since: datetime | None = None) -> int:
+    """How many of `incumbent`'s served answers have a real view count recorded: what a replay
+    against it would judge on."""
     return _outcomes(served_requests(incumbent, since)).count()
 
 
@@ -283,7 +280,11 @@ def _served(figures: np.ndarray) -> np.ndarray:
 
 
 def _candidate_served(predictor: Predictor, inputs: np.ndarray) -> np.ndarray:
-    return _served(np.asarray(predictor.predict(inputs), dtype=np.float64))
+    predicted = np.asarray(predictor.predict(inputs), dtype=np.float64)
+    if not np.all(np.isfinite(predicted)):
+        # As predictions.py refuses to serve one: no figure can be built on it.
+        raise ModelUnavailable(gettext("The candidate produced a non-finite prediction."))
+    return _served(predicted)
 
 
 def _compare_answers(report: ReplayReport, predictor: Predictor, requests, chunk_size: int):

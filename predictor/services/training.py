@@ -467,7 +467,7 @@ def _replay_candidate(report: RetrainReport, estimator) -> None:
             "cross-validation gate applies"
         )
         return
-    outcomes = replayable_outcomes()
+    outcomes = replayable_outcomes(active)
     if outcomes < MIN_OUTCOMES:
         report.replay_note = gettext(
             "only %(outcomes)s of %(version)s's answers have a real view count and a verdict "

@@ -19,6 +19,7 @@ from predictor import display, services
 from predictor.models import Channel, ModelVersion, Outcome, PredictionRequest, ReplayRun
 from predictor.services import registry
 from predictor.services.outcomes import OutcomeItem
+from predictor.services.predictors import LinearPredictor
 from predictor.services.replay import (
     MEDIAN_BIN,
     MIN_OUTCOMES,
@@ -27,6 +28,7 @@ from predictor.services.replay import (
     latest_replay,
     read_since,
     replay,
+    replay_predictor,
     store_replay,
 )
 
@@ -527,3 +529,12 @@ def test_retrain_with_the_replay_gate_and_too_few_outcomes_uses_the_cv_gate(vers
     assert f"only {MIN_OUTCOMES - 1} of v1's answers have a real view count" in output
     assert "Model v5 stored and activated" in output
     assert not ReplayRun.objects.exists()
+
+
+def test_a_candidate_that_answers_with_no_number_is_refused_not_counted(versions):
+    incumbent, *_ = versions
+    served_for(inputs(3))
+    broken = LinearPredictor([math.inf, 0.0], 0.0)
+
+    with pytest.raises(services.ModelUnavailable, match="non-finite"):
+        replay_predictor(broken, candidate=None, incumbent=incumbent)
