@@ -887,4 +887,8 @@ class ReplayRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.candidate} / {self.incumbent} ({self.computed_at:%Y-%m-%d %H:%M:%S})"
+        return gettext("%(candidate)s replayed against %(incumbent)s, %(when)s") % {
+            "candidate": self.candidate.label,
+            "incumbent": self.incumbent.label,
+            "when": display.when(self.computed_at),
+        }
