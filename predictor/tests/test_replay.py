@@ -331,6 +331,7 @@ def test_a_stored_run_reads_back_as_the_same_report(versions, trail):
     again = latest_replay(better)
 
     assert ReplayRun.objects.get() == run
+    assert str(run) == f"v2 replayed against v1, {display.when(run.computed_at)}"
     assert (again.candidate, again.incumbent) == (better, incumbent)
     assert again.through_id == run.through_id
     assert again.figures() == report.figures()
