@@ -41,9 +41,9 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 20_000
 # An answer moved "noticeably" when it changed by more than this share of what was served.
 MOVED = 0.10
-# The histogram of the size of the relative change: bins of a tenth of a percentage point from
-# 0 to MEDIAN_RANGE (1,000%), and one bin for everything beyond. 10,000 counters, whatever the
-# number of rows; a median beyond the range is reported as "more than" it.
+# The histogram of the size of the relative change: one bin for no change at all, bins of a
+# tenth of a percentage point up to MEDIAN_RANGE (1,000%), and one for everything beyond: 10,002
+# counters, whatever the number of rows. A median beyond the range is reported as "more than" it.
 MEDIAN_BIN = 0.001
 MEDIAN_RANGE = 10.0
 MEDIAN_BINS = round(MEDIAN_RANGE / MEDIAN_BIN)
@@ -280,15 +280,33 @@ def _served(figures: np.ndarray) -> np.ndarray:
 
 
 def _candidate_served(predictor: Predictor, inputs: np.ndarray) -> np.ndarray:
+    """What the candidate would have served: its figure rounded to a hundredth of a view, as
+    predictions.py rounds every answer, then floored. Unrounded, a candidate with the active
+    version's very coefficients would differ from it by thousandths of a view on every request,
+    and enough of those, all one way, make a verdict about nothing."""
     predicted = np.asarray(predictor.predict(inputs), dtype=np.float64)
     if not np.all(np.isfinite(predicted)):
         # As predictions.py refuses to serve one: no figure can be built on it.
         raise ModelUnavailable(gettext("The candidate produced a non-finite prediction."))
-    return _served(predicted)
+    return _served(hundredths(predicted))
+
+
+def hundredths(figures: np.ndarray) -> np.ndarray:
+    """round(figure, 2) for each figure, as Python rounds it. NumPy's rint(x · 100) / 100 gives
+    the same double except where x · 100 lies within rounding error of a half, where its
+    product may round the other way: those few are rounded by Python."""
+    rounded = np.round(figures, 2)
+    scaled = figures * 100
+    near_half = np.abs(scaled - np.floor(scaled) - 0.5) <= np.maximum(1e-6, 4 * np.spacing(scaled))
+    if near_half.any():
+        rounded[near_half] = [round(figure, 2) for figure in figures[near_half].tolist()]
+    return rounded
 
 
 def _compare_answers(report: ReplayReport, predictor: Predictor, requests, chunk_size: int):
-    histogram = np.zeros(MEDIAN_BINS + 1, dtype=np.int64)  # the last bin: beyond the range
+    # Bin 0 holds the answers that did not change at all, bin k those that changed by more than
+    # (k − 1) and at most k tenths of a point, the last those beyond the range.
+    histogram = np.zeros(MEDIAN_BINS + 2, dtype=np.int64)
     largest = -1.0
     rows = (
         requests.order_by("pk")
@@ -313,8 +331,8 @@ def _compare_answers(report: ReplayReport, predictor: Predictor, requests, chunk
         report.outside += int(
             np.count_nonzero(has_interval & ((candidate < lower) | (candidate > upper)))
         )
-        bins = np.minimum((size / MEDIAN_BIN).astype(np.int64), MEDIAN_BINS)
-        histogram += np.bincount(bins, minlength=MEDIAN_BINS + 1)
+        bins = np.minimum(np.ceil(size / MEDIAN_BIN).astype(np.int64), MEDIAN_BINS + 1)
+        histogram += np.bincount(bins, minlength=MEDIAN_BINS + 2)
         at = int(np.argmax(size))
         if size[at] > largest:
             largest = float(size[at])
@@ -328,9 +346,10 @@ def _median(histogram: np.ndarray, total: int) -> tuple[float | None, bool]:
     if not total:
         return None, False
     middle = int(np.searchsorted(np.cumsum(histogram), (total + 1) / 2))
-    if middle >= MEDIAN_BINS:
+    if middle > MEDIAN_BINS:
         return MEDIAN_RANGE, True
-    return (middle + 0.5) * MEDIAN_BIN, False
+    # An unchanged answer is exactly no change, not half a bin of one.
+    return (0.0 if middle == 0 else (middle - 0.5) * MEDIAN_BIN), False
 
 
 def _compare_errors(report: ReplayReport, predictor: Predictor, requests, chunk_size: int):

@@ -15,7 +15,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone, translation
 
-from predictor import display, services
+from predictor import display, features, services
 from predictor.models import Channel, ModelVersion, Outcome, PredictionRequest, ReplayRun
 from predictor.services import registry
 from predictor.services.outcomes import OutcomeItem
@@ -25,6 +25,7 @@ from predictor.services.replay import (
     MIN_OUTCOMES,
     ReplayRefused,
     Verdict,
+    hundredths,
     latest_replay,
     read_since,
     replay,
@@ -87,6 +88,12 @@ def expected_miss(offset: np.ndarray) -> np.ndarray:
     return NOISE_SD * math.sqrt(2 / math.pi) * np.exp(-(z**2) / 2) + offset * (
         1 - 2 * stats.norm.cdf(-z)
     )
+
+
+def would_serve(version: ModelVersion, rows) -> np.ndarray:
+    """What `version` would have answered, as services.predict serves an answer."""
+    predicted = registry.load_predictor(version).predict(rows)
+    return np.array([features.served_views(round(figure, 2)) for figure in predicted])
 
 
 def fitted_offset(version: ModelVersion, asked: list[dict]) -> np.ndarray:
@@ -176,6 +183,21 @@ def test_a_candidate_as_far_below_as_the_active_one_is_above_is_not_distinguisha
     assert report.ci_low <= truth <= report.ci_high
 
 
+def test_a_candidate_that_answers_as_the_active_one_shows_no_change_and_no_difference(
+    versions, trail, tmp_path, trained_models
+):
+    same = trained_models.store(
+        write_csv(tmp_path / "incumbent.csv", linear_rows(relation=biased(INCUMBENT_BIAS))),
+        activate=False,
+    )
+
+    report = replay(same)
+
+    assert (report.median_change, report.moved, report.higher, report.lower) == (0.0, 0, 0, 0)
+    assert (report.mean_difference, report.ci_low, report.ci_high) == (0.0, 0.0, 0.0)
+    assert report.verdict == Verdict.NOT_DISTINGUISHABLE
+
+
 def test_the_error_figures_are_the_paired_differences_of_the_served_answers(versions, trail):
     _incumbent, better, _worse, _mirrored = versions
     asked, requests, real = trail
@@ -184,7 +206,7 @@ def test_the_error_figures_are_the_paired_differences_of_the_served_answers(vers
     report = replay(better)
 
     rows = [[item["likes"], item["shares"]] for item in asked]
-    candidate = np.maximum(np.array(registry.load_predictor(better).predict(rows)), 0)
+    candidate = would_serve(better, rows)
     served = np.array([row.served_views for row in requests[:200]])
     candidate_miss, served_miss = np.abs(candidate - real), np.abs(served - real)
     difference = candidate_miss - served_miss
@@ -204,7 +226,7 @@ def test_the_answers_figures_compare_each_served_answer_with_the_candidates(vers
     report = replay(worse)
 
     rows = [[row.likes, row.shares] for row in requests]
-    candidate = np.maximum(np.array(registry.load_predictor(worse).predict(rows)), 0)
+    candidate = would_serve(worse, rows)
     served = np.array([row.served_views for row in requests])
     change = (candidate - served) / np.maximum(served, 1)
     lower = np.array([row.views_lower for row in requests])
@@ -270,7 +292,7 @@ def test_only_the_latest_outcome_of_a_prediction_counts(versions):
     report = replay(better)
 
     rows = [[row.likes, row.shares] for row in requests]
-    candidate = np.maximum(np.array(registry.load_predictor(better).predict(rows)), 0)
+    candidate = would_serve(better, rows)
     served = np.array([row.served_views for row in requests])
     assert report.outcomes == 3
     assert report.mean_difference == pytest.approx(
@@ -539,3 +561,11 @@ def test_a_candidate_that_answers_with_no_number_is_refused_not_counted(versions
 
     with pytest.raises(services.ModelUnavailable, match="non-finite"):
         replay_predictor(broken, candidate=None, incumbent=incumbent)
+
+
+def test_a_candidates_figures_are_rounded_as_every_served_answer_is():
+    rng = np.random.default_rng(1)
+    halves = (np.arange(-5000, 5000) + 0.5) / 100  # x.xx5: where rounding can go either way
+    figures = np.concatenate([rng.uniform(-1e4, 1e9, 20_000), halves, halves * 1e4 + 0.005])
+
+    assert hundredths(figures).tolist() == [round(figure, 2) for figure in figures.tolist()]
