@@ -842,3 +842,53 @@ class AuditSeal(AppendOnlyModel):
 
     def __str__(self) -> str:
         return display.seal_title(self)
+
+
+class ReplayRun(models.Model):
+    """A candidate version replayed on what the active one served (services/replay.py): the
+    requests it was scored on, against which version, and the figures it found.
+
+    Derived from the audit trail and kept so that a model card shows the latest run without
+    replaying millions of rows per page view; `manage.py replay` writes one per run.
+    """
+
+    candidate = models.ForeignKey(
+        ModelVersion,
+        verbose_name=_("candidate"),
+        on_delete=models.CASCADE,
+        related_name="replays",
+    )
+    incumbent = models.ForeignKey(
+        ModelVersion,
+        verbose_name=_("replayed against"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("The version that was active and served the requests."),
+    )
+    computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
+    since = models.DateTimeField(
+        _("requests since"), null=True, blank=True, help_text=_("Empty: from the first one.")
+    )
+    rows = models.PositiveBigIntegerField(_("requests replayed"))
+    through_id = models.BigIntegerField(
+        _("prediction ids through"),
+        null=True,
+        blank=True,
+        help_text=_("The newest request replayed; empty when there was none."),
+    )
+    report = models.JSONField(_("figures"), default=dict)
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+        verbose_name = _("replay")
+        verbose_name_plural = _("replays")
+        indexes = [
+            models.Index(fields=["candidate", "computed_at"], name="replay_candidate_latest")
+        ]
+
+    def __str__(self) -> str:
+        return gettext("%(candidate)s replayed against %(incumbent)s, %(when)s") % {
+            "candidate": self.candidate.label,
+            "incumbent": self.incumbent.label,
+            "when": display.when(self.computed_at),
+        }

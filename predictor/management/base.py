@@ -17,10 +17,13 @@ import unicodedata
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
+from django.utils.translation import gettext
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
+
+from predictor.models import ModelVersion
 
 
 class ViewsiteCommand(BaseCommand):
@@ -87,3 +90,20 @@ def table(rows: list[tuple[str, ...]], *, left: int = 1) -> list[str]:
 def pad(text: str, columns: int) -> str:
     """`text` right-aligned in `columns` terminal columns: a count at the start of a line."""
     return " " * (columns - width(text)) + text
+
+
+def stored_version(label: str) -> ModelVersion:
+    """The stored version `label` (v3, or 3) names; CommandError saying which exist otherwise."""
+    number = ModelVersion.number_from_label(label)
+    if number is None:
+        raise CommandError(
+            gettext("“%(version)s” is not a version; use a label like v3.") % {"version": label}
+        )
+    try:
+        return ModelVersion.objects.get(number=number)
+    except ModelVersion.DoesNotExist:
+        known = ", ".join(v.label for v in ModelVersion.objects.all()) or gettext("none yet")
+        raise CommandError(
+            gettext("There is no version %(version)s. Stored versions: %(known)s.")
+            % {"version": label, "known": known}
+        ) from None

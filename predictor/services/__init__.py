@@ -38,6 +38,15 @@ from .predictions import (
     record_refusal,
 )
 from .registry import activate, active_version, load_model, load_predictor, read_plot
+from .replay import (
+    ReplayRefused,
+    ReplayReport,
+    Verdict,
+    latest_replay,
+    read_since,
+    replay,
+    store_replay,
+)
 from .throttling import live_count, record_throttled
 
 # Training needs pandas and scikit-learn; a web worker never trains, so these load on first use.
@@ -76,9 +85,12 @@ __all__ = [
     "OutcomeItem",
     "OutcomesRefused",
     "QualityGateRefused",
+    "ReplayRefused",
+    "ReplayReport",
     "RequestInfo",
     "RetrainReport",
     "TrainingData",
+    "Verdict",
     "ViewsiteError",
     "activate",
     "active_version",
@@ -87,6 +99,7 @@ __all__ = [
     "explain",
     "explain_answers",
     "extrapolation_sentence",
+    "latest_replay",
     "live_count",
     "load_model",
     "load_predictor",
@@ -99,10 +112,13 @@ __all__ = [
     "read_inputs",
     "read_outcomes_file",
     "read_plot",
+    "read_since",
     "record_outcomes",
     "record_refusal",
     "record_throttled",
     "refused_rows",
+    "replay",
     "retrain",
     "served_views",
+    "store_replay",
 ]

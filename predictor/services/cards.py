@@ -8,6 +8,7 @@ from django.utils import translation
 from .. import display, features
 from ..models import Activation, ModelVersion
 from . import plots
+from .replay import ReplayReport, latest_replay
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class ModelCard:
     plots: list[CardPlot]
     columns: list[tuple[features.Feature, dict]]
     zone: str  # the time zone the card's times are in, named once
+    replay: ReplayReport | None = None  # its latest replay on the active version's answers
 
     @property
     def smallest_half_width(self) -> float | None:
@@ -88,6 +90,7 @@ def model_card(number: int) -> ModelCard:
             if feature.name in version.training_summary.get("columns", {})
         ],
         zone=display.zone(),
+        replay=latest_replay(version),
     )
 
 

@@ -29,12 +29,31 @@ from . import outcomes, plots, registry, signing
 from .algorithms import DEFAULT_ALGORITHM, SEED, Algorithm, algorithm_named, fitted_parameters
 from .datasets import TrainingData, load_training_data
 from .errors import DatasetError, ModelUnavailable, QualityGateRefused
-from .predictors import interval_half_widths
+from .predictors import interval_half_widths, predictor_for
+from .replay import (
+    MIN_OUTCOMES,
+    ReplayReport,
+    Verdict,
+    replay_predictor,
+    replayable_outcomes,
+    store_replay,
+)
 
 logger = logging.getLogger(__name__)
 
 CV_FOLDS = 5
 CV_SEED = SEED
+
+# The quality gates `retrain --gate` chooses from. "cv" compares the candidate's cross-validated
+# R² with the active version's on the same data. "replay" replays the candidate on the active
+# version's served answers and, where at least MIN_OUTCOMES of them have a real view count,
+# refuses it only if its verdict is "worse" (services/replay.py): a candidate that is not
+# distinguishable passes, as the cv gate passes one no worse than its tolerance, or every
+# retrain that merely keeps up would be refused until outcomes pile up. Fewer outcomes, or no
+# active version: the cv gate applies, and the report says why. The R² floor applies to both.
+GATE_CV = "cv"
+GATE_REPLAY = "replay"
+GATES = (GATE_CV, GATE_REPLAY)
 
 
 @dataclass(frozen=True)
@@ -89,6 +108,9 @@ class RetrainReport:
     forced: bool = False
     dry_run: bool = False
     version: ModelVersion | None = None
+    gate: str = GATE_CV
+    replay: ReplayReport | None = None  # the replay that judged it, under --gate replay
+    replay_note: str = ""  # why --gate replay fell back to the cv gate
 
     @property
     def gate_passed(self) -> bool:
@@ -130,12 +152,16 @@ def retrain(
     activate: bool = True,
     force: bool = False,
     dry_run: bool = False,
+    gate: str = GATE_CV,
 ) -> RetrainReport:
     """Train a candidate on `data_path`, judge it, and store and activate it if it passes.
 
     Raises DatasetError for a bad file and QualityGateRefused when the candidate is not good enough
     (unless `force`); in both cases nothing is written and the active model stays as it was.
+    `gate` is one of GATES; under "replay" the replay that judged the candidate is stored with it.
     """
+    if gate not in GATES:
+        raise ValueError(f"unknown quality gate {gate!r}; one of {GATES}")
     recipe = algorithm_named(algorithm)
     if not dry_run:
         signing.require_signing_key()
@@ -156,8 +182,11 @@ def retrain(
         interval=evaluation.interval,
         forced=force,
         dry_run=dry_run,
+        gate=gate,
     )
     _compare_with_active(report)
+    if gate == GATE_REPLAY:
+        _replay_candidate(report, estimator)
     _apply_quality_gate(report)
     logger.info(
         "retrain candidate algorithm=%s data=%s rows=%d outcome_rows=%d cv_r2=%.4f gate=%s",
@@ -225,6 +254,9 @@ def retrain(
             ),
             files=[artifact, *([serving] if serving else []), *plot_files],
         )
+        if report.replay is not None:
+            report.replay.candidate = report.version
+            store_replay(report.replay)
         if activate:
             reason_code, reason_parameters = Activation.retrained(
                 algorithm=recipe.name, data_file=data.file_name, outcome_rows=data.outcome_rows
@@ -425,6 +457,31 @@ def _compare_with_active(report: RetrainReport) -> None:
         report.active_problem = str(error)
 
 
+def _replay_candidate(report: RetrainReport, estimator) -> None:
+    """Under --gate replay: the fitted candidate replayed on the active version's answers, if
+    enough of them have a real view count for a verdict; otherwise why not, in replay_note."""
+    active = report.active
+    if active is None:
+        report.replay_note = gettext(
+            "no version is active, so there are no served answers to replay; the "
+            "cross-validation gate applies"
+        )
+        return
+    outcomes = replayable_outcomes(active)
+    if outcomes < MIN_OUTCOMES:
+        report.replay_note = gettext(
+            "only %(outcomes)s of %(version)s's answers have a real view count and a verdict "
+            "needs %(needed)s; the cross-validation gate applies"
+        ) % {
+            "outcomes": display.count(outcomes),
+            "version": active.label,
+            "needed": display.count(MIN_OUTCOMES),
+        }
+        return
+    # The predictor the stored version will load (the same coefficients, or the same estimator).
+    report.replay = replay_predictor(predictor_for(estimator), candidate=None, incumbent=active)
+
+
 def _apply_quality_gate(report: RetrainReport) -> None:
     floor = settings.VIEWSITE_MIN_R2
     if report.cv.r2 < floor:
@@ -432,6 +489,24 @@ def _apply_quality_gate(report: RetrainReport) -> None:
             gettext("cross-validated R² %(r2)s is below the minimum %(floor)s")
             % {"r2": display.decimal(report.cv.r2, 4), "floor": display.decimal(floor, 4)}
         )
+    if report.replay is not None:
+        replayed = report.replay
+        if replayed.verdict == Verdict.WORSE:
+            report.gate_reasons.append(
+                gettext(
+                    "replayed on %(outcomes)s of %(version)s's answers with a real view count, "
+                    "it misses by %(more)s views more on average (95%% confidence interval "
+                    "%(low)s to %(high)s)"
+                )
+                % {
+                    "outcomes": display.count(replayed.outcomes),
+                    "version": replayed.incumbent.label,
+                    "more": display.count(replayed.mean_difference),
+                    "low": display.count(replayed.ci_low),
+                    "high": display.count(replayed.ci_high),
+                }
+            )
+        return
     if report.active_metrics is not None:
         allowed_drop = settings.VIEWSITE_MAX_R2_DROP
         if report.cv.r2 < report.active_metrics.r2 - allowed_drop:

@@ -32,11 +32,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from predictor.models import PredictionRequest
+from predictor import services
+from predictor.models import Channel, Outcome, PredictionRequest
+from predictor.services.outcomes import OutcomeItem
 
 from . import live
 from .browser import wait_for
-from .conftest import noisy_rows, write_csv
+from .conftest import linear_rows, noisy_rows, write_csv
 
 AXE = Path(settings.BASE_DIR) / ".venv" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
@@ -150,6 +152,8 @@ class Page:
     # Requests the page makes on its way whose refusal is the answer it asked for: the preview
     # of what is not yet a number is a 400, which Chromium logs as it logs any failed load.
     refused_on_the_way: tuple[str, ...] = ()
+    # What the page needs stored first: (site, trained_models, tmp_path) -> None.
+    prepare: Callable | None = None
 
 
 def opened(path: str | Callable) -> Callable:
@@ -202,6 +206,23 @@ def api_posted(driver, site):
     )
 
 
+def replayed_candidate(site: Site, trained_models, tmp_path: Path) -> None:
+    """A stored candidate replayed on 60 answers of the active version, 40 with real views: its
+    card's replay section with every figure and a verdict. The site's version becomes it."""
+    asked = [{"likes": 100 + 50 * i, "shares": 50 + 30 * i} for i in range(60)]
+    answers = services.predict(
+        inputs=asked, raw_inputs=asked, info=services.RequestInfo(channel=Channel.API)
+    )
+    services.record_outcomes(
+        [OutcomeItem(answer.pk, 9000 + 90 * i) for i, answer in enumerate(answers[:40])],
+        source=Outcome.Source.IMPORT,
+    )
+    exact = write_csv(tmp_path / "exact.csv", linear_rows())
+    candidate = trained_models.store(exact, activate=False)
+    services.store_replay(services.replay(candidate))
+    site.version = candidate
+
+
 def admin_change(model: str, pk: Callable) -> Callable:
     return opened(lambda site: reverse(f"admin:predictor_{model}_change", args=[pk(site)]))
 
@@ -224,6 +245,12 @@ PAGES = [
     ),
     Page("form-expired", form_expired, "main h1", status=403),
     Page("model-card", opened(lambda site: f"/models/{site.version.label}/"), "#equation"),
+    Page(
+        "model-card-replayed",
+        opened(lambda site: f"/models/{site.version.label}/"),
+        "#replay-verdict",
+        prepare=replayed_candidate,
+    ),
     Page("admin-login", opened("/admin/login/"), "#id_username"),
     Page("admin-index", opened("/admin/"), "#content-main", staff=True),
     Page(
@@ -404,6 +431,8 @@ def test_the_page_reads_in_both_languages_at_both_widths(
     version = trained_models.store(write_csv(tmp_path / "noisy.csv", noisy_rows()))
     live.wait_for_activation()
     site = Site(url=server, version=version)
+    if page.prepare is not None:
+        page.prepare(site, trained_models, tmp_path)
     if page.staff:
         django_user_model.objects.create_superuser(AUDITOR, password="pw-for-the-browser")
         live.post_json(f"{server}/api/predictions/", {"likes": 1200, "shares": 300})

@@ -1,11 +1,19 @@
-"""Serve another model version: how an operator rolls back from the shell (the admin can too)."""
+"""Serve another model version: how an operator rolls back from the shell (the admin can too).
+
+Before switching it replays the version on the answers the active one served (services/replay.py)
+and prints how its answers would differ and, where real views were recorded, whether it would
+miss them by less. A fresh run, not the latest stored one: that one may be old, or against
+another version than the one being replaced, and the moment of switching is when the figures
+matter. `--no-replay` skips it, for a rollback that cannot wait for a long trail to be read.
+"""
 
 from django.core.management.base import CommandError
 from django.utils.translation import gettext
 
 from predictor import services
-from predictor.management.base import ViewsiteCommand
-from predictor.models import Activation, ModelVersion
+from predictor.management.base import ViewsiteCommand, stored_version
+from predictor.management.replays import write_replay
+from predictor.models import Activation
 
 
 class Command(ViewsiteCommand):
@@ -18,22 +26,16 @@ class Command(ViewsiteCommand):
             default="",
             help="Why, for the activation history (e.g. 'v7 over-predicts since the redesign').",
         )
+        parser.add_argument(
+            "--no-replay",
+            action="store_true",
+            help="Switch at once, without replaying the version on the served answers first.",
+        )
 
-    def handle(self, *args, version, reason, verbosity, **options):
-        number = ModelVersion.number_from_label(version)
-        if number is None:
-            raise CommandError(
-                gettext("“%(version)s” is not a version; use a label like v3.")
-                % {"version": version}
-            )
-        try:
-            model_version = ModelVersion.objects.get(number=number)
-        except ModelVersion.DoesNotExist:
-            known = ", ".join(v.label for v in ModelVersion.objects.all()) or gettext("none yet")
-            raise CommandError(
-                gettext("There is no version %(version)s. Stored versions: %(known)s.")
-                % {"version": version, "known": known}
-            ) from None
+    def handle(self, *args, version, reason, no_replay, verbosity, **options):
+        model_version = stored_version(version)
+        if not no_replay:
+            self._replay(model_version, verbosity)
         try:
             services.activate(version=model_version, door=Activation.Door.COMMAND, reason=reason)
         except services.ModelUnavailable as error:
@@ -44,3 +46,15 @@ class Command(ViewsiteCommand):
                     gettext("Model %(version)s is now active.") % {"version": model_version.label}
                 )
             )
+
+    def _replay(self, candidate, verbosity: int) -> None:
+        try:
+            report = services.replay(candidate)
+        except services.ReplayRefused:
+            # Nothing to compare with: no version is active, or this one already is.
+            return
+        except services.ModelUnavailable as error:
+            raise CommandError(str(error)) from error
+        services.store_replay(report)
+        if verbosity >= 1:
+            write_replay(self, report, candidate_label=candidate.label)

@@ -16,8 +16,10 @@ from django.utils.translation import gettext
 from predictor import features, services
 from predictor.display import coefficient, count, decimal, milliseconds, percent
 from predictor.management.base import ViewsiteCommand, table
+from predictor.management.replays import write_replay
 from predictor.services.algorithms import ALGORITHMS, DEFAULT_ALGORITHM
-from predictor.services.training import BEST_RULE, R2_PLACES
+from predictor.services.replay import MIN_OUTCOMES
+from predictor.services.training import BEST_RULE, GATE_CV, GATE_REPLAY, GATES, R2_PLACES
 
 
 class Command(ViewsiteCommand):
@@ -45,6 +47,15 @@ class Command(ViewsiteCommand):
             "--include-outcomes",
             action="store_true",
             help="Also train on answered predictions whose real views were recorded.",
+        )
+        parser.add_argument(
+            "--gate",
+            default=GATE_CV,
+            choices=GATES,
+            help="The quality gate: cv compares cross-validated R² with the active model's; "
+            "replay judges the candidate on the active model's answers whose real views were "
+            "recorded, and refuses it only if it is worse (the cv gate applies while fewer than "
+            f"{MIN_OUTCOMES} have them).",
         )
         parser.add_argument(
             "--force",
@@ -90,6 +101,7 @@ class Command(ViewsiteCommand):
         no_activate,
         dry_run,
         if_no_model,
+        gate,
         verbosity,
         **options,
     ):
@@ -122,6 +134,7 @@ class Command(ViewsiteCommand):
                 activate=not no_activate,
                 force=force,
                 dry_run=dry_run,
+                gate=gate,
             )
         except services.DatasetError as error:
             raise CommandError(
@@ -276,6 +289,8 @@ class Command(ViewsiteCommand):
                 }
             )
         write("")
+        if report.gate == GATE_REPLAY:
+            self._write_replay_gate(report)
         if report.gate_passed:
             write(self.style.SUCCESS(gettext("Quality gate: passed.")))
         else:
@@ -308,6 +323,25 @@ class Command(ViewsiteCommand):
                     }
                 )
             )
+
+    def _write_replay_gate(self, report: services.RetrainReport) -> None:
+        """Under --gate replay: the replay that judged the candidate, or why it could not."""
+        if report.replay is None:
+            self.stdout.write(
+                self.style.WARNING(
+                    gettext("Replay gate not used: %(reason)s.") % {"reason": report.replay_note}
+                )
+            )
+            return
+        label = report.version.label if report.version else gettext("the candidate")
+        write_replay(self, report.replay, candidate_label=label)
+        self.stdout.write(
+            gettext(
+                "The replay's verdict is the quality gate: a candidate called worse is refused "
+                "(the minimum R² still applies)."
+            )
+        )
+        self.stdout.write("")
 
 
 def _metrics(label: str, metrics: services.Metrics) -> tuple[str, ...]:
