@@ -6,6 +6,7 @@ and stay a few lines each.
 
 from ..features import served_views
 from .cards import model_card
+from .drift import FeatureDrift, VersionDrift, version_drift
 from .errors import (
     ArtifactIntegrityError,
     DatasetError,
@@ -61,6 +62,7 @@ __all__ = [
     "ArtifactIntegrityError",
     "Comparison",
     "DatasetError",
+    "FeatureDrift",
     "InputRefused",
     "Metrics",
     "ModelUnavailable",
@@ -70,6 +72,7 @@ __all__ = [
     "RequestInfo",
     "RetrainReport",
     "TrainingData",
+    "VersionDrift",
     "ViewsiteError",
     "activate",
     "active_version",
@@ -89,6 +92,7 @@ __all__ = [
     "read_plot",
     "record_outcomes",
     "record_refusal",
+    "version_drift",
     "record_throttled",
     "refused_rows",
     "retrain",
