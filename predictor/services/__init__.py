@@ -92,9 +92,9 @@ __all__ = [
     "read_plot",
     "record_outcomes",
     "record_refusal",
-    "version_drift",
     "record_throttled",
     "refused_rows",
     "retrain",
     "served_views",
+    "version_drift",
 ]
