@@ -28,6 +28,10 @@ from datetime import datetime
 
 import numpy as np
 from django.db import models
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .. import features
 from ..models import ModelVersion, PredictionRequest, ServedCheckpoint
@@ -46,6 +50,36 @@ DRIFT_WINDOW = 1_000
 
 KS = "ks"
 WASSERSTEIN = "wasserstein"
+# Each test named for people: what it measures first, its name after.
+TEST_TITLES = {
+    KS: _("shape test (Kolmogorov-Smirnov)"),
+    WASSERSTEIN: _("distance (Wasserstein)"),
+}
+
+
+class SinceRefused(ValueError):
+    """A --since that is not a date: its message says what is taken."""
+
+
+def read_since(text: str) -> datetime:
+    """The moment `text` names, a date (2026-12-01, from its midnight) or a date and time, in
+    the site's time zone unless it names its own; SinceRefused otherwise."""
+    text = text.strip()
+    try:
+        moment = parse_datetime(text)
+        if moment is None:
+            day = parse_date(text)
+            moment = None if day is None else datetime(day.year, day.month, day.day)
+    except ValueError:  # well formed but no such day: 2026-02-30
+        moment = None
+    if moment is None:
+        raise SinceRefused(
+            gettext("“%(text)s” is not a date; write it as 2026-12-01 or 2026-12-01T08:00.")
+            % {"text": text}
+        )
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
 
 
 # --- The training data -------------------------------------------------------------------------
@@ -285,6 +319,17 @@ class FeatureDrift:
         return next(f for f in features.INPUT_FEATURES if f.name == self.name)
 
     @property
+    def test_title(self) -> str:
+        return str(TEST_TITLES[self.test]) if self.test else ""
+
+    @property
+    def verdict(self) -> str:
+        """The verdict in words, which a colour may repeat but never replace."""
+        if self.test is None:
+            return gettext("no answers yet")
+        return gettext("drifted") if self.drifted else gettext("no drift")
+
+    @property
     def share_outside(self) -> float | None:
         return self.outside / self.served if self.served else None
 
@@ -352,12 +397,10 @@ class VersionDrift:
         return self.overall[0].served if self.overall else 0
 
     @property
-    def drifted_names(self) -> list[str]:
-        return [
-            f.name
-            for f in features.INPUT_FEATURES
-            if any(d.drifted and d.name == f.name for d in (*self.overall, *self.recent))
-        ]
+    def drifted_features(self) -> list[features.Feature]:
+        """The inputs drifted in either window, in the model's order."""
+        drifted = {f.name for f in (*self.overall, *self.recent) if f.drifted}
+        return [feature for feature in features.INPUT_FEATURES if feature.name in drifted]
 
 
 def version_drift(version: ModelVersion, since: datetime | None = None) -> VersionDrift:
