@@ -157,6 +157,18 @@ class ServedInputs:
         return int(self.weights.sum())
 
     @property
+    def lowest(self) -> float:
+        """The smallest value served; binned, where its bin starts."""
+        return float(self.values[0] * DRIFT_BIN_WIDTH if self.binned else self.values[0])
+
+    @property
+    def highest(self) -> float:
+        """The largest value served; binned, where its bin ends."""
+        if self.binned:
+            return float(self.values[-1] * DRIFT_BIN_WIDTH + DRIFT_BIN_WIDTH - 1)
+        return float(self.values[-1])
+
+    @property
     def points(self) -> np.ndarray:
         """The values, a bin standing at its middle."""
         if self.binned:

@@ -1,11 +1,28 @@
 """Drift (services/drift.py): the served inputs kept at the served checkpoint, the tests chosen
 by sample size, and what the card, `manage.py drift` and /metrics say of it."""
 
+import re
 from collections import Counter
+from io import StringIO
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from prometheus_client.parser import text_string_to_metric_families
+from rest_framework.test import APIClient
 
 from predictor import features, services
 from predictor.models import Channel, PredictionRequest, ServedCheckpoint, ServedInputHistogram
-from predictor.services import drift, served
+from predictor.services import drift, registry, served
+
+from .conftest import noisy_rows, write_csv
+from .test_cards import get_card
+
+PREDICTIONS = reverse("predictor:prediction-create")
+METRICS = reverse("predictor:metrics")
+TOKEN = "metrics-token-for-tests-0123456789abcdef"
 
 
 def ask(*inputs, channel=Channel.API):
@@ -89,3 +106,111 @@ def test_a_checkpoint_stored_before_histograms_is_followed_by_one_with_every_row
     assert new.input_histograms.get(feature="likes").counts == {"10": 1, "90": 1, "2000": 1}
     assert binned_as_read(active_model, monkeypatch) == binned_from_the_trail(active_model)
     assert ServedInputHistogram.objects.filter(checkpoint=old).count() == 0
+
+
+# --- Through the API, then the card, the command and /metrics (issue 23's must-hold) ----------
+
+SHIFT = 600  # shares added to each request: about one standard deviation of the training shares
+
+
+def post_batches(api, inputs: list[dict], *, advance_midway: bool) -> None:
+    """Post `inputs` in batches of 500, advancing the served checkpoint after the first when
+    asked (as a seal would), so the figures are a checkpoint plus the rows since."""
+    for start in range(0, len(inputs), 500):
+        response = api.post(PREDICTIONS, inputs[start : start + 500], format="json")
+        assert response.status_code == 201, response.content[:300]
+        if advance_midway and start == 0:
+            served.advance(through_id=newest_id())
+
+
+def input_lines(output: str, name: str) -> list[str]:
+    """The command's table lines of one input."""
+    return [line for line in output.splitlines() if line.startswith(name)]
+
+
+def feature_row(html: str, table: str, name: str) -> str:
+    """The text of one input's row in one of the card's drift tables."""
+    body = re.search(rf'<table[^>]*id="{table}"[^>]*>(.*?)</table>', html, re.S).group(1)
+    row = re.search(rf'<tr class="drift-{name}">(.*?)</tr>', body, re.S).group(1)
+    return " ".join(re.sub(r"<[^>]+>", " ", row).split())
+
+
+@pytest.mark.parametrize(
+    ("answers", "test"), [(300, drift.KS), (1_500, drift.WASSERSTEIN)], ids=["ks", "wasserstein"]
+)
+def test_traffic_like_the_training_data_is_not_drift_and_shifted_shares_are(
+    db, client, trained_models, tmp_path, settings, answers, test
+):
+    training = noisy_rows(2_000, seed=5)
+    path = write_csv(tmp_path / "drift.csv", training)
+    rng = np.random.default_rng(17)
+    drawn = [training[i] for i in rng.integers(0, len(training), size=answers)]
+    api = APIClient()
+
+    steady = trained_models.store(path)
+    registry.clear_loaded_models()
+    alike = [{"likes": likes, "shares": shares} for likes, shares, _ in drawn]
+    post_batches(api, alike, advance_midway=answers > drift.DRIFT_KS_MAX_ROWS)
+
+    shifted = trained_models.store(path)  # the same data, now active: the command's default
+    registry.clear_loaded_models()
+    moved = [{"likes": likes, "shares": shares + SHIFT} for likes, shares, _ in drawn]
+    post_batches(api, moved, advance_midway=answers > drift.DRIFT_KS_MAX_ROWS)
+
+    # The report: the test suited to the sample, the verdict on shares only.
+    for version, drifted in ((steady, set()), (shifted, {"shares"})):
+        report = services.version_drift(version)
+        assert [f.test for f in report.overall] == [test, test]
+        assert [f.served for f in report.overall] == [answers, answers]
+        assert {f.name for f in (*report.overall, *report.recent) if f.drifted} == drifted
+    shares = {f.name: f for f in services.version_drift(shifted).overall}["shares"]
+    highest = max(shares for _, shares, _ in training)
+    assert shares.outside == sum(s + SHIFT > highest for _, s, _ in drawn) > 0
+
+    # The command: exit 0 for the steady version, 1 for the active (shifted) one.
+    out = StringIO()
+    call_command("drift", "v1", stdout=out)  # no SystemExit: exit status 0
+    steady_lines = input_lines(out.getvalue(), "likes") + input_lines(out.getvalue(), "shares")
+    assert len(steady_lines) == 4  # each input, for every answer and the latest
+    assert all("no drift" in line for line in steady_lines)
+    assert "Drifted:" not in out.getvalue()
+    out = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("drift", stdout=out)
+    assert exited.value.code == 1
+    shares_lines = input_lines(out.getvalue(), "shares")
+    likes_lines = input_lines(out.getvalue(), "likes")
+    assert all("drifted" in line and "no drift" not in line for line in shares_lines)
+    assert all("no drift" in line for line in likes_lines)
+    assert "Drifted: shares." in out.getvalue()
+
+    # The card, in both languages.
+    for language, drifted, steady_word in (
+        ("en", "drifted", "no drift"),
+        ("zh-hans", "已漂移", "未漂移"),
+    ):
+        html = get_card(client, shifted, language).html
+        for table in ("drift-1", "drift-2"):
+            assert drifted in feature_row(html, table, "shares")
+            assert steady_word in feature_row(html, table, "likes")
+        assert html.count('class="drift-svg"') == 2
+        steady_html = get_card(client, steady, language).html
+        for table in ("drift-1", "drift-2"):
+            for name in features.INPUT_NAMES:
+                assert steady_word in feature_row(steady_html, table, name)
+
+    # /metrics: a gauge per version and input.
+    settings.VIEWSITE_METRICS_TOKEN = TOKEN
+    scraped = Client(HTTP_AUTHORIZATION=f"Bearer {TOKEN}").get(METRICS).content.decode()
+    samples = {
+        (sample.name, sample.labels.get("version"), sample.labels.get("feature")): sample.value
+        for family in text_string_to_metric_families(scraped)
+        for sample in family.samples
+        if sample.name.startswith("viewsite_input_")
+    }
+    assert {
+        (version, feature): samples["viewsite_input_drifted", version, feature]
+        for version in ("v1", "v2")
+        for feature in ("likes", "shares")
+    } == {("v1", "likes"): 0, ("v1", "shares"): 0, ("v2", "likes"): 0, ("v2", "shares"): 1}
+    assert samples["viewsite_input_drift", "v2", "shares"] == pytest.approx(shares.effect)
