@@ -8,13 +8,21 @@ from io import StringIO
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from predictor import features, services
-from predictor.models import Channel, PredictionRequest, ServedCheckpoint, ServedInputHistogram
+from predictor.models import (
+    Channel,
+    ModelVersion,
+    PredictionRequest,
+    ServedCheckpoint,
+    ServedInputHistogram,
+)
 from predictor.services import drift, registry, served
 
 from .conftest import noisy_rows, write_csv
@@ -214,3 +222,64 @@ def test_traffic_like_the_training_data_is_not_drift_and_shifted_shares_are(
         for feature in ("likes", "shares")
     } == {("v1", "likes"): 0, ("v1", "shares"): 0, ("v2", "likes"): 0, ("v2", "shares"): 1}
     assert samples["viewsite_input_drift", "v2", "shares"] == pytest.approx(shares.effect)
+
+
+# --- The command's other answers ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["v9"], "There is no version v9. Stored versions: v1."),
+        (["nine"], "“nine” is not a version"),
+        (["--since", "yesterday"], "“yesterday” is not a date"),
+        (["--since", "2026-02-30"], "“2026-02-30” is not a date"),
+    ],
+)
+def test_a_bad_version_or_date_is_an_error_with_exit_status_2(active_model, arguments, message):
+    with pytest.raises(CommandError, match=message) as refused:
+        call_command("drift", *arguments, stdout=StringIO())
+    assert refused.value.returncode == 2
+
+
+def test_without_an_active_version_the_command_asks_for_one(db):
+    with pytest.raises(CommandError, match="No version is active") as refused:
+        call_command("drift", stdout=StringIO())
+    assert refused.value.returncode == 2
+
+
+def test_a_version_trained_before_distributions_were_recorded_says_so_on_card_and_command(
+    client, active_model
+):
+    summary = active_model.training_summary
+    del summary["distributions"]
+    ModelVersion.objects.filter(pk=active_model.pk).update(training_summary=summary)
+    ask({"likes": 105, "shares": 60})
+    out = StringIO()
+    call_command("drift", stdout=out)  # no verdict, so exit status 0
+    assert "Trained before its data's distribution was recorded; retrain to compare." in (
+        out.getvalue()
+    )
+    page = get_card(client, active_model)
+    assert "Retrain to compare." in page.text("drift-unrecorded")
+    assert not page.has("drift-1")
+
+
+def test_since_compares_the_answers_from_that_moment_on(active_model):
+    ask(*({"likes": 20_000, "shares": 20_000} for _ in range(30)))
+    between = timezone.localtime()
+    ask(*({"likes": 100 + 37 * i, "shares": 50 + (53 * i) % 400} for i in range(40)))
+
+    written = between.replace(tzinfo=None).isoformat()  # in the site's zone, as a person types
+    report = services.version_drift(active_model, since=drift.read_since(written))
+    assert [f.served for f in report.recent] == [40, 40]
+    assert not any(f.drifted for f in report.recent)  # the training rows themselves
+    assert [f.served for f in report.overall] == [70, 70]
+    assert all(f.drifted for f in report.overall)  # thirty far above the training data
+    assert [f.outside for f in report.overall] == [30, 30]
+
+    out = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("drift", "--since", "2000-01-01", stdout=out)
+    assert exited.value.code == 1
+    assert "Answers since" in out.getvalue()
