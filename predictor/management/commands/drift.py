@@ -9,7 +9,7 @@ the training range, for every answer the version served and for its latest ones 
 import sys
 
 from django.core.management.base import CommandError
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
 from predictor import display, services
 from predictor.management.base import ViewsiteCommand, table
@@ -66,7 +66,7 @@ class Command(ViewsiteCommand):
             (recent_heading, report.recent),
         ):
             write("")
-            write(f"{heading}:")
+            write(gettext("%(window)s:") % {"window": heading})
             for line in self.lines(compared):
                 write(line)
         write("")
@@ -85,7 +85,8 @@ class Command(ViewsiteCommand):
             }
         )
         if report.drifted:
-            names = ", ".join(str(feature.title) for feature in report.drifted_features)
+            separator = pgettext("between the items of a list", ", ")
+            names = separator.join(str(feature.title) for feature in report.drifted_features)
             write(self.style.WARNING(gettext("Drifted: %(inputs)s.") % {"inputs": names}))
             sys.exit(DRIFTED)
 
