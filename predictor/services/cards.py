@@ -99,15 +99,24 @@ class DriftSection:
 
     @property
     def windows(self) -> list[tuple[list, str]]:
-        """Each window's comparisons with its caption."""
-        return [
-            (self.report.overall, gettext("Every answer it has served")),
+        """Each window's comparisons with its caption; one, when every answer is a recent one
+        (the two tables would say the same)."""
+        windows = [
             (
-                self.report.recent,
-                gettext("Its latest %(count)s answers")
-                % {"count": display.count(self.report.window)},
-            ),
+                self.report.overall,
+                gettext("Every answer it has served (%(count)s)")
+                % {"count": display.count(self.report.answered)},
+            )
         ]
+        if self.report.answered > self.report.window:
+            windows.append(
+                (
+                    self.report.recent,
+                    gettext("Its latest %(count)s answers")
+                    % {"count": display.count(self.report.window)},
+                )
+            )
+        return windows
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ the training range, for every answer the version served and for its latest ones 
 import sys
 
 from django.core.management.base import CommandError
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext
 
 from predictor import display, services
 from predictor.management.base import ViewsiteCommand, table
@@ -85,8 +85,7 @@ class Command(ViewsiteCommand):
             }
         )
         if report.drifted:
-            separator = pgettext("between the items of a list", ", ")
-            names = separator.join(str(feature.title) for feature in report.drifted_features)
+            names = gettext(", ").join(str(feature.title) for feature in report.drifted_features)
             write(self.style.WARNING(gettext("Drifted: %(inputs)s.") % {"inputs": names}))
             sys.exit(DRIFTED)
 
