@@ -455,19 +455,18 @@ def served_drift() -> dict[ModelVersion, list[FeatureDrift]]:
         .values_list("model_version", flat=True)
         .distinct()
     )
-    versions = [
-        version
+    trained = {
+        version: training_inputs(version)
         for version in ModelVersion.objects.filter(pk__in=answering).order_by("number")
-        if training_inputs(version) is not None
-    ]
-    served = served_inputs(versions)
-    report = {}
-    for version in versions:
-        training = training_inputs(version)
-        report[version] = [
+    }
+    trained = {version: training for version, training in trained.items() if training is not None}
+    served = served_inputs(list(trained))
+    return {
+        version: [
             compare(name, training[name], served[version.pk][name]) for name in features.INPUT_NAMES
         ]
-    return report
+        for version, training in trained.items()
+    }
 
 
 # --- The plot ----------------------------------------------------------------------------------

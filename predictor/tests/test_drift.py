@@ -131,6 +131,18 @@ def post_batches(api, inputs: list[dict], *, advance_midway: bool) -> None:
             served.advance(through_id=newest_id())
 
 
+def scrape(settings) -> dict:
+    """/metrics' drift samples: {(name, version, feature): value}."""
+    settings.VIEWSITE_METRICS_TOKEN = TOKEN
+    scraped = Client(HTTP_AUTHORIZATION=f"Bearer {TOKEN}").get(METRICS).content.decode()
+    return {
+        (sample.name, sample.labels.get("version"), sample.labels.get("feature")): sample.value
+        for family in text_string_to_metric_families(scraped)
+        for sample in family.samples
+        if sample.name.startswith("viewsite_input_")
+    }
+
+
 def input_lines(output: str, name: str) -> list[str]:
     """The command's table lines of one input."""
     return [line for line in output.splitlines() if line.startswith(name)]
@@ -212,14 +224,7 @@ def test_traffic_like_the_training_data_is_not_drift_and_shifted_shares_are(
                 assert steady_word in feature_row(steady_html, table, name)
 
     # /metrics: a gauge per version and input.
-    settings.VIEWSITE_METRICS_TOKEN = TOKEN
-    scraped = Client(HTTP_AUTHORIZATION=f"Bearer {TOKEN}").get(METRICS).content.decode()
-    samples = {
-        (sample.name, sample.labels.get("version"), sample.labels.get("feature")): sample.value
-        for family in text_string_to_metric_families(scraped)
-        for sample in family.samples
-        if sample.name.startswith("viewsite_input_")
-    }
+    samples = scrape(settings)
     assert {
         (version, feature): samples["viewsite_input_drifted", version, feature]
         for version in ("v1", "v2")
@@ -253,7 +258,7 @@ def test_without_an_active_version_the_command_asks_for_one(db):
 
 
 def test_a_version_trained_before_distributions_were_recorded_says_so_on_card_and_command(
-    client, active_model
+    client, active_model, settings
 ):
     summary = active_model.training_summary
     del summary["distributions"]
@@ -267,6 +272,7 @@ def test_a_version_trained_before_distributions_were_recorded_says_so_on_card_an
     page = get_card(client, active_model)
     assert "Retrain to compare." in page.text("drift-unrecorded")
     assert not page.has("drift-1")
+    assert not [key for key in scrape(settings) if key[0].startswith("viewsite_input_")]
 
 
 def test_since_compares_the_answers_from_that_moment_on(active_model):
