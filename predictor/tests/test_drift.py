@@ -293,3 +293,45 @@ def test_since_compares_the_answers_from_that_moment_on(active_model):
         call_command("drift", "--since", "2000-01-01", stdout=out)
     assert exited.value.code == 1
     assert "Answers since" in out.getvalue()
+
+
+# --- The comparison itself ---------------------------------------------------------------------
+
+
+def training_of(values) -> drift.TrainingInputs:
+    counted = Counter(values)
+    return drift.TrainingInputs(
+        values=np.array(sorted(counted), dtype=np.float64),
+        counts=np.array([counted[v] for v in sorted(counted)], dtype=np.float64),
+    )
+
+
+def test_bins_of_the_training_values_themselves_are_no_distance_however_narrow_the_spread():
+    # A spread of 3 is less than a bin: compared with exact values, the bins' middles alone
+    # would be most of a standard deviation away (104.5 against a mean of 103, spread 2).
+    values = [100 + (i % 7) for i in range(5_000)]
+    histogram = drift.Histogram()
+    histogram.add(Counter(values).items(), (100, 106))
+    compared = drift.compare("likes", training_of(values), drift.binned_inputs(histogram))
+    assert compared.test == drift.WASSERSTEIN
+    assert compared.effect == 0
+    assert not compared.drifted
+
+
+def test_the_distance_is_in_training_standard_deviations():
+    values = list(range(0, 2_000))  # standard deviation about 577
+    shifted = [value + 58 for value in values]  # a tenth of it, to the unit
+    compared = drift.compare(
+        "likes", training_of(values), drift.exact_inputs(Counter(shifted), (0, 1_999))
+    )
+    assert compared.effect == pytest.approx(58 / np.std(values))
+    assert compared.drifted
+    assert compared.outside == 58
+
+
+def test_a_training_column_of_one_value_drifts_at_any_distance():
+    training = training_of([500] * 50)
+    alike = drift.compare("likes", training, drift.exact_inputs({500: 1_200}, (500, 500)))
+    moved = drift.compare("likes", training, drift.exact_inputs({501: 1_200}, (500, 500)))
+    assert (alike.effect, alike.drifted) == (0, False)
+    assert moved.drifted
