@@ -33,7 +33,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import InfoMetricFamily
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 
 from .clients import client_ip
 from .models import ModelVersion
@@ -220,6 +220,7 @@ def exposition() -> bytes:
     else:
         registry.register(REGISTRY)
     registry.register(ActiveVersionCollector())
+    registry.register(InputDriftCollector())
     return generate_latest(registry)
 
 
@@ -250,3 +251,55 @@ class ActiveVersionCollector:
         for number in numbers:
             family.add_metric([ModelVersion(number=number).label], {})
         yield family
+
+
+class InputDriftCollector:
+    """Per version that has answered and input, asked of the trail at scrape time
+    (services/drift.py, every answer it served):
+
+    viewsite_input_drift{version="v3",feature="likes"}: the effect size, the KS statistic under
+    1,000 answers, else the Wasserstein distance in training standard deviations;
+    viewsite_input_drifted{...}: 1 when that input has drifted, else 0;
+    viewsite_input_outside_share{...}: the share of answers outside the training range.
+
+    Read from the served checkpoint plus the rows since, so a scrape costs a few small queries
+    per version whatever the trail's size. If the database cannot answer, there are no samples
+    and the failure is logged.
+    """
+
+    def collect(self):
+        labels = ["version", "feature"]
+        effect = GaugeMetricFamily(
+            "viewsite_input_drift",
+            "How far a version's served inputs are from its training data (KS statistic under "
+            "1,000 answers, else Wasserstein distance in training standard deviations).",
+            labels=labels,
+        )
+        drifted = GaugeMetricFamily(
+            "viewsite_input_drifted",
+            "1 when a version's served values of an input have drifted from its training data.",
+            labels=labels,
+        )
+        outside = GaugeMetricFamily(
+            "viewsite_input_outside_share",
+            "Share of a version's answers with this input outside its training range.",
+            labels=labels,
+        )
+        from .services import drift  # here: the services import this module to count
+
+        try:
+            report = drift.served_drift()
+        except DatabaseError as error:
+            logger.error("metrics: input drift unknown, database unavailable error=%s", error)
+            report = {}
+        for version, compared in report.items():
+            for feature in compared:
+                if feature.test is None:
+                    continue
+                values = [version.label, feature.name]
+                effect.add_metric(values, feature.effect)
+                drifted.add_metric(values, 1.0 if feature.drifted else 0.0)
+                outside.add_metric(values, feature.share_outside)
+        yield effect
+        yield drifted
+        yield outside

@@ -719,6 +719,9 @@ class ServedCheckpoint(models.Model):
 
     through_id = models.BigIntegerField(_("prediction ids through"), unique=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # Checkpoints stored before inputs were binned have none; the first advance after them sums
+    # every served row once (services/served.py).
+    has_input_histograms = models.BooleanField(_("with input histograms"), default=False)
 
     class Meta:
         ordering = ["-through_id"]
@@ -759,6 +762,44 @@ class ServedTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} through #{self.checkpoint.through_id}: {self.count}"
+
+
+class ServedInputHistogram(models.Model):
+    """How many of one version's served answers, up to its checkpoint, had each input in each
+    bin of DRIFT_BIN_WIDTH (services/drift.py): what drift is measured on without reading the
+    trail. `counts` maps a bin's number (value // width, as text: JSON's keys are) to its
+    answers; `below` and `above` count those outside the version's training range exactly, which
+    a bin straddling its ends could not tell."""
+
+    checkpoint = models.ForeignKey(
+        ServedCheckpoint,
+        on_delete=models.CASCADE,
+        related_name="input_histograms",
+        verbose_name=_("checkpoint"),
+    )
+    version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.CASCADE,
+        related_name="served_input_histograms",
+        verbose_name=_("model version"),
+    )
+    feature = models.CharField(_("input"), max_length=20)
+    counts = models.JSONField(_("answers per bin"), default=dict)
+    below = models.PositiveBigIntegerField(_("below the training range"), default=0)
+    above = models.PositiveBigIntegerField(_("above the training range"), default=0)
+
+    class Meta:
+        verbose_name = _("served input histogram")
+        verbose_name_plural = _("served input histograms")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["checkpoint", "version", "feature"],
+                name="one_served_input_histogram_per_feature",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} {self.feature} through #{self.checkpoint.through_id}"
 
 
 class ThrottledRequestCount(models.Model):

@@ -6,6 +6,7 @@ and stay a few lines each.
 
 from ..features import served_views
 from .cards import model_card
+from .drift import FeatureDrift, VersionDrift, version_drift
 from .errors import (
     ArtifactIntegrityError,
     DatasetError,
@@ -79,6 +80,7 @@ __all__ = [
     "DatasetError",
     "ExplainFlagRefused",
     "Explanation",
+    "FeatureDrift",
     "InputRefused",
     "Metrics",
     "ModelUnavailable",
@@ -91,6 +93,7 @@ __all__ = [
     "RetrainReport",
     "TrainingData",
     "Verdict",
+    "VersionDrift",
     "ViewsiteError",
     "activate",
     "active_version",
@@ -121,4 +124,5 @@ __all__ = [
     "retrain",
     "served_views",
     "store_replay",
+    "version_drift",
 ]

@@ -4,9 +4,11 @@ whether the inputs it is asked about look like the data it learned from."""
 from dataclasses import dataclass
 
 from django.utils import translation
+from django.utils.translation import gettext
 
 from .. import display, features
 from ..models import Activation, ModelVersion
+from . import drift as drift_service
 from . import plots
 from .replay import ReplayReport, latest_replay
 
@@ -52,6 +54,72 @@ class CardPlot:
     height: int
 
 
+# The drift plot's drawing area in the SVG's own units; the page scales it to its width.
+DRIFT_PLOT_WIDTH, DRIFT_PLOT_HEIGHT, DRIFT_PLOT_AXIS = 400, 160, 24
+
+
+@dataclass(frozen=True)
+class DriftBar:
+    """One bin of a drift plot, in the SVG's units (y grows downwards)."""
+
+    x: float
+    width: float
+    training_y: float
+    training_height: float
+    served_y: float
+    served_height: float
+
+
+@dataclass(frozen=True)
+class DriftPlot:
+    """One input's training and served distributions as the card's SVG draws them."""
+
+    feature: drift_service.FeatureDrift
+    bars: list[DriftBar]
+    low: str  # the axis's ends, as display writes counts
+    high: str
+    training_low: str
+    training_high: str
+    served_low: str
+    served_high: str
+
+
+@dataclass(frozen=True)
+class DriftSection:
+    """The card's drift section: the report and a plot per input of every answer served."""
+
+    report: drift_service.VersionDrift
+    plots: list[DriftPlot]
+    # What the template's sentences name, from where they are decided.
+    ks_max_rows: int = drift_service.DRIFT_KS_MAX_ROWS
+    p_value: float = drift_service.DRIFT_P_VALUE
+    distance: float = drift_service.DRIFT_DISTANCE
+    plot_width: int = DRIFT_PLOT_WIDTH
+    plot_height: int = DRIFT_PLOT_HEIGHT
+    plot_full_height: int = DRIFT_PLOT_HEIGHT + DRIFT_PLOT_AXIS
+
+    @property
+    def windows(self) -> list[tuple[list, str]]:
+        """Each window's comparisons with its caption; one, when every answer is a recent one
+        (the two tables would say the same)."""
+        windows = [
+            (
+                self.report.overall,
+                gettext("Every answer it has served (%(count)s)")
+                % {"count": display.count(self.report.answered)},
+            )
+        ]
+        if self.report.answered > self.report.window:
+            windows.append(
+                (
+                    self.report.recent,
+                    gettext("Its latest %(count)s answers")
+                    % {"count": display.count(self.report.window)},
+                )
+            )
+        return windows
+
+
 @dataclass(frozen=True)
 class ModelCard:
     version: ModelVersion  # annotated with its live error and live_extrapolated
@@ -64,6 +132,7 @@ class ModelCard:
     columns: list[tuple[features.Feature, dict]]
     zone: str  # the time zone the card's times are in, named once
     replay: ReplayReport | None = None  # its latest replay on the active version's answers
+    drift_report: DriftSection | None = None  # None for a version never asked anything
 
     @property
     def smallest_half_width(self) -> float | None:
@@ -91,6 +160,57 @@ def model_card(number: int) -> ModelCard:
         ],
         zone=display.zone(),
         replay=latest_replay(version),
+        drift_report=drift_section(version),
+    )
+
+
+def drift_section(version: ModelVersion) -> DriftSection:
+    """The version's drift report (services/drift.py) with a plot per input of every answer."""
+    report = drift_service.version_drift(version)
+    drawn = []
+    if report.recorded and report.answered:
+        for compared in report.overall:
+            drawn.append(
+                drift_plot(compared, report.training[compared.name], report.served[compared.name])
+            )
+    return DriftSection(report=report, plots=drawn)
+
+
+def drift_plot(
+    compared: drift_service.FeatureDrift,
+    training: drift_service.TrainingInputs,
+    served: drift_service.ServedInputs,
+) -> DriftPlot:
+    bins = drift_service.plot_bins(training, served)
+    tallest = max(max(b.training_share, b.served_share) for b in bins) or 1.0
+    step = DRIFT_PLOT_WIDTH / len(bins)
+    bottom = DRIFT_PLOT_HEIGHT
+
+    def height(share: float) -> float:
+        return round(share / tallest * (DRIFT_PLOT_HEIGHT - 4), 2)
+
+    bars = []
+    for index, each in enumerate(bins):
+        trained, answered = height(each.training_share), height(each.served_share)
+        bars.append(
+            DriftBar(
+                x=round(index * step + 1, 2),
+                width=round(step - 2, 2),
+                training_y=round(bottom - trained, 2),
+                training_height=trained,
+                served_y=round(bottom - answered, 2),
+                served_height=answered,
+            )
+        )
+    return DriftPlot(
+        feature=compared,
+        bars=bars,
+        low=display.count(round(bins[0].low)),
+        high=display.count(round(bins[-1].high)),
+        training_low=display.count(round(training.lowest)),
+        training_high=display.count(round(training.highest)),
+        served_low=display.count(round(served.lowest)),
+        served_high=display.count(round(served.highest)),
     )
 
 

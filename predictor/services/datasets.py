@@ -52,7 +52,11 @@ class TrainingData:
 
     def summary(self) -> dict:
         """Where the rows came from and each column's range: what the model card shows, and what
-        served inputs are compared with to tell when the model is extrapolating."""
+        served inputs are compared with to tell when the model is extrapolating.
+
+        Each input's exact value counts too, [[value, count], ...] in value order: what the
+        inputs a version answers are compared with to tell drift (services/drift.py). Inputs are
+        whole numbers from 0 to FEATURE_MAX, so the list is bounded whatever the file's size."""
         columns = {
             feature.name: values
             for feature, values in zip(features.INPUT_FEATURES, self.inputs.T, strict=True)
@@ -71,6 +75,13 @@ class TrainingData:
                     "median": float(np.median(values)),
                 }
                 for name, values in columns.items()
+            },
+            "distributions": {
+                feature.name: [
+                    [int(value), int(times)]
+                    for value, times in zip(*np.unique(values, return_counts=True), strict=True)
+                ]
+                for feature, values in zip(features.INPUT_FEATURES, self.inputs.T, strict=True)
             },
         }
 

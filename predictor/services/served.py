@@ -15,6 +15,10 @@ the newest row older than its lag and covers every row up to there, all committe
 checkpoint at the same id leaves out no row that the seal covers. The rows after it are counted
 as they are, so none is counted twice.
 
+Each checkpoint also keeps, per version and input, its answers in bins (ServedInputHistogram):
+what drift is measured on (services/drift.py), carried forward the same way. A checkpoint stored
+before them has none; the first advance after it sums every served row once instead.
+
 The first checkpoint (migration 0018) holds what ServedCount had counted per request until then,
 for rows written before the audit recorded `extrapolated`; every later one carries it forward.
 """
@@ -24,7 +28,14 @@ from datetime import timedelta
 
 from django.db import models, transaction
 
-from ..models import PredictionRequest, ServedCheckpoint, ServedTally, latest_served_checkpoint
+from ..models import (
+    PredictionRequest,
+    ServedCheckpoint,
+    ServedInputHistogram,
+    ServedTally,
+    latest_served_checkpoint,
+)
+from . import drift
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +79,28 @@ def advance(*, through_id: int) -> ServedCheckpoint | None:
         total = totals.setdefault(row["model_version"], [0, 0])
         total[0] += row["served"]
         total[1] += row["outside"]
+    histograms = input_histograms(previous, through_id=through_id)
     with transaction.atomic():
-        checkpoint = ServedCheckpoint.objects.create(through_id=through_id)
+        checkpoint = ServedCheckpoint.objects.create(
+            through_id=through_id, has_input_histograms=True
+        )
         ServedTally.objects.bulk_create(
             ServedTally(
                 checkpoint=checkpoint, version_id=version, count=count, extrapolated=outside
             )
             for version, (count, outside) in totals.items()
+        )
+        ServedInputHistogram.objects.bulk_create(
+            ServedInputHistogram(
+                checkpoint=checkpoint,
+                version_id=version,
+                feature=name,
+                # JSON's keys are text; in bin order, so a stored row reads as a histogram.
+                counts={str(b): histogram.counts[b] for b in sorted(histogram.counts)},
+                below=histogram.below,
+                above=histogram.above,
+            )
+            for (version, name), histogram in histograms.items()
         )
         ServedCheckpoint.objects.filter(
             through_id__lt=through_id, created_at__lt=checkpoint.created_at - KEPT_FOR
@@ -84,3 +110,23 @@ def advance(*, through_id: int) -> ServedCheckpoint | None:
         extra={"through_id": through_id, "after_id": after, "versions": len(totals)},
     )
     return checkpoint
+
+
+def input_histograms(
+    previous: ServedCheckpoint | None, *, through_id: int
+) -> dict[tuple[int, str], "drift.Histogram"]:
+    """Each (version, input)'s histogram through `through_id`: the previous checkpoint's plus
+    the rows between; every served row through it when the previous has none (stored before
+    histograms were), once."""
+    carried = previous is not None and previous.has_input_histograms
+    after = previous.through_id if carried else 0
+    histograms = drift.histograms_between(after=after, through_id=through_id)
+    if carried:
+        for stored in previous.input_histograms.all():
+            histogram = histograms.setdefault(
+                (stored.version_id, stored.feature), drift.Histogram()
+            )
+            histogram.counts.update({int(b): n for b, n in stored.counts.items()})
+            histogram.below += stored.below
+            histogram.above += stored.above
+    return histograms

@@ -146,3 +146,15 @@ def test_an_unknown_column_is_refused_naming_it(tmp_path):
         f"{path}: line 1: Unknown column(s) in the header: 标题. Only 点赞数 (likes), "
         "转发数 (shares), 浏览量 (views) are accepted."
     )
+
+
+def test_the_summary_records_each_inputs_exact_value_counts_the_filled_shares_included(tmp_path):
+    rows = [(5, 2, 100), (5, "", 90), (7, 2, 120), *[(10 + i, 3, 200) for i in range(10)]]
+    summary = load_training_data(write_csv(tmp_path / "d.csv", rows)).summary()
+    likes = dict(summary["distributions"]["likes"])
+    shares = dict(summary["distributions"]["shares"])
+    assert (likes[5], likes[7]) == (2, 1)
+    assert sum(likes.values()) == len(rows)
+    # The blank share was filled with its likes (5), as the model was trained on it.
+    assert shares == {2: 2, 5: 1, 3: 10}
+    assert [value for value, _ in summary["distributions"]["likes"]] == sorted(likes)

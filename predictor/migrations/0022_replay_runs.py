@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("predictor", "0020_activation_reason_codes"),
+        ("predictor", "0021_served_input_histograms"),
     ]
 
     operations = [
