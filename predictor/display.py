@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from functools import cache
 
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
 
 
@@ -58,7 +58,7 @@ def _frequency(coverage: float) -> tuple[int, int]:
 def count(value) -> str:
     """A whole number, halves rounded up, grouped: 47765.75 → "47,766". Views, likes, rows."""
     if isinstance(value, int):  # likes, shares, rows: nothing to round
-        return formats.number_format(value, force_grouping=True)
+        return grouped(value, 0)
     if value is None or not math.isfinite(value):
         return ""
     return decimal(value, 0)
@@ -72,7 +72,34 @@ def decimal(value, places: int = 3) -> str:
     rounded = Decimal(repr(float(value))).quantize(
         Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP
     )
-    return formats.number_format(rounded, decimal_pos=places, force_grouping=True)
+    return grouped(rounded, places)
+
+
+# Below this a number's digits are written out in full by Python and by Django alike.
+_PLAIN_LIMIT = 10**15
+
+
+def grouped(number: int | Decimal, places: int) -> str:
+    """A whole number or a Decimal already rounded to `places`, grouped as the active language
+    groups digits: exactly formats.number_format(number, decimal_pos=places,
+    force_grouping=True). Where the language writes 1,234.5 (both of ours do, viewsite/formats),
+    Python's own "," format writes the same at a fraction of the cost: an answer's explanation
+    writes a dozen figures per request."""
+    if _writes_plain_grouping(translation.get_language()) and abs(number) < _PLAIN_LIMIT:
+        if not number:  # number_format writes a rounded -0.00 as 0.00; a Decimal keeps its sign
+            number = abs(number)
+        return f"{number:,f}" if isinstance(number, Decimal) else f"{number:,}"
+    return formats.number_format(number, decimal_pos=places, force_grouping=True)
+
+
+@cache
+def _writes_plain_grouping(language: str | None) -> bool:
+    """Whether `language` groups digits by three with "," and marks decimals with "."."""
+    return (
+        formats.get_format("NUMBER_GROUPING", language) == 3
+        and formats.get_format("THOUSAND_SEPARATOR", language) == ","
+        and formats.get_format("DECIMAL_SEPARATOR", language) == "."
+    )
 
 
 def signed(value, places: int = 2) -> str:
