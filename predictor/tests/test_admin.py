@@ -1097,3 +1097,18 @@ def test_a_row_of_a_version_that_is_not_linear_says_so(admin_client, db, tmp_pat
 
     assert 'class="waterfall"' not in html
     assert "not broken into parts" in html
+
+
+def test_a_row_of_a_ridge_version_shows_its_waterfall(admin_client, ridge_model):
+    item = {"likes": 1500, "shares": 800}
+    services.predict(inputs=[item], raw_inputs=[item], info=info())
+    record = PredictionRequest.objects.get()
+    services.registry.clear_loaded_models()
+
+    html = record_page(admin_client, record)
+
+    assert "not broken into parts" not in html
+    start, changes, answer = waterfall_figures(html)
+    assert answer == round(record.served_views, 2)
+    assert round(start + sum(changes), 2) == answer
+    assert len(changes) == 2
