@@ -228,7 +228,12 @@ def _equation(version: ModelVersion) -> Equation | None:
     algorithm = ALGORITHMS.get(version.algorithm_name)
     if algorithm is None or algorithm.equation_scale != "views":
         return None
-    equation = linear_equation(algorithm, registry.load_model(version))
+    estimator = registry.load_model(version)
+    # The signature covers the artifact, not the row's algorithm name: read the equation only
+    # from an estimator that is what its name says (a relabelled one is no sum of parts here).
+    if type(estimator) is not type(algorithm.build()):
+        return None
+    equation = linear_equation(algorithm, estimator)
     if equation is None:
         return None
     coefficients, intercept = equation

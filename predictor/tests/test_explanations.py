@@ -220,3 +220,18 @@ def test_a_ridge_version_is_explained_from_its_verified_estimator_not_its_parame
     assert [step.coefficient for step in explanation.from_intercept.steps] == [
         ridge_model.parameters["coefficients"][name] for name in ("likes", "shares")
     ]
+
+
+def test_a_version_whose_algorithm_name_does_not_match_its_estimator_is_not_split(
+    db, tmp_path, trained_models
+):
+    # The row's algorithm name is not signed: a log-linear artifact called "ridge" is no line.
+    data = write_csv(tmp_path / "noisy.csv", noisy_rows())
+    stored = trained_models.store(data, algorithm="log-linear")
+    ModelVersion.objects.filter(pk=stored.pk).update(algorithm_name="ridge", parameters={})
+    version = ModelVersion.objects.get(pk=stored.pk)
+
+    explanation = services.explain(version, **INSIDE_RANGE)
+
+    assert not explanation.linear
+    assert explanation.answer == round(services.served_views(explanation.computed), 2)
