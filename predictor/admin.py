@@ -416,7 +416,10 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
                 "now": display.decimal(explanation.computed, 2),
                 "kept": display.decimal(obj.views, 2),
             }
-        return render_to_string("predictor/_explanation.html", {"explanation": explanation})
+        # The field's label is the heading: the include does not repeat it.
+        return render_to_string(
+            "predictor/_explanation.html", {"explanation": explanation, "titled_by_page": True}
+        )
 
     @admin.display(description=_("why refused"))
     def refused_because(self, obj):

@@ -1077,6 +1077,21 @@ def test_an_answered_row_s_page_shows_its_waterfall_from_the_row_and_its_version
     assert len(changes) == 2 + (record.views < 0)
 
 
+@pytest.mark.parametrize(
+    ("language", "heading"), [("en", "why this number"), ("zh-hans", "为什么是这个数")]
+)
+def test_a_row_s_page_says_why_this_number_once(admin_client, below_zero_model, language, heading):
+    make_records(1)
+    answered = PredictionRequest.objects.get(accepted=True)
+
+    html = record_page(admin_client, answered, HTTP_ACCEPT_LANGUAGE=language)
+
+    # The field's label is the heading; the waterfall's section is named, not titled again.
+    shown = re.sub(r"<[^>]*>", " ", html).lower()
+    assert shown.count(heading) == 1
+    assert re.search(rf'<section class="explanation" aria-label="{heading}"', html, re.I)
+
+
 def test_a_refused_row_s_page_shows_no_waterfall(admin_client, below_zero_model):
     make_records(1)
     refused = PredictionRequest.objects.get(accepted=False)
