@@ -15,14 +15,14 @@ rounded to the cent, so the steps a person (or a program) adds up give the answe
 exactly, each within a cent of its exact part.
 
 Only verified parameters are read, never `version.parameters`, which is for people: a linear
-regression's from the predictor that answered (registry.load_predictor), ridge's from its
-verified estimator (registry.load_model), its standardisation undone as its parameters record
-it (algorithms.linear_equation). Ridge's own pipeline computes its answer by another route, so
-its parts may differ from it in the last bits: the last input's running total is the model's
-own figure, and the steps still add up to the answer to the cent. A version whose model is not a
-sum of parts (trees, a model of the logarithms) says so and gives no parts: any split of its
-answer would be a guess. Nothing is stored: an explanation is computed from the audit row or the
-answer and its version whenever it is asked for.
+regression's from the predictor that answered (registry.load_predictor), ridge's from the
+verified estimator inside it (registry.load_model's), its standardisation undone as its
+parameters record it (algorithms.linear_equation). Ridge's own pipeline computes its answer by
+another route, so its parts may differ from it in the last bits: the last input's running total
+is the model's own figure, and the steps still add up to the answer to the cent. A version whose
+model is not a sum of parts (trees, a model of the logarithms) says so and gives no parts: any
+split of its answer would be a guess. Nothing is stored: an explanation is computed from the
+audit row or the answer and its version whenever it is asked for.
 """
 
 from collections.abc import Sequence
@@ -228,7 +228,9 @@ def _equation(version: ModelVersion) -> Equation | None:
     algorithm = ALGORITHMS.get(version.algorithm_name)
     if algorithm is None or algorithm.equation_scale != "views":
         return None
-    estimator = registry.load_model(version)
+    # The estimator that answered (registry.load_model's, verified before it was unpickled), not
+    # a fresh load: the answer's own model, with no read and no verification per request.
+    estimator = predictor.estimator
     # The signature covers the artifact, not the row's algorithm name: read the equation only
     # from an estimator that is what its name says (a relabelled one is no sum of parts here).
     if type(estimator) is not type(algorithm.build()):

@@ -235,3 +235,13 @@ def test_a_version_whose_algorithm_name_does_not_match_its_estimator_is_not_spli
 
     assert not explanation.linear
     assert explanation.answer == round(services.served_views(explanation.computed), 2)
+
+
+def test_explaining_a_ridge_answer_reads_nothing_more(ridge_model, django_assert_num_queries):
+    answers = served([INSIDE_RANGE, BELOW_RANGE])
+
+    # From the estimator that answered: no file read, no verification, no query.
+    with django_assert_num_queries(0):
+        explanations = services.explain_answers(answers)
+
+    assert all(explanation.linear for explanation in explanations)
