@@ -406,7 +406,9 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
         try:
             explanation = services.explain(obj.model_version, obj.likes, obj.shares)
         except services.ModelUnavailable as error:
-            return str(error)
+            # Files that fail verification are the auditor's news, not a broken page: the
+            # operator's detail (which file, which check) after a sentence in their language.
+            return gettext("This answer cannot be explained now: %(reason)s") % {"reason": error}
         if explanation.computed != round(obj.views, 2):
             # Not this row's answer: say so rather than explain another figure.
             return gettext(

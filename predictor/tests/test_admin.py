@@ -32,7 +32,12 @@ from predictor.models import (
 from predictor.services import plots
 
 from .browser import wait_for
-from .conftest import STORED_REFUSALS, stored_refusal_row
+from .conftest import (
+    STORED_REFUSALS,
+    remove_stored_file,
+    replace_stored_file,
+    stored_refusal_row,
+)
 from .test_predictions import info
 from .test_views import waterfall_figures
 
@@ -1127,3 +1132,43 @@ def test_a_row_of_a_ridge_version_shows_its_waterfall(admin_client, ridge_model)
     assert answer == round(record.served_views, 2)
     assert round(start + sum(changes), 2) == answer
     assert len(changes) == 2
+
+
+@pytest.mark.parametrize(
+    ("model", "damage", "reason"),
+    [
+        ("below_zero_model", "serving", "does not match the recorded sha256"),
+        ("below_zero_model", "artifact", "does not match the recorded sha256"),
+        ("ridge_model", "artifact", "does not match the recorded sha256"),
+        ("ridge_model", "missing", "cannot be read"),
+        ("ridge_model", "signature", "signature does not match"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("language", "lead"), [("en", "cannot be explained"), ("zh-hans", "无法解释")]
+)
+def test_a_row_of_a_version_that_fails_verification_says_why_as_text(
+    admin_client, request, model, damage, reason, language, lead
+):
+    version = request.getfixturevalue(model)
+    make_records(1)
+    answered = PredictionRequest.objects.get(accepted=True)
+    if damage == "serving":
+        replace_stored_file(version.serving_name, b'{"algorithm": "swapped"}')
+    elif damage == "artifact":
+        replace_stored_file(version.artifact_name, b"not the model")
+    elif damage == "missing":
+        remove_stored_file(version.artifact_name)
+    else:
+        ModelVersion.objects.filter(pk=version.pk).update(signature="A" * 88)
+        services.registry.clear_loaded_models()
+    url = reverse("admin:predictor_predictionrequest_change", args=[answered.pk])
+
+    response = admin_client.get(url, HTTP_ACCEPT_LANGUAGE=language)
+
+    assert response.status_code == 200
+    html = unescape(response.content.decode())
+    assert 'class="waterfall"' not in html
+    assert lead in html
+    assert version.label in html
+    assert reason in html

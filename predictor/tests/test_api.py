@@ -1099,6 +1099,19 @@ def test_a_ridge_version_s_explanation_has_parts_that_add_up_to_the_answer(api, 
     assert explanation["from_intercept"]["start"] == round(ridge_model.parameters["intercept"], 2)
 
 
+@pytest.mark.parametrize("model", ["below_zero_model", "ridge_model"])
+def test_a_tampered_artifact_makes_an_explained_answer_503_as_any_other(api, request, model):
+    version = request.getfixturevalue(model)
+    replace_stored_file(version.artifact_name, b"swapped")
+
+    plain = api.post(PREDICTIONS, INSIDE_RANGE, format="json")
+    explained = api.post(f"{PREDICTIONS}?explain=1", INSIDE_RANGE, format="json")
+
+    assert plain.status_code == explained.status_code == 503
+    assert explained.json()["detail"] == plain.json()["detail"]
+    assert "does not match the recorded sha256" in explained.json()["detail"]
+
+
 @pytest.mark.parametrize("door", [PREDICTIONS, PREVIEW])
 def test_a_bad_explain_is_refused_with_400_and_audited(api, below_zero_model, door):
     response = api.post(f"{door}?explain=maybe", INSIDE_RANGE, format="json")
