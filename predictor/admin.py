@@ -406,7 +406,9 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
         try:
             explanation = services.explain(obj.model_version, obj.likes, obj.shares)
         except services.ModelUnavailable as error:
-            return str(error)
+            # Files that fail verification are the auditor's news, not a broken page: the
+            # operator's detail (which file, which check) after a sentence in their language.
+            return gettext("This answer cannot be explained now: %(reason)s") % {"reason": error}
         if explanation.computed != round(obj.views, 2):
             # Not this row's answer: say so rather than explain another figure.
             return gettext(
@@ -416,7 +418,10 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
                 "now": display.decimal(explanation.computed, 2),
                 "kept": display.decimal(obj.views, 2),
             }
-        return render_to_string("predictor/_explanation.html", {"explanation": explanation})
+        # The field's label is the heading: the include does not repeat it.
+        return render_to_string(
+            "predictor/_explanation.html", {"explanation": explanation, "titled_by_page": True}
+        )
 
     @admin.display(description=_("why refused"))
     def refused_because(self, obj):

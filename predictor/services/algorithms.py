@@ -89,26 +89,37 @@ def fitted_parameters(algorithm: Algorithm, estimator) -> dict:
     """What a person reads about a fitted model: its coefficients in the units of the data when it
     is linear, and the hyperparameters it was built with."""
     parameters: dict = {"hyperparameters": _plain(estimator.get_params(deep=True))}
+    if algorithm.name == "ridge":
+        parameters["alpha"] = float(estimator[-1].alpha_)
+    equation = linear_equation(algorithm, estimator)
+    if equation is None:
+        parameters["iterations"] = int(estimator.n_iter_)
+        return parameters
+    coefficients, intercept = equation
+    parameters["coefficients"] = dict(
+        zip(features.INPUT_NAMES, map(float, coefficients), strict=True)
+    )
+    parameters["intercept"] = intercept
+    parameters["scale"] = algorithm.equation_scale
+    return parameters
+
+
+def linear_equation(algorithm: Algorithm, estimator) -> tuple[np.ndarray, float] | None:
+    """A fitted estimator's coefficients (in INPUT_NAMES' order) and intercept, on its algorithm's
+    `equation_scale`, or None for one that has no equation (trees). One home for the arithmetic:
+    the version's parameters record these, and a ridge version's answers are explained by them."""
     if algorithm.name == "linear":
-        coefficients, intercept = estimator.coef_, estimator.intercept_
-    elif algorithm.name == "ridge":
+        return estimator.coef_, float(estimator.intercept_)
+    if algorithm.name == "ridge":
         scaler, ridge = estimator[0], estimator[-1]
         # Undo the standardisation, so the equation reads in likes and shares.
         coefficients = ridge.coef_ / scaler.scale_
         intercept = ridge.intercept_ - float(np.sum(ridge.coef_ * scaler.mean_ / scaler.scale_))
-        parameters["alpha"] = float(ridge.alpha_)
-    elif algorithm.name == "log-linear":
+        return coefficients, float(intercept)
+    if algorithm.name == "log-linear":
         linear = estimator.regressor_[-1]
-        coefficients, intercept = linear.coef_, linear.intercept_
-    else:
-        parameters["iterations"] = int(estimator.n_iter_)
-        return parameters
-    parameters["coefficients"] = dict(
-        zip(features.INPUT_NAMES, map(float, coefficients), strict=True)
-    )
-    parameters["intercept"] = float(intercept)
-    parameters["scale"] = algorithm.equation_scale
-    return parameters
+        return linear.coef_, float(linear.intercept_)
+    return None
 
 
 def _plain(params: dict) -> dict:

@@ -14,11 +14,15 @@ served. Every figure is to the cent, and each step is the difference of two runn
 rounded to the cent, so the steps a person (or a program) adds up give the answer to the cent
 exactly, each within a cent of its exact part.
 
-Only the verified serving parameters are read (registry.load_predictor, the predictor that
-answered), never `version.parameters`, which is for people. A version whose model is not a
-sum of parts (trees, a model of the logarithms) says so and gives no parts: any split of its
-answer would be a guess. Nothing is stored: an explanation is computed from the audit row or the
-answer and its version whenever it is asked for.
+Only verified parameters are read, never `version.parameters`, which is for people: a linear
+regression's from the predictor that answered (registry.load_predictor), ridge's from the
+verified estimator inside it (registry.load_model's), its standardisation undone as its
+parameters record it (algorithms.linear_equation). Ridge's own pipeline computes its answer by
+another route, so its parts may differ from it in the last bits: the last input's running total
+is the model's own figure, and the steps still add up to the answer to the cent. A version whose
+model is not a sum of parts (trees, a model of the logarithms) says so and gives no parts: any
+split of its answer would be a guess. Nothing is stored: an explanation is computed from the
+audit row or the answer and its version whenever it is asked for.
 """
 
 from collections.abc import Sequence
@@ -57,6 +61,14 @@ def read_explain_flag(value: str | None) -> bool:
     if flag in EXPLAIN_NO:
         return False
     raise ExplainFlagRefused(value)
+
+
+@dataclass(frozen=True)
+class Equation:
+    """views = intercept + Σ coefficient × input, in the data's units, INPUT_NAMES' order."""
+
+    coefficients: tuple[float, ...]
+    intercept: float
 
 
 @dataclass(frozen=True)
@@ -173,54 +185,74 @@ def explain(version: ModelVersion, likes: int, shares: int) -> Explanation:
     """Why `version` answers what it does for these likes and shares, computed afresh from its
     verified predictor (the admin's way: from an audit row). ModelUnavailable if the version
     cannot be loaded verified."""
-    predictor = _linear_predictor(version)
+    equation = _equation(version)
     given = {"likes": likes, "shares": shares}
     row = tuple(given[name] for name in features.INPUT_NAMES)
-    if predictor is None:
-        computed = registry.load_predictor(version).predict([row])[0]
-    else:
-        computed = predictor.predict([row])[0]
+    # The served predictor's figure, as the answer was computed (not the equation's sum).
+    computed = registry.load_predictor(version).predict([row])[0]
     served = features.served_views(computed)
-    return _explanation(version, predictor, row, round(computed, 2), round(served, 2))
+    return _explanation(version, equation, row, round(computed, 2), round(served, 2))
 
 
 def explain_answers(answers: Sequence) -> list[Explanation]:
     """Why each of `answers` (services.Answer, all of one request) is what it is, from the
     figures they carry and the predictor that computed them (already loaded: no new model call
     and no query)."""
-    predictors: dict[int, LinearPredictor | None] = {}
+    equations: dict[int, Equation | None] = {}
     explanations = []
     for answer in answers:
         version = answer.model_version
-        if version.pk not in predictors:
-            predictors[version.pk] = _linear_predictor(version)
+        if version.pk not in equations:
+            equations[version.pk] = _equation(version)
         row = tuple(getattr(answer, name) for name in features.INPUT_NAMES)
         explanations.append(
-            _explanation(version, predictors[version.pk], row, answer.computed_views, answer.views)
+            _explanation(version, equations[version.pk], row, answer.computed_views, answer.views)
         )
     return explanations
 
 
-def _linear_predictor(version: ModelVersion) -> LinearPredictor | None:
+def _equation(version: ModelVersion) -> Equation | None:
+    """The verified equation of a version whose answer is a sum of parts in the data's units
+    (linear regression, ridge); None for any other. ModelUnavailable if it cannot be verified."""
     # A linear model of the logarithms has coefficients too, but its answer is a product of
     # powers, not a sum: checked before loading, as loading it would unpickle scikit-learn.
     if version.parameters.get("scale") == "log1p" or version.algorithm_name == "log-linear":
         return None
     predictor = registry.load_predictor(version)
-    return predictor if isinstance(predictor, LinearPredictor) else None
+    if isinstance(predictor, LinearPredictor):
+        # Served from its verified JSON coefficients: no scikit-learn needed.
+        return Equation(tuple(map(float, predictor.coefficients)), float(predictor.intercept))
+    # Any other version was unpickled to answer, so scikit-learn is loaded already.
+    from .algorithms import ALGORITHMS, linear_equation
+
+    algorithm = ALGORITHMS.get(version.algorithm_name)
+    if algorithm is None or algorithm.equation_scale != "views":
+        return None
+    # The estimator that answered (registry.load_model's, verified before it was unpickled), not
+    # a fresh load: the answer's own model, with no read and no verification per request.
+    estimator = predictor.estimator
+    # The signature covers the artifact, not the row's algorithm name: read the equation only
+    # from an estimator that is what its name says (a relabelled one is no sum of parts here).
+    if type(estimator) is not type(algorithm.build()):
+        return None
+    equation = linear_equation(algorithm, estimator)
+    if equation is None:
+        return None
+    coefficients, intercept = equation
+    return Equation(tuple(map(float, coefficients)), intercept)
 
 
 def _explanation(
     version: ModelVersion,
-    predictor: LinearPredictor | None,
+    equation: Equation | None,
     row: Sequence[int],
     computed: float,
     answer: float,
 ) -> Explanation:
-    if predictor is None:
+    if equation is None:
         return Explanation(version, computed, answer, None, None)
-    coefficients = [float(c) for c in predictor.coefficients]
-    intercept = float(predictor.intercept)
+    coefficients = list(equation.coefficients)
+    intercept = equation.intercept
     from_intercept = _waterfall(
         intercept,
         [

@@ -106,6 +106,16 @@ def below_zero_model(db, tmp_path, trained_models):
     return version
 
 
+@pytest.fixture
+def ridge_model(db, tmp_path, trained_models):
+    """A real ridge version (StandardScaler → RidgeCV, served by its unpickled pipeline) on the
+    same data as below_zero_model, so that it too computes below zero under the range."""
+    data = write_csv(tmp_path / "below_zero.csv", below_zero_rows())
+    version = trained_models.store(data, algorithm="ridge")
+    registry.clear_loaded_models()
+    return version
+
+
 @pytest.fixture(scope="session", autouse=True)
 def collected_static(tmp_path_factory):
     """Production static storage (hashed names) needs a manifest, as after `collectstatic`."""

@@ -32,7 +32,12 @@ from predictor.models import (
 from predictor.services import plots
 
 from .browser import wait_for
-from .conftest import STORED_REFUSALS, stored_refusal_row
+from .conftest import (
+    STORED_REFUSALS,
+    remove_stored_file,
+    replace_stored_file,
+    stored_refusal_row,
+)
 from .test_predictions import info
 from .test_views import waterfall_figures
 
@@ -1077,6 +1082,21 @@ def test_an_answered_row_s_page_shows_its_waterfall_from_the_row_and_its_version
     assert len(changes) == 2 + (record.views < 0)
 
 
+@pytest.mark.parametrize(
+    ("language", "heading"), [("en", "why this number"), ("zh-hans", "为什么是这个数")]
+)
+def test_a_row_s_page_says_why_this_number_once(admin_client, below_zero_model, language, heading):
+    make_records(1)
+    answered = PredictionRequest.objects.get(accepted=True)
+
+    html = record_page(admin_client, answered, HTTP_ACCEPT_LANGUAGE=language)
+
+    # The field's label is the heading; the waterfall's section is named, not titled again.
+    shown = re.sub(r"<[^>]*>", " ", html).lower()
+    assert shown.count(heading) == 1
+    assert re.search(rf'<section class="explanation" aria-label="{heading}"', html, re.I)
+
+
 def test_a_refused_row_s_page_shows_no_waterfall(admin_client, below_zero_model):
     make_records(1)
     refused = PredictionRequest.objects.get(accepted=False)
@@ -1097,3 +1117,58 @@ def test_a_row_of_a_version_that_is_not_linear_says_so(admin_client, db, tmp_pat
 
     assert 'class="waterfall"' not in html
     assert "not broken into parts" in html
+
+
+def test_a_row_of_a_ridge_version_shows_its_waterfall(admin_client, ridge_model):
+    item = {"likes": 1500, "shares": 800}
+    services.predict(inputs=[item], raw_inputs=[item], info=info())
+    record = PredictionRequest.objects.get()
+    services.registry.clear_loaded_models()
+
+    html = record_page(admin_client, record)
+
+    assert "not broken into parts" not in html
+    start, changes, answer = waterfall_figures(html)
+    assert answer == round(record.served_views, 2)
+    assert round(start + sum(changes), 2) == answer
+    assert len(changes) == 2
+
+
+@pytest.mark.parametrize(
+    ("model", "damage", "reason"),
+    [
+        ("below_zero_model", "serving", "does not match the recorded sha256"),
+        ("below_zero_model", "artifact", "does not match the recorded sha256"),
+        ("ridge_model", "artifact", "does not match the recorded sha256"),
+        ("ridge_model", "missing", "cannot be read"),
+        ("ridge_model", "signature", "signature does not match"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("language", "lead"), [("en", "cannot be explained"), ("zh-hans", "无法解释")]
+)
+def test_a_row_of_a_version_that_fails_verification_says_why_as_text(
+    admin_client, request, model, damage, reason, language, lead
+):
+    version = request.getfixturevalue(model)
+    make_records(1)
+    answered = PredictionRequest.objects.get(accepted=True)
+    if damage == "serving":
+        replace_stored_file(version.serving_name, b'{"algorithm": "swapped"}')
+    elif damage == "artifact":
+        replace_stored_file(version.artifact_name, b"not the model")
+    elif damage == "missing":
+        remove_stored_file(version.artifact_name)
+    else:
+        ModelVersion.objects.filter(pk=version.pk).update(signature="A" * 88)
+        services.registry.clear_loaded_models()
+    url = reverse("admin:predictor_predictionrequest_change", args=[answered.pk])
+
+    response = admin_client.get(url, HTTP_ACCEPT_LANGUAGE=language)
+
+    assert response.status_code == 200
+    html = unescape(response.content.decode())
+    assert 'class="waterfall"' not in html
+    assert lead in html
+    assert version.label in html
+    assert reason in html

@@ -1084,6 +1084,34 @@ def test_a_version_that_is_not_linear_says_so_in_its_explanation(api, db, tmp_pa
     assert "not broken into parts" in explanation["not_linear"]
 
 
+@pytest.mark.parametrize("item", [INSIDE_RANGE, BELOW_RANGE])
+def test_a_ridge_version_s_explanation_has_parts_that_add_up_to_the_answer(api, ridge_model, item):
+    body = api.post(f"{PREDICTIONS}?explain=1", item, format="json").json()
+
+    explanation = body["explanation"]
+    record = PredictionRequest.objects.get(pk=body["id"])
+    assert record.model_version == ridge_model
+    assert explanation["linear"] is True
+    assert explanation["not_linear"] is None
+    assert explanation["computed_views"] == record.views
+    for view in ("from_intercept", "from_average"):
+        assert adds_up(explanation[view]) == round(body["views"], 2)
+    assert explanation["from_intercept"]["start"] == round(ridge_model.parameters["intercept"], 2)
+
+
+@pytest.mark.parametrize("model", ["below_zero_model", "ridge_model"])
+def test_a_tampered_artifact_makes_an_explained_answer_503_as_any_other(api, request, model):
+    version = request.getfixturevalue(model)
+    replace_stored_file(version.artifact_name, b"swapped")
+
+    plain = api.post(PREDICTIONS, INSIDE_RANGE, format="json")
+    explained = api.post(f"{PREDICTIONS}?explain=1", INSIDE_RANGE, format="json")
+
+    assert plain.status_code == explained.status_code == 503
+    assert explained.json()["detail"] == plain.json()["detail"]
+    assert "does not match the recorded sha256" in explained.json()["detail"]
+
+
 @pytest.mark.parametrize("door", [PREDICTIONS, PREVIEW])
 def test_a_bad_explain_is_refused_with_400_and_audited(api, below_zero_model, door):
     response = api.post(f"{door}?explain=maybe", INSIDE_RANGE, format="json")

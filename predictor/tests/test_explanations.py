@@ -157,3 +157,91 @@ def test_the_explain_flag_refuses_anything_else_and_names_it():
 
     assert refused.value.refusal.stored() == {"code": "explain_flag", "params": {"value": "maybe"}}
     assert "“maybe”" in str(refused.value)
+
+
+# --- Ridge: linear, served by its pipeline --------------------------------------------------------
+
+
+def test_a_ridge_version_is_explained_as_linear_and_adds_up_to_the_answer_to_the_cent(
+    ridge_model,
+):
+    answers = served(INPUTS)
+
+    explanations = services.explain_answers(answers)
+
+    assert any(answer.computed_views < 0 for answer in answers)  # the floor is covered too
+    for answer, explanation in zip(answers, explanations, strict=True):
+        assert explanation.linear
+        assert explanation.not_linear == ""
+        assert explanation.computed == answer.computed_views
+        assert explanation.answer == answer.views
+        for waterfall in (explanation.from_intercept, explanation.from_average):
+            assert adds_up(waterfall) == round(answer.views, 2)
+            inputs = [step for step in waterfall.steps if not step.is_floor]
+            # The last input's total is the pipeline's own figure, not the equation's sum.
+            assert inputs[-1].total == answer.computed_views
+
+
+def test_a_ridge_version_s_parts_are_in_the_data_s_units_as_its_parameters_record_them(
+    ridge_model,
+):
+    parameters = ridge_model.parameters
+    coefficients = parameters["coefficients"]
+
+    explanation = services.explain(ridge_model, **INSIDE_RANGE)
+
+    waterfall = explanation.from_intercept
+    assert waterfall.start == round(parameters["intercept"], 2)
+    for step in waterfall.steps:
+        name = step.feature.name
+        assert step.coefficient == coefficients[name]
+        assert abs(step.amount - coefficients[name] * INSIDE_RANGE[name]) <= 0.0100001
+    exact_sum = parameters["intercept"] + sum(
+        coefficients[name] * value for name, value in INSIDE_RANGE.items()
+    )
+    assert abs(exact_sum - explanation.computed) < 0.01
+    # On standardised inputs the average article is all zeros: its prediction is the intercept.
+    ridge = services.load_model(ridge_model)[-1]
+    assert explanation.from_average.start == pytest.approx(float(ridge.intercept_), abs=0.01)
+
+
+def test_a_ridge_version_is_explained_from_its_verified_estimator_not_its_parameters(
+    ridge_model,
+):
+    truthful = services.explain(ridge_model, **INSIDE_RANGE)
+    # `parameters` is for people and not signed: whoever can write the database can change it.
+    altered = {**ridge_model.parameters, "coefficients": {"likes": 1000.0, "shares": -1000.0}}
+    ModelVersion.objects.filter(pk=ridge_model.pk).update(parameters=altered)
+    version = ModelVersion.objects.get(pk=ridge_model.pk)
+
+    explanation = services.explain(version, **INSIDE_RANGE)
+
+    assert explanation.from_intercept == truthful.from_intercept
+    assert [step.coefficient for step in explanation.from_intercept.steps] == [
+        ridge_model.parameters["coefficients"][name] for name in ("likes", "shares")
+    ]
+
+
+def test_a_version_whose_algorithm_name_does_not_match_its_estimator_is_not_split(
+    db, tmp_path, trained_models
+):
+    # The row's algorithm name is not signed: a log-linear artifact called "ridge" is no line.
+    data = write_csv(tmp_path / "noisy.csv", noisy_rows())
+    stored = trained_models.store(data, algorithm="log-linear")
+    ModelVersion.objects.filter(pk=stored.pk).update(algorithm_name="ridge", parameters={})
+    version = ModelVersion.objects.get(pk=stored.pk)
+
+    explanation = services.explain(version, **INSIDE_RANGE)
+
+    assert not explanation.linear
+    assert explanation.answer == round(services.served_views(explanation.computed), 2)
+
+
+def test_explaining_a_ridge_answer_reads_nothing_more(ridge_model, django_assert_num_queries):
+    answers = served([INSIDE_RANGE, BELOW_RANGE])
+
+    # From the estimator that answered: no file read, no verification, no query.
+    with django_assert_num_queries(0):
+        explanations = services.explain_answers(answers)
+
+    assert all(explanation.linear for explanation in explanations)

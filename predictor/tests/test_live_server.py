@@ -171,6 +171,11 @@ def test_a_worker_serves_a_linear_model_without_pandas_or_scikit_learn(
         master,
     ):
         assert live.post_json(f"{url}/api/predictions/", {"likes": 5, "shares": 7})[0] == 201
+        # Why this number, for a linear version, is read from the same JSON coefficients.
+        item = {"likes": 5, "shares": 8}
+        status, body = live.post_json(f"{url}/api/predictions/?explain=1", item)
+        assert status == 201
+        assert body["explanation"]["linear"] is True
         [worker] = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
         mapped = Path(f"/proc/{worker}/maps").read_text()
 
