@@ -18,7 +18,6 @@ from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db import models
 from django.http import StreamingHttpResponse
-from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.urls import reverse
@@ -42,6 +41,7 @@ from .models import (
     algorithm_title,
 )
 from .services import exports, plots
+from .waterfall import waterfall_html
 
 
 class AdminMedia:
@@ -418,10 +418,8 @@ class PredictionRequestAdmin(ReadOnlyAdmin):
                 "now": display.decimal(explanation.computed, 2),
                 "kept": display.decimal(obj.views, 2),
             }
-        # The field's label is the heading: the include does not repeat it.
-        return render_to_string(
-            "predictor/_explanation.html", {"explanation": explanation, "titled_by_page": True}
-        )
+        # The field's label is the heading: the section does not repeat it.
+        return waterfall_html(explanation, titled_by_page=True)
 
     @admin.display(description=_("why refused"))
     def refused_because(self, obj):
