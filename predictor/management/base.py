@@ -92,12 +92,14 @@ def pad(text: str, columns: int) -> str:
     return " " * (columns - width(text)) + text
 
 
-def stored_version(label: str) -> ModelVersion:
-    """The stored version `label` (v3, or 3) names; CommandError saying which exist otherwise."""
+def stored_version(label: str, *, returncode: int = 1) -> ModelVersion:
+    """The stored version `label` (v3, or 3) names; CommandError saying which exist otherwise,
+    exiting with `returncode` (drift keeps 1 for "drifted")."""
     number = ModelVersion.number_from_label(label)
     if number is None:
         raise CommandError(
-            gettext("“%(version)s” is not a version; use a label like v3.") % {"version": label}
+            gettext("“%(version)s” is not a version; use a label like v3.") % {"version": label},
+            returncode=returncode,
         )
     try:
         return ModelVersion.objects.get(number=number)
@@ -105,5 +107,6 @@ def stored_version(label: str) -> ModelVersion:
         known = ", ".join(v.label for v in ModelVersion.objects.all()) or gettext("none yet")
         raise CommandError(
             gettext("There is no version %(version)s. Stored versions: %(known)s.")
-            % {"version": label, "known": known}
+            % {"version": label, "known": known},
+            returncode=returncode,
         ) from None

@@ -30,6 +30,7 @@ from .outcomes import (
     read_outcomes_file,
     record_outcomes,
 )
+from .periods import SinceRefused, read_since
 from .predictions import (
     Answer,
     RequestInfo,
@@ -44,7 +45,6 @@ from .replay import (
     ReplayReport,
     Verdict,
     latest_replay,
-    read_since,
     replay,
     store_replay,
 )
@@ -91,6 +91,7 @@ __all__ = [
     "ReplayReport",
     "RequestInfo",
     "RetrainReport",
+    "SinceRefused",
     "TrainingData",
     "Verdict",
     "VersionDrift",

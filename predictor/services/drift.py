@@ -28,8 +28,6 @@ from datetime import datetime
 
 import numpy as np
 from django.db import models
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -55,31 +53,6 @@ TEST_TITLES = {
     KS: _("shape test (Kolmogorov-Smirnov)"),
     WASSERSTEIN: _("distance (Wasserstein)"),
 }
-
-
-class SinceRefused(ValueError):
-    """A --since that is not a date: its message says what is taken."""
-
-
-def read_since(text: str) -> datetime:
-    """The moment `text` names, a date (2026-12-01, from its midnight) or a date and time, in
-    the site's time zone unless it names its own; SinceRefused otherwise."""
-    text = text.strip()
-    try:
-        moment = parse_datetime(text)
-        if moment is None:
-            day = parse_date(text)
-            moment = None if day is None else datetime(day.year, day.month, day.day)
-    except ValueError:  # well formed but no such day: 2026-02-30
-        moment = None
-    if moment is None:
-        raise SinceRefused(
-            gettext("“%(text)s” is not a date; write it as 2026-12-01 or 2026-12-01T08:00.")
-            % {"text": text}
-        )
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
 
 
 # --- The training data -------------------------------------------------------------------------

@@ -19,13 +19,13 @@ Every run is stored (ReplayRun) with the figures, for the candidate's model card
 import logging
 import math
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, time
+from datetime import datetime
 from itertools import islice
 
 import numpy as np
 from django.db import transaction
 from django.db.models import Max
-from django.utils import dateparse, timezone
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from .. import features
@@ -152,25 +152,6 @@ class ReplayReport:
             through_id=run.through_id,
             **{name: value for name, value in run.report.items() if name in known},
         )
-
-
-def read_since(text: str) -> datetime:
-    """A `--since` as a moment: a date (its midnight in the site's time zone) or a date and time
-    (in the site's zone unless it names one); ReplayRefused for anything else."""
-    text = text.strip()
-    try:
-        moment = dateparse.parse_datetime(text)
-        day = None if moment else dateparse.parse_date(text)
-    except ValueError:
-        moment = day = None
-    if moment is None and day is None:
-        raise ReplayRefused(
-            gettext("“%(text)s” is not a date; write it as 2026-12-01 or 2026-12-01 08:00.")
-            % {"text": text}
-        )
-    if moment is None:
-        moment = datetime.combine(day, time.min)
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
 
 
 def replay(

@@ -281,7 +281,7 @@ def test_since_compares_the_answers_from_that_moment_on(active_model):
     ask(*({"likes": 100 + 37 * i, "shares": 50 + (53 * i) % 400} for i in range(40)))
 
     written = between.replace(tzinfo=None).isoformat()  # in the site's zone, as a person types
-    report = services.version_drift(active_model, since=drift.read_since(written))
+    report = services.version_drift(active_model, since=services.read_since(written))
     assert [f.served for f in report.recent] == [40, 40]
     assert not any(f.drifted for f in report.recent)  # the training rows themselves
     assert [f.served for f in report.overall] == [70, 70]

@@ -7,7 +7,6 @@ from the same inputs, and each confidence interval must cover it."""
 
 import math
 import re
-from datetime import UTC, datetime
 from io import StringIO
 
 import numpy as np
@@ -27,7 +26,6 @@ from predictor.services.replay import (
     Verdict,
     hundredths,
     latest_replay,
-    read_since,
     replay,
     replay_predictor,
     store_replay,
@@ -359,31 +357,6 @@ def test_a_stored_run_reads_back_as_the_same_report(versions, trail):
     assert again.figures() == report.figures()
     assert again.verdict == Verdict.BETTER
     assert latest_replay(incumbent) is None
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2026-12-01", (2026, 12, 1, 0, 0)),
-        ("2026-12-01 08:30", (2026, 12, 1, 8, 30)),
-        (" 2026-12-01T08:30 ", (2026, 12, 1, 8, 30)),
-    ],
-)
-def test_a_since_date_is_read_in_the_sites_time_zone(text, expected):
-    moment = timezone.localtime(read_since(text))
-
-    assert (moment.year, moment.month, moment.day, moment.hour, moment.minute) == expected
-    assert moment.utcoffset() == timezone.localtime().utcoffset()
-
-
-@pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "2026-02-30", "", "1e9"])
-def test_a_since_that_is_not_a_date_is_refused_plainly(text):
-    with pytest.raises(ReplayRefused, match="is not a date"):
-        read_since(text)
-
-
-def test_a_since_with_its_own_offset_keeps_it():
-    assert read_since("2026-12-01T08:00+00:00") == datetime(2026, 12, 1, 8, tzinfo=UTC)
 
 
 # --- The model card ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext
 
 from predictor import display, services
-from predictor.management.base import ViewsiteCommand, table
+from predictor.management.base import ViewsiteCommand, stored_version, table
 from predictor.models import ModelVersion
 from predictor.services import drift
 
@@ -41,8 +41,8 @@ class Command(ViewsiteCommand):
         moment = None
         if since is not None:
             try:
-                moment = drift.read_since(since)
-            except drift.SinceRefused as refused:
+                moment = services.read_since(since)
+            except services.SinceRefused as refused:
                 raise CommandError(str(refused), returncode=ERROR) from refused
         report = services.version_drift(model_version, since=moment)
         write = self.stdout.write
@@ -128,19 +128,4 @@ class Command(ViewsiteCommand):
                     gettext("No version is active; name one, e.g. `drift v3`."), returncode=ERROR
                 )
             return version
-        number = ModelVersion.number_from_label(label)
-        if number is None:
-            raise CommandError(
-                gettext("“%(version)s” is not a version; use a label like v3.")
-                % {"version": label},
-                returncode=ERROR,
-            )
-        try:
-            return ModelVersion.objects.get(number=number)
-        except ModelVersion.DoesNotExist:
-            known = ", ".join(v.label for v in ModelVersion.objects.all()) or gettext("none yet")
-            raise CommandError(
-                gettext("There is no version %(version)s. Stored versions: %(known)s.")
-                % {"version": label, "known": known},
-                returncode=ERROR,
-            ) from None
+        return stored_version(label, returncode=ERROR)
