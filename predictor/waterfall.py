@@ -41,19 +41,20 @@ def waterfall_html(explanation: Explanation, *, titled_by_page: bool = False) ->
     "why this number"): no heading of its own, the section still named for assistive
     technology."""
     language = get_language()
+    figures = display.Figures()  # the answer's figures, the language's layout looked up once
     parts = [_opening(language, titled_by_page)]
     shown = explanation.shown
     if shown is None:
         parts.append(f'<p class="explanation-not-linear">{escape(explanation.not_linear)}</p>')
     else:
-        parts.append(_table(language, shown))
+        parts.append(_table(language, figures, shown))
         if shown.from_average:
-            parts.append(_from_nothing(language, explanation.from_intercept))
+            parts.append(_from_nothing(language, figures, explanation.from_intercept))
     parts.append("</section>")
     return mark_safe("".join(parts))
 
 
-def _table(language: str, waterfall: Waterfall) -> str:
+def _table(language: str, figures: display.Figures, waterfall: Waterfall) -> str:
     chart = waterfall.chart
     zero = chart.zero
     frame = _frame(language, waterfall.from_average, waterfall.start)
@@ -69,36 +70,36 @@ def _table(language: str, waterfall: Waterfall) -> str:
         else:
             label = _step_label(
                 language, waterfall.from_average, step.feature.name, step.mean, step.coefficient
-            ).replace(SLOT, display.count(step.value))
+            ).replace(SLOT, figures.count(step.value))
         kind = "bar-down" if step.amount < 0 else "bar-up"
         rows.append(
             f'<tr class="waterfall-step"><th scope="row">{label}</th>'
-            f'<td class="waterfall-change">{display.signed(step.amount)}</td>'
-            f"<td>{display.decimal(step.total, 2)}"
+            f'<td class="waterfall-change">{figures.signed(step.amount)}</td>'
+            f"<td>{figures.decimal(step.total, 2)}"
             f"{BAR.format(kind=kind, x=row.bar.x, width=row.bar.width, zero=zero)}</td></tr>"
         )
     rows.append(
         f'<tr class="waterfall-answer"><th scope="row">{_answer(language)}</th><td></td>'
-        f"<td>{display.decimal(waterfall.answer, 2)}"
+        f"<td>{figures.decimal(waterfall.answer, 2)}"
         f"{BAR.format(kind='bar-answer', x=chart.answer.x, width=chart.answer.width, zero=zero)}"
         "</td></tr></tbody></table>"
     )
     return "".join(rows)
 
 
-def _from_nothing(language: str, waterfall: Waterfall) -> str:
+def _from_nothing(language: str, figures: display.Figures, waterfall: Waterfall) -> str:
     """The same answer counted from the intercept, as a list under the table."""
     items = []
     for step in waterfall.steps:
-        amount = display.signed(step.amount)
+        amount = figures.signed(step.amount)
         if step.is_floor:
             items.append(_from_nothing_floor(language).replace(SLOT, amount))
         else:
             sentence = _from_nothing_step(language, step.feature.name, step.coefficient)
             items.append(
-                sentence.replace(SLOT, amount).replace(SECOND_SLOT, display.count(step.value))
+                sentence.replace(SLOT, amount).replace(SECOND_SLOT, figures.count(step.value))
             )
-    items.append(_from_nothing_answer(language).replace(SLOT, display.decimal(waterfall.answer, 2)))
+    items.append(_from_nothing_answer(language).replace(SLOT, figures.decimal(waterfall.answer, 2)))
     return (
         _from_nothing_start(language, waterfall.start)
         + "".join(f"<li>{item}</li>" for item in items)

@@ -269,6 +269,8 @@ def test_decimal_rounds_a_measure_to_its_places():
         (-27612.934, "−27,612.93"),
         (0.0, "+0.00"),
         (-0.001, "+0.00"),  # rounds to nothing: no sign of a loss
+        (-0.0049, "+0.00"),
+        (-0.005, "−0.01"),  # half a cent rounds up, to a loss of a cent
         (math.nan, ""),
     ],
 )
