@@ -36,7 +36,7 @@ def about(value, digits: int = 3) -> str:
     step = Decimal(1).scaleb(max(0, magnitude - digits + 1))
     rounded = Decimal(repr(float(value))).quantize(step, rounding=ROUND_HALF_UP)
     # Grouped as the active language's format groups digits: "46,300" in both (viewsite/formats).
-    return formats.number_format(rounded, decimal_pos=0, force_grouping=True)
+    return Figures().grouped(rounded, 0)
 
 
 def times_in(coverage) -> str:

@@ -1,6 +1,7 @@
 """display writes figures in the active language's layout: its fast path must write exactly what
 Django's number_format writes."""
 
+import math
 import random
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -50,3 +51,17 @@ def test_a_language_that_groups_otherwise_is_written_by_django(settings):
     with translation.override("de"):
         assert display.decimal(1234.5, 2) == "1.234,50"
         assert display.count(1234567) == "1.234.567"
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+@pytest.mark.parametrize("digits", [1, 3, 5])
+def test_about_writes_what_number_format_writes(language, digits):
+    with translation.override(language):
+        for value in edge_values():
+            if value == 0 or abs(value) >= 1e15:
+                continue
+            magnitude = math.floor(math.log10(abs(value)))
+            step = Decimal(1).scaleb(max(0, magnitude - digits + 1))
+            rounded = Decimal(repr(value)).quantize(step, rounding=ROUND_HALF_UP)
+            expected = formats.number_format(rounded, decimal_pos=0, force_grouping=True)
+            assert display.about(value, digits) == expected, value
