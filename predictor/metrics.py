@@ -254,17 +254,21 @@ class ActiveVersionCollector:
 
 
 class InputDriftCollector:
-    """Per version that has answered and input, asked of the trail at scrape time
-    (services/drift.py, every answer it served):
+    """Per version that has answered and input, over every answer it served as of the latest
+    seal of the audit trail (every ten minutes in deployment):
 
     viewsite_input_drift{version="v3",feature="likes"}: the effect size, the KS statistic under
     1,000 answers, else the Wasserstein distance in training standard deviations;
     viewsite_input_drifted{...}: 1 when that input has drifted, else 0;
     viewsite_input_outside_share{...}: the share of answers outside the training range.
 
-    Read from the served checkpoint plus the rows since, so a scrape costs a few small queries
-    per version whatever the trail's size. If the database cannot answer, there are no samples
-    and the failure is logged.
+    The figures are computed when the seal moves the served checkpoint (services/served.py,
+    in seal_audit's process) and stored with its histograms; a scrape reads them in one query
+    (services/drift.py's served_drift) and compares nothing, so no worker imports scipy for it
+    (each worker a scrape reaches would grow by its 60 MB or so). The model card and `manage.py
+    drift` still read the checkpoint plus the rows since. A version trained before its data's
+    distribution was recorded has no samples. If the database cannot answer, there are no
+    samples and the failure is logged.
     """
 
     def collect(self):
@@ -272,34 +276,34 @@ class InputDriftCollector:
         effect = GaugeMetricFamily(
             "viewsite_input_drift",
             "How far a version's served inputs are from its training data (KS statistic under "
-            "1,000 answers, else Wasserstein distance in training standard deviations).",
+            "1,000 answers, else Wasserstein distance in training standard deviations), as of "
+            "the latest seal of the audit trail.",
             labels=labels,
         )
         drifted = GaugeMetricFamily(
             "viewsite_input_drifted",
-            "1 when a version's served values of an input have drifted from its training data.",
+            "1 when a version's served values of an input have drifted from its training data, "
+            "as of the latest seal of the audit trail.",
             labels=labels,
         )
         outside = GaugeMetricFamily(
             "viewsite_input_outside_share",
-            "Share of a version's answers with this input outside its training range.",
+            "Share of a version's answers with this input outside its training range, as of the "
+            "latest seal of the audit trail.",
             labels=labels,
         )
         from .services import drift  # here: the services import this module to count
 
         try:
-            report = drift.served_drift()
+            gauges = drift.served_drift()
         except DatabaseError as error:
             logger.error("metrics: input drift unknown, database unavailable error=%s", error)
-            report = {}
-        for version, compared in report.items():
-            for feature in compared:
-                if feature.test is None:
-                    continue
-                values = [version.label, feature.name]
-                effect.add_metric(values, feature.effect)
-                drifted.add_metric(values, 1.0 if feature.drifted else 0.0)
-                outside.add_metric(values, feature.share_outside)
+            gauges = []
+        for gauge in gauges:
+            values = [gauge.version, gauge.feature]
+            effect.add_metric(values, gauge.effect)
+            drifted.add_metric(values, 1.0 if gauge.drifted else 0.0)
+            outside.add_metric(values, gauge.share_outside)
         yield effect
         yield drifted
         yield outside

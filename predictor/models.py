@@ -787,6 +787,23 @@ class ServedInputHistogram(models.Model):
     counts = models.JSONField(_("answers per bin"), default=dict)
     below = models.PositiveBigIntegerField(_("below the training range"), default=0)
     above = models.PositiveBigIntegerField(_("above the training range"), default=0)
+    # Drift over every answer through the checkpoint, computed by the process that stored it
+    # (seal_audit's), so /metrics reads three numbers and a web worker never imports scipy.
+    # Empty for a version trained before its data's distribution was recorded, and on
+    # checkpoints stored before these columns existed, until the next seal stores a new one.
+    effect = models.FloatField(
+        _("difference from the training data"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The KS statistic under 1,000 answers, else the Wasserstein distance in training "
+            "standard deviations, over every answer through this checkpoint. Empty when the "
+            "version was trained before its data's distribution was recorded, or the checkpoint "
+            "was stored before drift was (the next seal stores it)."
+        ),
+    )
+    drifted = models.BooleanField(_("drifted"), null=True, blank=True)
+    share_outside = models.FloatField(_("share outside the training range"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("served input histogram")

@@ -18,7 +18,9 @@ Nothing is written per request. "Every answer" is read as the served counts are
 (services/served.py): histograms in bins of DRIFT_BIN_WIDTH kept at the served checkpoint, plus
 the rows since, grouped by the database; the recent window reads at most DRIFT_WINDOW rows by the
 (model_version, created_at, id) index. scipy is imported inside the functions that use it: a web
-worker loads it with the first card that shows drift, never to answer a prediction.
+worker loads it with the first card that shows drift, never to answer a prediction nor for
+/metrics, whose gauges are the figures over every answer that `checkpoint_drift` computes when
+the checkpoint is stored (in seal_audit's process) and `served_drift` reads back.
 """
 
 from collections import Counter
@@ -32,7 +34,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import features
-from ..models import ModelVersion, PredictionRequest, ServedCheckpoint
+from ..models import ModelVersion, PredictionRequest, ServedCheckpoint, ServedInputHistogram
 
 # A bin holds ten consecutive values (0-9, 10-19, ...): 2,001 bins at most per input, and a
 # tenth of a standard deviation of any real data spans many of them.
@@ -241,11 +243,24 @@ def served_inputs(versions: list[ModelVersion]) -> dict[int, dict[str, ServedInp
     for name in features.INPUT_NAMES:
         for version_id, counts in value_counts_by_version(since, name).items():
             histograms[version_id, name].add(counts.items(), _bounds(by_pk[version_id], name))
+    return inputs_of_histograms(by_pk, histograms)
+
+
+def inputs_of_histograms(
+    by_pk: dict[int, ModelVersion],
+    histograms: dict[tuple[int, str], Histogram],
+    *,
+    through_id: int | None = None,
+) -> dict[int, dict[str, ServedInputs]]:
+    """Each version's served inputs from its histograms of every answer (through `through_id`,
+    if given): binned, or under DRIFT_KS_MAX_ROWS answers its exact values, read by its index."""
     inputs = {}
     for pk, version in by_pk.items():
-        served = sum(histograms[pk, features.INPUT_NAMES[0]].counts.values())
+        served = sum(histograms.get((pk, features.INPUT_NAMES[0]), Histogram()).counts.values())
         if served < DRIFT_KS_MAX_ROWS:
             rows = PredictionRequest.objects.served().filter(model_version=version)
+            if through_id is not None:
+                rows = rows.filter(pk__lte=through_id)
             inputs[pk] = exact_inputs_of(version, rows)
         else:
             inputs[pk] = {
@@ -414,32 +429,62 @@ def version_drift(version: ModelVersion, since: datetime | None = None) -> Versi
     )
 
 
-def served_drift() -> dict[ModelVersion, list[FeatureDrift]]:
-    """Every answer each version that has answered served, compared per input: what /metrics
-    reports at a scrape. Versions trained before distributions were recorded are left out."""
-    checkpoint = latest_histogram_checkpoint()
-    answering = set(
-        checkpoint.input_histograms.values_list("version", flat=True) if checkpoint else []
-    )
-    answering.update(
-        PredictionRequest.objects.served()
-        .filter(pk__gt=checkpoint.through_id if checkpoint else 0)
-        .order_by()
-        .values_list("model_version", flat=True)
-        .distinct()
-    )
-    trained = {
-        version: training_inputs(version)
-        for version in ModelVersion.objects.filter(pk__in=answering).order_by("number")
-    }
-    trained = {version: training for version, training in trained.items() if training is not None}
-    served = served_inputs(list(trained))
+def checkpoint_drift(
+    histograms: dict[tuple[int, str], Histogram], *, through_id: int
+) -> dict[tuple[int, str], FeatureDrift]:
+    """Each (version id, input)'s drift over every answer through `through_id`, from the
+    checkpoint's histograms (exact values under DRIFT_KS_MAX_ROWS answers, as the card reads
+    them): what services/served.py stores with a checkpoint for /metrics. Versions trained before
+    distributions were recorded are left out. Imports scipy: never in a web worker."""
+    versions = ModelVersion.objects.in_bulk({version_id for version_id, _ in histograms})
+    trained = {pk: training_inputs(version) for pk, version in versions.items()}
+    recorded = {pk: versions[pk] for pk, training in trained.items() if training is not None}
+    served = inputs_of_histograms(recorded, histograms, through_id=through_id)
     return {
-        version: [
-            compare(name, training[name], served[version.pk][name]) for name in features.INPUT_NAMES
-        ]
-        for version, training in trained.items()
+        (pk, name): compare(name, trained[pk][name], served[pk][name])
+        for pk in recorded
+        for name in features.INPUT_NAMES
     }
+
+
+@dataclass(frozen=True)
+class DriftGauge:
+    """One version's drift in one input over every answer, as the latest checkpoint stored it."""
+
+    version: str  # its label, v3
+    feature: str
+    effect: float
+    drifted: bool
+    share_outside: float
+
+
+def served_drift() -> list[DriftGauge]:
+    """What /metrics reports: the figures stored with the latest checkpoint's histograms (as of
+    the latest seal), in one query; nothing compared here, so a web worker never imports scipy.
+    Versions without figures (trained before distributions were recorded, or a checkpoint
+    stored before drift was) are left out."""
+    latest = (
+        ServedCheckpoint.objects.filter(has_input_histograms=True)
+        .order_by("-through_id")
+        .values("pk")[:1]
+    )
+    rows = (
+        ServedInputHistogram.objects.filter(
+            checkpoint=models.Subquery(latest), effect__isnull=False
+        )
+        .order_by("version__number", "feature")
+        .values_list("version__number", "feature", "effect", "drifted", "share_outside")
+    )
+    return [
+        DriftGauge(
+            version=ModelVersion(number=number).label,
+            feature=feature,
+            effect=effect,
+            drifted=bool(drifted),
+            share_outside=share_outside,
+        )
+        for number, feature, effect, drifted, share_outside in rows
+    ]
 
 
 # --- The plot ----------------------------------------------------------------------------------

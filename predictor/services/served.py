@@ -17,7 +17,11 @@ as they are, so none is counted twice.
 
 Each checkpoint also keeps, per version and input, its answers in bins (ServedInputHistogram):
 what drift is measured on (services/drift.py), carried forward the same way. A checkpoint stored
-before them has none; the first advance after it sums every served row once instead.
+before them has none; the first advance after it sums every served row once instead. Each
+histogram row also keeps its version's drift in that input over every answer through the
+checkpoint (effect, drifted, share outside the training range), computed here, in the sealing
+process, so /metrics reads the figures and a web worker never imports scipy to compare. A
+checkpoint stored before those columns has none until the next advance.
 
 The first checkpoint (migration 0018) holds what ServedCount had counted per request until then,
 for rows written before the audit recorded `extrapolated`; every later one carries it forward.
@@ -49,11 +53,12 @@ def advance(*, through_id: int) -> ServedCheckpoint | None:
     """A checkpoint of every row through `through_id`; None when the latest already reaches it.
 
     Every row with an id through `through_id` must be committed (the seal's lag sees to it).
-    The rows since the previous checkpoint are summed outside any transaction (on SQLite a
-    transaction takes the write lock every audited request waits for); the checkpoint is then
-    stored, and those older than KEPT_FOR removed, in one. Each checkpoint is right on its own
-    (the one before it plus the rows between), so two advancing at once (two seal_audit runs)
-    leave right figures whichever is stored last.
+    The rows since the previous checkpoint are summed, and each version's drift computed from
+    the sums, outside any transaction (on SQLite a transaction takes the write lock every
+    audited request waits for); the checkpoint is then stored, and those older than KEPT_FOR
+    removed, in one. Each checkpoint is right on its own (the one before it plus the rows
+    between), so two advancing at once (two seal_audit runs) leave right figures whichever is
+    stored last.
     """
     previous = latest_served_checkpoint()
     after = previous.through_id if previous else 0
@@ -80,6 +85,7 @@ def advance(*, through_id: int) -> ServedCheckpoint | None:
         total[0] += row["served"]
         total[1] += row["outside"]
     histograms = input_histograms(previous, through_id=through_id)
+    compared = drift.checkpoint_drift(histograms, through_id=through_id)
     with transaction.atomic():
         checkpoint = ServedCheckpoint.objects.create(
             through_id=through_id, has_input_histograms=True
@@ -99,6 +105,7 @@ def advance(*, through_id: int) -> ServedCheckpoint | None:
                 counts={str(b): histogram.counts[b] for b in sorted(histogram.counts)},
                 below=histogram.below,
                 above=histogram.above,
+                **drift_figures(compared.get((version, name))),
             )
             for (version, name), histogram in histograms.items()
         )
@@ -110,6 +117,18 @@ def advance(*, through_id: int) -> ServedCheckpoint | None:
         extra={"through_id": through_id, "after_id": after, "versions": len(totals)},
     )
     return checkpoint
+
+
+def drift_figures(compared: "drift.FeatureDrift | None") -> dict:
+    """A histogram row's drift columns; empty for a version trained before distributions were
+    recorded."""
+    if compared is None:
+        return {"effect": None, "drifted": None, "share_outside": None}
+    return {
+        "effect": compared.effect,
+        "drifted": compared.drifted,
+        "share_outside": compared.share_outside,
+    }
 
 
 def input_histograms(

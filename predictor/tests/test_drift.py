@@ -223,14 +223,68 @@ def test_traffic_like_the_training_data_is_not_drift_and_shifted_shares_are(
             for name in features.INPUT_NAMES:
                 assert steady_word in feature_row(steady_html, table, name)
 
-    # /metrics: a gauge per version and input.
+    # /metrics: a gauge per version and input, as of the latest seal: once the checkpoint has
+    # moved (as seal_audit does every ten minutes), what the card and the command report for
+    # every answer.
+    served.advance(through_id=newest_id())
     samples = scrape(settings)
+    assert_gauges_report_every_answer(samples, [steady, shifted])
     assert {
         (version, feature): samples["viewsite_input_drifted", version, feature]
         for version in ("v1", "v2")
         for feature in ("likes", "shares")
     } == {("v1", "likes"): 0, ("v1", "shares"): 0, ("v2", "likes"): 0, ("v2", "shares"): 1}
     assert samples["viewsite_input_drift", "v2", "shares"] == pytest.approx(shares.effect)
+
+
+def assert_gauges_report_every_answer(samples: dict, versions) -> None:
+    """Each version's three gauges per input equal its drift report over every answer."""
+    for version in versions:
+        report = services.version_drift(version)
+        assert report.recorded
+        for compared in report.overall:
+            key = (version.label, compared.name)
+            assert samples["viewsite_input_drift", *key] == pytest.approx(compared.effect)
+            assert samples["viewsite_input_drifted", *key] == (1 if compared.drifted else 0)
+            assert samples["viewsite_input_outside_share", *key] == pytest.approx(
+                compared.share_outside
+            )
+
+
+LIKE_TRAINING = [{"likes": 100 + 37 * i, "shares": 50 + (53 * i) % 400} for i in range(40)]
+FAR_ABOVE = {"likes": 20_000, "shares": 20_000}
+
+
+def test_the_gauges_are_the_latest_seals_and_move_only_with_the_next_one(active_model, settings):
+    ask(*LIKE_TRAINING)
+    assert scrape(settings) == {}  # no checkpoint yet: nothing compared
+    call_command("seal_audit", lag=0, verbosity=0)
+    sealed = scrape(settings)
+    assert sealed[("viewsite_input_drifted", "v1", "likes")] == 0
+    assert_gauges_report_every_answer(sealed, [active_model])
+
+    ask(*(FAR_ABOVE for _ in range(60)))
+    assert scrape(settings) == sealed  # the answers since wait for the next seal
+    assert all(f.drifted for f in services.version_drift(active_model).overall)  # the card's
+
+    call_command("seal_audit", lag=0, verbosity=0)
+    resealed = scrape(settings)
+    assert resealed[("viewsite_input_drifted", "v1", "likes")] == 1
+    assert resealed[("viewsite_input_outside_share", "v1", "shares")] == pytest.approx(60 / 100)
+    assert_gauges_report_every_answer(resealed, [active_model])
+
+
+def test_a_checkpoint_stored_before_drift_figures_has_no_gauges_until_the_next(
+    active_model, settings
+):
+    ask(*LIKE_TRAINING)
+    served.advance(through_id=newest_id())
+    # As 0021 and 0022 stored them: histograms, no figures.
+    ServedInputHistogram.objects.update(effect=None, drifted=None, share_outside=None)
+    assert scrape(settings) == {}
+    ask(FAR_ABOVE)
+    served.advance(through_id=newest_id())
+    assert_gauges_report_every_answer(scrape(settings), [active_model])
 
 
 # --- The command's other answers ---------------------------------------------------------------
@@ -272,6 +326,10 @@ def test_a_version_trained_before_distributions_were_recorded_says_so_on_card_an
     page = get_card(client, active_model)
     assert "Retrain to compare." in page.text("drift-unrecorded")
     assert not page.has("drift-1")
+    served.advance(through_id=newest_id())  # as a seal does: its histograms, no figures
+    stored = ServedInputHistogram.objects.filter(version=active_model)
+    assert stored.count() == len(features.INPUT_NAMES)
+    assert set(stored.values_list("effect", "drifted", "share_outside")) == {(None, None, None)}
     assert not [key for key in scrape(settings) if key[0].startswith("viewsite_input_")]
 
 

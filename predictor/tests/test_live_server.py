@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from predictor import services
 from predictor.models import Activation, ModelVersion, PredictionRequest
+from predictor.services import served
 
 from . import live
 
@@ -161,11 +162,15 @@ def test_without_a_database_every_door_answers_503_not_a_traceback(
     assert "The database is unavailable" in form_error.value.read().decode()
 
 
-def test_a_worker_serves_a_linear_model_without_pandas_or_scikit_learn(
+METRICS_TOKEN = "metrics-token-for-live-tests-0123456789"
+
+
+def test_a_worker_serves_a_linear_model_and_its_drift_gauges_without_pandas_sklearn_or_scipy(
     transactional_db, linear_csv, artifact_root, collected_static, trained_models
 ):
     trained_models.store(linear_csv)
     env = live.app_env(artifact_root=artifact_root, static_root=collected_static, workers=1)
+    env["VIEWSITE_METRICS_TOKEN"] = METRICS_TOKEN
     with live.gunicorn_process(env, log_path=artifact_root.parent / "gunicorn.log") as (
         url,
         master,
@@ -176,10 +181,22 @@ def test_a_worker_serves_a_linear_model_without_pandas_or_scikit_learn(
         status, body = live.post_json(f"{url}/api/predictions/?explain=1", item)
         assert status == 201
         assert body["explanation"]["linear"] is True
+        # The seal's checkpoint, with its histograms and drift figures; then a scrape, as
+        # Prometheus's every few seconds, reads them without comparing anything itself.
+        checkpoint = served.advance(through_id=PredictionRequest.objects.latest("pk").pk)
+        assert checkpoint.input_histograms.filter(effect__isnull=False).count() == 2
+        scrape = urllib.request.Request(
+            f"{url}{reverse('predictor:metrics')}",
+            headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+        )
+        with urllib.request.urlopen(scrape, timeout=10) as response:
+            scraped = response.read().decode()
+        assert 'viewsite_input_drifted{feature="likes",version="v1"}' in scraped
         [worker] = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
         mapped = Path(f"/proc/{worker}/maps").read_text()
 
-    # NumPy is loaded (it computes the prediction); the heavy stack it would bring is not.
+    # NumPy is loaded (it computes the prediction); the heavy stack it would bring is not, nor
+    # SciPy for the drift gauges (62 MB more in every worker a scrape reaches).
     # (NumPy's own BLAS is named libscipy_openblas, so SciPy is looked for by its folder.)
     assert "pandas/_libs" not in mapped
     assert "sklearn" not in mapped

@@ -54,7 +54,7 @@ def added(before: dict, after: dict) -> dict:
         for key in after
         if key[0].startswith("viewsite_")
         and not key[0].endswith("_created")  # when a series began: not a count
-        and not key[0].startswith("viewsite_input_")  # drift gauges, read from the trail
+        and not key[0].startswith("viewsite_input_")  # drift gauges, as of the latest seal
         and after[key] != before.get(key, 0)
         and ("door", "other") not in key[1]
     }
