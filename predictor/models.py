@@ -206,15 +206,16 @@ class ModelVersionQuerySet(models.QuerySet):
         )
         totals = {}
         for name in LIVE_ERROR_SUMS:
-            tally = models.Value(0)
+            kind = ServedTally._meta.get_field(name)
+            tally = models.Value(0, output_field=kind)
             if summed:
                 tally = models.Subquery(
                     ServedTally.objects.filter(
                         version=models.OuterRef("pk"), checkpoint=checkpoint
                     ).values(name)
                 )
-            totals[f"live_{name}_sum"] = Coalesce(tally, 0) + Coalesce(
-                models.Subquery(since.values(name)), 0
+            totals[f"live_{name}_sum"] = Coalesce(tally, 0, output_field=kind) + Coalesce(
+                models.Subquery(since.values(name)), 0, output_field=kind
             )
 
         def total(name):
