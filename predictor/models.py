@@ -7,7 +7,9 @@ from functools import cached_property
 import numpy as np
 from django.conf import settings
 from django.db import models
+from django.db.models import ExpressionWrapper
 from django.db.models.functions import Abs, Cast, Coalesce, Greatest, Power, Sqrt
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
@@ -73,6 +75,105 @@ def latest_served_checkpoint() -> "ServedCheckpoint | None":
     return ServedCheckpoint.objects.order_by("-through_id").first()
 
 
+# The sums a version's live error is made of, as ServedTally keeps them and `live_error_sums`
+# adds them up: each figure is a ratio of two (MAE = absolute_error / outcomes, ...).
+LIVE_ERROR_SUMS = (
+    "outcomes",
+    "absolute_error",
+    "squared_error",
+    "percentage_error",
+    "percentage_outcomes",
+    "inside_interval",
+    "with_interval",
+)
+
+
+def live_error_sums(*, after: int, through: int | None = None, version=None):
+    """Each version's live error sums (LIVE_ERROR_SUMS) over the outcomes with ids after `after`
+    through `through` (all of them when None), as a change to the sums at `after`, by the
+    database.
+
+    For each prediction that got an outcome in the range, the newest of them is in force and
+    counts; the one that was in force at `after`, if any, is superseded and taken off (a
+    correction replaces, never adds). Only the predictions with an outcome in the range are
+    read, by the (prediction, id) index: the checkpoint's tallies hold the rest
+    (services/served.py sums a range at each seal; with_live_error the few since the latest).
+    `version` (a value or an OuterRef) keeps one version's row. Previews count in none:
+    record_outcomes refuses them, and none may count if one got in.
+    """
+    in_range = models.Q(pk__gt=after)
+    if through is not None:
+        in_range &= models.Q(pk__lte=through)
+    # The outcome in force at the range's end (for one in the range) or at `after` (for one
+    # before it): none of the same prediction is newer up to there.
+    newer = Outcome.objects.filter(
+        prediction=models.OuterRef("prediction"), pk__gt=models.OuterRef("pk")
+    ).filter(models.Q(pk__lte=after) | GreaterThan(models.OuterRef("pk"), after))
+    if through is not None:
+        newer = newer.filter(pk__lte=through)
+    touched = Outcome.objects.filter(in_range).values("prediction")
+    rows = (
+        Outcome.objects.filter(prediction__in=touched)
+        .filter(~models.Exists(newer))
+        .exclude(prediction__channel=Channel.PREVIEW)
+    )
+    if through is not None:
+        rows = rows.filter(pk__lte=through)
+    if version is not None:
+        # Plus 0 keeps the version's condition off its index, as in served_figure: the few
+        # outcomes in the range are read by id, never all of a version's predictions.
+        rows = rows.annotate(answered_by=models.F("prediction__model_version") + 0).filter(
+            answered_by=version
+        )
+    sign = models.Case(
+        models.When(in_range, then=models.Value(1)),
+        default=models.Value(-1),
+        output_field=models.IntegerField(),
+    )
+    actual = Cast("views", models.FloatField())
+    # Against the answer served, not the model's figure a row keeps: features.served_views,
+    # the model's figure floored at the views' minimum, in SQL.
+    served = Greatest(models.F("prediction__views"), models.Value(features.VIEWS_FLOOR))
+    error = actual - served
+    with_interval = models.Q(prediction__views_lower__isnull=False)
+    inside = (
+        with_interval
+        & models.Q(views__gte=models.F("prediction__views_lower"))
+        & models.Q(views__lte=models.F("prediction__views_upper"))
+    )
+
+    def signed(value, when=None):
+        # Kept as counted (+1) or taken off as superseded (-1); 0 where `when` leaves it out.
+        if when is not None:
+            value = models.Case(
+                models.When(when, then=value),
+                default=models.Value(0),
+                output_field=value.output_field,
+            )
+        return Coalesce(models.Sum(sign * value), 0, output_field=value.output_field)
+
+    one = models.Value(1, output_field=models.IntegerField())
+    absolute = ExpressionWrapper(Abs(error), output_field=models.FloatField())
+    return (
+        rows.order_by()
+        .values(version=models.F("prediction__model_version"))
+        .annotate(
+            outcomes=signed(one),
+            absolute_error=signed(absolute),
+            squared_error=signed(
+                ExpressionWrapper(Power(error, 2), output_field=models.FloatField())
+            ),
+            percentage_error=signed(
+                ExpressionWrapper(absolute / actual, output_field=models.FloatField()),
+                models.Q(views__gt=0),
+            ),
+            percentage_outcomes=signed(one, models.Q(views__gt=0)),
+            inside_interval=signed(one, inside),
+            with_interval=signed(one, with_interval),
+        )
+    )
+
+
 class ModelVersionQuerySet(models.QuerySet):
     def with_served_extrapolated(self):
         """Each version with `live_extrapolated`: how many of its served answers had an input
@@ -90,52 +191,53 @@ class ModelVersionQuerySet(models.QuerySet):
         MAPE leaves out articles whose real views were 0 (no percentage of nothing); coverage
         counts only predictions made with an interval. Previews count in none of them.
 
+        Each figure is made of sums (LIVE_ERROR_SUMS): the version's tally at the latest served
+        checkpoint plus the change the outcomes since bring (`live_error_sums`), so no query
+        reads every outcome once a seal has summed them (bench/README.md, "Live error at the
+        checkpoint"); without a checkpoint that has outcome sums, every outcome is since.
+
         Reads the served counts' checkpoint when called (one small query), so build the queryset
         where it is used, never once at import.
         """
-        outcomes = (
-            Outcome.objects.latest_per_prediction()
-            .filter(prediction__model_version=models.OuterRef("pk"))
-            # Previews get no outcome (record_outcomes refuses them); none may count if one did.
-            .exclude(prediction__channel=Channel.PREVIEW)
-            .order_by()
-            .values("prediction__model_version")
+        checkpoint = latest_served_checkpoint()
+        summed = checkpoint is not None and checkpoint.outcomes_through_id is not None
+        since = live_error_sums(
+            after=checkpoint.outcomes_through_id if summed else 0, version=models.OuterRef("pk")
         )
-
-        def per_version(aggregate):
-            return models.Subquery(outcomes.annotate(value=aggregate).values("value")[:1])
-
-        actual = Cast("views", models.FloatField())
-        # Against the answer served, not the model's figure a row keeps: features.served_views,
-        # the model's figure floored at the views' minimum, in SQL.
-        served = Greatest(models.F("prediction__views"), models.Value(features.VIEWS_FLOOR))
-        error = actual - served
-        inside = models.Q(views__gte=models.F("prediction__views_lower")) & models.Q(
-            views__lte=models.F("prediction__views_upper")
-        )
-        return self.annotate(
-            live_predictions=served_figure("count", latest_served_checkpoint()),
-            live_outcomes=Coalesce(per_version(models.Count("pk")), 0),
-            live_mae=per_version(models.Avg(Abs(error))),
-            live_rmse=per_version(Sqrt(models.Avg(Power(error, 2)))),
-            live_mape=per_version(
-                models.Avg(
-                    models.Case(
-                        models.When(views__gt=0, then=Abs(error) / actual),
-                        output_field=models.FloatField(),
-                    )
+        totals = {}
+        for name in LIVE_ERROR_SUMS:
+            kind = ServedTally._meta.get_field(name)
+            tally = models.Value(0, output_field=kind)
+            if summed:
+                tally = models.Subquery(
+                    ServedTally.objects.filter(
+                        version=models.OuterRef("pk"), checkpoint=checkpoint
+                    ).values(name)
                 )
-            ),
-            live_coverage=per_version(
-                models.Avg(
-                    models.Case(
-                        models.When(prediction__views_lower__isnull=True, then=None),
-                        models.When(inside, then=models.Value(1.0)),
-                        default=models.Value(0.0),
-                        output_field=models.FloatField(),
-                    )
-                )
-            ),
+            totals[f"live_{name}_sum"] = Coalesce(tally, 0, output_field=kind) + Coalesce(
+                models.Subquery(since.values(name)), 0, output_field=kind
+            )
+
+        def total(name):
+            return models.F(f"live_{name}_sum")
+
+        def ratio(numerator, count, *, root=False):
+            value = Cast(total(numerator), models.FloatField()) / total(count)
+            if root:
+                # Sums carried across corrections may round a hair below zero.
+                value = Sqrt(Greatest(value, models.Value(0.0)))
+            return models.Case(
+                models.When(GreaterThan(total(count), 0), then=value),
+                output_field=models.FloatField(),
+            )
+
+        return self.alias(**totals).annotate(
+            live_predictions=served_figure("count", checkpoint),
+            live_outcomes=total("outcomes"),
+            live_mae=ratio("absolute_error", "outcomes"),
+            live_rmse=ratio("squared_error", "outcomes", root=True),
+            live_mape=ratio("percentage_error", "percentage_outcomes"),
+            live_coverage=ratio("inside_interval", "with_interval"),
         )
 
 
@@ -722,6 +824,10 @@ class ServedCheckpoint(models.Model):
     # Checkpoints stored before inputs were binned have none; the first advance after them sums
     # every served row once (services/served.py).
     has_input_histograms = models.BooleanField(_("with input histograms"), default=False)
+    # Every outcome with an id through this is in the tallies' live error sums; empty for
+    # checkpoints stored before they were kept: the first advance after them sums every outcome
+    # once, and with_live_error reads every outcome as since.
+    outcomes_through_id = models.BigIntegerField(_("outcome ids through"), null=True, blank=True)
 
     class Meta:
         ordering = ["-through_id"]
@@ -734,7 +840,8 @@ class ServedCheckpoint(models.Model):
 
 class ServedTally(models.Model):
     """What one version had answered, all told, up to its checkpoint: the answers kept (previews
-    are not) and those with an input outside the training range."""
+    are not) and those with an input outside the training range; and the sums its live error is
+    made of, over the outcomes up to the checkpoint's outcome id."""
 
     checkpoint = models.ForeignKey(
         ServedCheckpoint,
@@ -750,6 +857,17 @@ class ServedTally(models.Model):
     )
     count = models.PositiveBigIntegerField(_("predictions"))
     extrapolated = models.PositiveBigIntegerField(_("outside the training range"))
+    # The live error's sums (LIVE_ERROR_SUMS) over the outcomes in force (the newest per
+    # prediction) with ids through the checkpoint's outcomes_through_id; zero when it has none.
+    outcomes = models.PositiveBigIntegerField(_("outcomes"), default=0)
+    absolute_error = models.FloatField(_("sum of absolute errors"), default=0.0)
+    squared_error = models.FloatField(_("sum of squared errors"), default=0.0)
+    percentage_error = models.FloatField(
+        _("sum of relative errors"), default=0.0, help_text=_("Over outcomes above 0 views.")
+    )
+    percentage_outcomes = models.PositiveBigIntegerField(_("outcomes above 0 views"), default=0)
+    inside_interval = models.PositiveBigIntegerField(_("inside the interval"), default=0)
+    with_interval = models.PositiveBigIntegerField(_("outcomes with an interval"), default=0)
 
     class Meta:
         verbose_name = _("served tally")

@@ -326,9 +326,12 @@ def seal(
         raise SealConflict(
             gettext("Seal #%(number)s was stored meanwhile.") % {"number": new.number}
         ) from error
-    # Every row through the seal's id is committed (the lag): the served counts' checkpoint can
-    # move there, so the figures read per page sum only the rows since (services/served.py).
-    served.advance(through_id=new.predictions_through_id)
+    # Every row through the seal's ids is committed (the lag): the served counts' checkpoint can
+    # move there, so the figures read per page sum only the rows and outcomes since
+    # (services/served.py).
+    served.advance(
+        through_id=new.predictions_through_id, outcomes_through_id=new.outcomes_through_id
+    )
     logger.info(
         "audit sealed",
         extra={

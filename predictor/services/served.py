@@ -23,6 +23,14 @@ checkpoint (effect, drifted, share outside the training range), computed here, i
 process, so /metrics reads the figures and a web worker never imports scipy to compare. A
 checkpoint stored before those columns has none until the next advance.
 
+Each tally also keeps the sums a version's live error is made of (models.LIVE_ERROR_SUMS: the
+outcomes in force, their absolute and squared errors, ...) over the outcomes through the
+checkpoint's `outcomes_through_id`, the id the seal reached in the outcomes; the model card reads
+them plus the change the outcomes since bring (models.live_error_sums, the same function that
+sums a range here). A correction supersedes across the boundary: the outcome it replaces is
+taken off. A checkpoint stored before those sums has none; the first advance after it sums every
+outcome once.
+
 The first checkpoint (migration 0018) holds what ServedCount had counted per request until then,
 for rows written before the audit recorded `extrapolated`; every later one carries it forward.
 """
@@ -33,11 +41,13 @@ from datetime import timedelta
 from django.db import models, transaction
 
 from ..models import (
+    LIVE_ERROR_SUMS,
     PredictionRequest,
     ServedCheckpoint,
     ServedInputHistogram,
     ServedTally,
     latest_served_checkpoint,
+    live_error_sums,
 )
 from . import drift
 
@@ -49,10 +59,14 @@ logger = logging.getLogger(__name__)
 KEPT_FOR = timedelta(days=1)
 
 
-def advance(*, through_id: int) -> ServedCheckpoint | None:
-    """A checkpoint of every row through `through_id`; None when the latest already reaches it.
+def advance(*, through_id: int, outcomes_through_id: int | None = None) -> ServedCheckpoint | None:
+    """A checkpoint of every row through `through_id`, and of every outcome through
+    `outcomes_through_id`; None when the latest already reaches `through_id` (outcomes since
+    are summed at the next one, and read as since until then).
 
-    Every row with an id through `through_id` must be committed (the seal's lag sees to it).
+    Every row with an id through `through_id`, and every outcome through
+    `outcomes_through_id`, must be committed (the seal's lag sees to it). Without
+    `outcomes_through_id` the previous checkpoint's outcome sums are carried as they are.
     The rows since the previous checkpoint are summed, and each version's drift computed from
     the sums, outside any transaction (on SQLite a transaction takes the write lock every
     audited request waits for); the checkpoint is then stored, and those older than KEPT_FOR
@@ -64,12 +78,22 @@ def advance(*, through_id: int) -> ServedCheckpoint | None:
     after = previous.through_id if previous else 0
     if through_id <= after:
         return None
+    carried = previous is not None and previous.outcomes_through_id is not None
+    outcomes_after = previous.outcomes_through_id if carried else 0
+    if outcomes_through_id is None or outcomes_through_id < outcomes_after:
+        outcomes_through_id = previous.outcomes_through_id if carried else None
     totals = {
-        tally["version"]: [tally["count"], tally["extrapolated"]]
+        tally["version"]: tally
         for tally in (
-            previous.tallies.values("version", "count", "extrapolated") if previous else []
+            previous.tallies.values("version", "count", "extrapolated", *LIVE_ERROR_SUMS)
+            if previous
+            else []
         )
     }
+    if not carried:
+        # Sums stored before outcomes were summed are zeros, not sums: every outcome is summed.
+        for tally in totals.values():
+            tally.update(dict.fromkeys(LIVE_ERROR_SUMS, 0))
     since = (
         PredictionRequest.objects.served()
         .filter(pk__gt=after, pk__lte=through_id)
@@ -81,20 +105,31 @@ def advance(*, through_id: int) -> ServedCheckpoint | None:
         )
     )
     for row in since:
-        total = totals.setdefault(row["model_version"], [0, 0])
-        total[0] += row["served"]
-        total[1] += row["outside"]
+        total = totals.setdefault(row["model_version"], empty_tally())
+        total["count"] += row["served"]
+        total["extrapolated"] += row["outside"]
+    if outcomes_through_id is not None and outcomes_through_id > outcomes_after:
+        for row in live_error_sums(after=outcomes_after, through=outcomes_through_id):
+            total = totals.setdefault(row["version"], empty_tally())
+            for name in LIVE_ERROR_SUMS:
+                total[name] += row[name]
     histograms = input_histograms(previous, through_id=through_id)
     compared = drift.checkpoint_drift(histograms, through_id=through_id)
     with transaction.atomic():
         checkpoint = ServedCheckpoint.objects.create(
-            through_id=through_id, has_input_histograms=True
+            through_id=through_id,
+            has_input_histograms=True,
+            outcomes_through_id=outcomes_through_id,
         )
         ServedTally.objects.bulk_create(
             ServedTally(
-                checkpoint=checkpoint, version_id=version, count=count, extrapolated=outside
+                checkpoint=checkpoint,
+                version_id=version,
+                count=total["count"],
+                extrapolated=total["extrapolated"],
+                **{name: total[name] for name in LIVE_ERROR_SUMS},
             )
-            for version, (count, outside) in totals.items()
+            for version, total in totals.items()
         )
         ServedInputHistogram.objects.bulk_create(
             ServedInputHistogram(
@@ -114,9 +149,20 @@ def advance(*, through_id: int) -> ServedCheckpoint | None:
         ).delete()
     logger.info(
         "served counts checkpoint",
-        extra={"through_id": through_id, "after_id": after, "versions": len(totals)},
+        extra={
+            "through_id": through_id,
+            "after_id": after,
+            "outcomes_through_id": outcomes_through_id,
+            "outcomes_after_id": outcomes_after,
+            "versions": len(totals),
+        },
     )
     return checkpoint
+
+
+def empty_tally() -> dict:
+    """A version's tally before its first answer."""
+    return {"count": 0, "extrapolated": 0, **dict.fromkeys(LIVE_ERROR_SUMS, 0)}
 
 
 def drift_figures(compared: "drift.FeatureDrift | None") -> dict:

@@ -12,6 +12,7 @@ from django.utils import translation
 
 from predictor import display, features, services
 from predictor.models import Channel, ModelVersion, Outcome, PredictionRequest
+from predictor.services import served as served_counts
 from predictor.services.outcomes import OUTCOME_VIEWS_MAX, OutcomeItem, training_rows
 
 from .conftest import BELOW_RANGE, INSIDE_RANGE, exact_views, write_csv
@@ -672,6 +673,23 @@ def test_a_correction_changes_the_live_error_at_once(served):
     assert after[1].outcomes == before[1].outcomes
     assert after[1].mae != pytest.approx(before[1].mae)
     assert_database_matches(after)
+
+
+def test_the_live_error_by_hand_holds_across_checkpoints_and_corrections_since(served):
+    """The card's figures are a checkpoint's sums plus the outcomes since (services/served.py):
+    a correction after a checkpoint takes the one it supersedes off its sums."""
+    newest = PredictionRequest.objects.latest("pk").pk
+    served_counts.advance(through_id=newest, outcomes_through_id=Outcome.objects.latest("pk").pk)
+    assert_database_matches(served.by_hand())
+    corrected = PredictionRequest.objects.filter(pk__in=list(served.actual)).order_by("pk")
+    served.outcome(corrected[0], served.actual[corrected[0].pk] + 1_000_000)
+    assert_database_matches(served.by_hand())
+
+    [asked] = predict((20, 10))
+    served.outcome(corrected[1], 0)
+    served_counts.advance(through_id=asked.pk, outcomes_through_id=Outcome.objects.latest("pk").pk)
+    served.outcome(corrected[1], 1)
+    assert_database_matches(served.by_hand())
 
 
 def test_live_error_is_measured_against_the_answer_served_not_a_figure_below_zero(

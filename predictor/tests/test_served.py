@@ -3,17 +3,32 @@ and migration 0018, which starts the checkpoints from the counts kept per reques
 
 from datetime import timedelta
 
+import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Abs, Cast, Coalesce, Greatest, Power, Sqrt
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from predictor import services
+from predictor import features, services
 from predictor.models import (
     Channel,
     ModelVersion,
+    Outcome,
     PredictionRequest,
     ServedCheckpoint,
     ServedTally,
@@ -232,6 +247,193 @@ def test_a_dry_run_seal_moves_no_checkpoint(active_model):
     ask(INSIDE)
     assert sealing.seal(lag=timedelta(0), dry_run=True) is not None
     assert not ServedCheckpoint.objects.exists()
+
+
+# --- Live error at the checkpoint -------------------------------------------------------------
+
+
+def recorded(prediction: PredictionRequest, views: int) -> None:
+    services.record_outcomes(
+        [services.OutcomeItem(prediction.pk, views)], source=Outcome.Source.API
+    )
+
+
+def predicted(*pairs, channel=Channel.API) -> list[PredictionRequest]:
+    inputs = [{"likes": likes, "shares": shares} for likes, shares in pairs]
+    answers = services.predict(
+        inputs=inputs, raw_inputs=inputs, info=services.RequestInfo(channel=channel)
+    )
+    return [PredictionRequest.objects.get(pk=answer.pk) for answer in answers]
+
+
+def live_error_directly() -> dict[int, tuple]:
+    """Each version's live error as with_live_error computed it before the checkpoint kept its
+    sums: every outcome in force read at once, an aggregate per figure. The reference."""
+    outcomes = (
+        Outcome.objects.latest_per_prediction()
+        .filter(prediction__model_version=OuterRef("pk"))
+        .exclude(prediction__channel=Channel.PREVIEW)
+        .order_by()
+        .values("prediction__model_version")
+    )
+
+    def per_version(aggregate):
+        return Subquery(outcomes.annotate(value=aggregate).values("value")[:1])
+
+    actual = Cast("views", FloatField())
+    error = actual - Greatest(F("prediction__views"), Value(features.VIEWS_FLOOR))
+    inside = Q(views__gte=F("prediction__views_lower")) & Q(views__lte=F("prediction__views_upper"))
+    versions = ModelVersion.objects.annotate(
+        outcomes=Coalesce(per_version(Count("pk")), 0),
+        mae=per_version(Avg(Abs(error))),
+        rmse=per_version(Sqrt(Avg(Power(error, 2)))),
+        mape=per_version(
+            Avg(Case(When(views__gt=0, then=Abs(error) / actual), output_field=FloatField()))
+        ),
+        coverage=per_version(
+            Avg(
+                Case(
+                    When(prediction__views_lower__isnull=True, then=None),
+                    When(inside, then=Value(1.0)),
+                    default=Value(0.0),
+                    output_field=FloatField(),
+                )
+            )
+        ),
+    )
+    return {v.pk: (v.outcomes, v.mae, v.rmse, v.mape, v.coverage) for v in versions.order_by("pk")}
+
+
+def live_error_read() -> dict[int, tuple]:
+    """The same figures as the model card, the lists and the API read them."""
+    return {
+        v.pk: (v.live_outcomes, v.live_mae, v.live_rmse, v.live_mape, v.live_coverage)
+        for v in ModelVersion.objects.with_live_error().order_by("pk")
+    }
+
+
+def assert_live_error_as_read_directly() -> None:
+    expected = live_error_directly()
+    read = live_error_read()
+    assert read.keys() == expected.keys()
+    for version, figures_read in read.items():
+        assert figures_read[0] == expected[version][0]
+        for read_figure, expected_figure in zip(
+            figures_read[1:], expected[version][1:], strict=True
+        ):
+            if expected_figure is None:
+                assert read_figure is None
+            else:
+                assert read_figure == pytest.approx(expected_figure, rel=1e-9, abs=1e-9)
+
+
+def newest_outcome_id() -> int:
+    return Outcome.objects.latest("pk").pk
+
+
+def test_the_live_error_at_checkpoints_equals_every_outcome_read_directly(
+    active_model, linear_csv, trained_models
+):
+    first = predicted((500, 300), (20, 10), (900, 10), (30, 3), (2000, 50))
+    [preview] = predicted((700, 20), channel=Channel.PREVIEW)
+    refuse()
+    recorded(first[0], round(first[0].views) + 400)
+    recorded(first[1], 0)  # in no MAPE
+    recorded(first[2], round(first[2].views))  # inside an interval of width about 0
+    # record_outcomes refuses it: this stands for one written around it (by SQL, say).
+    Outcome.objects.create(prediction=preview, views=5, source=Outcome.Source.IMPORT)
+    assert_live_error_as_read_directly()  # no checkpoint: every outcome is since
+
+    checkpoint = served.advance(through_id=newest_id(), outcomes_through_id=newest_outcome_id())
+    assert checkpoint.outcomes_through_id == newest_outcome_id()
+    assert_live_error_as_read_directly()
+
+    # A newer version trained before intervals were: its answers state none.
+    newer = trained_models.store(linear_csv)
+    ModelVersion.objects.filter(pk=newer.pk).update(interval_relative_half_width=None)
+    registry.clear_loaded_models()
+    second = predicted((500, 300), (40, 4), (60, 6))
+    assert second[0].views_lower is None
+    refuse()
+    recorded(first[0], round(first[0].views) - 900)  # supersedes across the checkpoint
+    recorded(first[3], 12_345)
+    recorded(first[3], 23_456)  # supersedes within the outcomes since
+    recorded(second[0], 70_000)
+    recorded(second[1], 0)
+    recorded(second[1], 3_000)
+    assert_live_error_as_read_directly()
+
+    served.advance(through_id=newest_id(), outcomes_through_id=newest_outcome_id())
+    assert_live_error_as_read_directly()
+
+    recorded(first[3], 1)  # supersedes one that superseded within the range before
+    recorded(first[0], 100_000)  # a second correction, across a second checkpoint
+    recorded(second[2], 4_000)
+    boundary = newest_outcome_id()
+    recorded(second[2], 5_000)  # after the next checkpoint's outcome id, of a range it sums
+    recorded(first[4], 7)
+    ask(INSIDE)
+    assert_live_error_as_read_directly()
+
+    served.advance(through_id=newest_id(), outcomes_through_id=boundary)
+    assert ServedCheckpoint.objects.first().outcomes_through_id == boundary
+    assert_live_error_as_read_directly()
+    assert Outcome.objects.filter(pk__gt=boundary).count() == 2
+
+    ask(INSIDE)
+    served.advance(through_id=newest_id(), outcomes_through_id=newest_outcome_id())
+    assert_live_error_as_read_directly()
+    # The figures are the tallies' sums: what they hold is what the card shows.
+    [tally] = ServedCheckpoint.objects.first().tallies.filter(version=newer)
+    assert (tally.outcomes, tally.percentage_outcomes, tally.with_interval) == (3, 3, 0)
+    ServedTally.objects.filter(pk=tally.pk).update(absolute_error=F("absolute_error") + 3_000)
+    assert live_error_read()[newer.pk][1] == pytest.approx(
+        live_error_directly()[newer.pk][1] + 1_000
+    )
+
+
+def test_a_checkpoint_without_outcome_sums_is_followed_by_one_that_sums_every_outcome(
+    active_model,
+):
+    answered = predicted((500, 300), (20, 10))
+    recorded(answered[0], 60_000)
+    recorded(answered[1], 3_000)
+    # As a checkpoint stored before outcomes were summed (or an advance not told how far).
+    old = served.advance(through_id=newest_id())
+    assert old.outcomes_through_id is None
+    assert old.tallies.values_list("outcomes", "absolute_error").get() == (0, 0.0)
+    assert_live_error_as_read_directly()
+    recorded(answered[0], 59_000)
+    ask(INSIDE)
+
+    served.advance(through_id=newest_id(), outcomes_through_id=newest_outcome_id())
+
+    tally = ServedCheckpoint.objects.first().tallies.get()
+    assert tally.outcomes == 2
+    assert tally.absolute_error == pytest.approx(
+        abs(59_000 - answered[0].views) + abs(3_000 - answered[1].views)
+    )
+    assert_live_error_as_read_directly()
+    # Carried as they are by an advance not told how far outcomes reach.
+    ask(INSIDE)
+    carried = served.advance(through_id=newest_id())
+    assert carried.outcomes_through_id == newest_outcome_id()
+    assert carried.tallies.get().outcomes == 2
+    assert_live_error_as_read_directly()
+
+
+def test_a_seal_sums_the_outcomes_through_the_id_it_sealed_through(active_model):
+    answered = predicted((500, 300), (20, 10))
+    recorded(answered[0], 60_000)
+    recorded(answered[1], 3_000)
+    recorded(answered[1], 2_500)
+
+    stored = sealing.seal(lag=timedelta(0))
+
+    checkpoint = ServedCheckpoint.objects.get()
+    assert checkpoint.outcomes_through_id == stored.outcomes_through_id == newest_outcome_id()
+    assert checkpoint.tallies.get().outcomes == 2
+    assert_live_error_as_read_directly()
 
 
 # --- Migration 0018 -------------------------------------------------------------------------------
