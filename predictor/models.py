@@ -116,6 +116,9 @@ def live_error_sums(*, after: int, through: int | None = None, version=None):
         Outcome.objects.filter(prediction__in=touched)
         .filter(~models.Exists(newer))
         .exclude(prediction__channel=Channel.PREVIEW)
+        # A refused request has no version to count against (record_outcomes refuses an
+        # outcome for one; none may count if one got in).
+        .filter(prediction__model_version__isnull=False)
     )
     if through is not None:
         rows = rows.filter(pk__lte=through)

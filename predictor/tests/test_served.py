@@ -436,6 +436,21 @@ def test_a_seal_sums_the_outcomes_through_the_id_it_sealed_through(active_model)
     assert_live_error_as_read_directly()
 
 
+def test_an_outcome_on_a_refused_request_counts_for_no_version(active_model):
+    # record_outcomes refuses one; a row written another way must not stop the seal.
+    answered = predicted((500, 300))
+    recorded(answered[0], 60_000)
+    refused = PredictionRequest.objects.create(
+        channel=Channel.API, accepted=False, raw_input={"likes": "x"}, latency_ms=1.5
+    )
+    Outcome.objects.create(prediction=refused, views=10, source=Outcome.Source.API)
+
+    sealing.seal(lag=timedelta(0))
+
+    assert ServedCheckpoint.objects.get().tallies.get().outcomes == 1
+    assert_live_error_as_read_directly()
+
+
 # --- Migration 0018 -------------------------------------------------------------------------------
 
 BEFORE = ("predictor", "0017_audit_extrapolated")
