@@ -72,9 +72,14 @@ def chromium_requests(browser) -> list[tuple[str, str | None]]:
     return [(url, blocked.get(request_id)) for request_id, url in began.items()]
 
 
+# Chromium's own pages: its new-tab page once loaded in the background during a CI run, and its
+# requests reached the performance log. They are the browser's, never the page's, and no network.
+BROWSER_SCHEMES = ("chrome:", "chrome-untrusted:", "devtools:")
+
+
 def elsewhere(url: str, server: str) -> bool:
     """Whether `url` is on another host (a data: URL is no request; a blob: URL names its page)."""
-    if url.startswith("data:"):
+    if url.startswith(("data:", *BROWSER_SCHEMES)):
         return False
     here = urlsplit(server)
     there = urlsplit(url.removeprefix("blob:"))
